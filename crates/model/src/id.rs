@@ -32,7 +32,9 @@ pub enum Scope {
     Subscription,
     ResourceGroup,
     /// A provider resource; `depth` counts type/name pairs (1 for a VNet, 2 for one of its subnets).
-    Resource { depth: u8 },
+    Resource {
+        depth: u8,
+    },
 }
 
 /// An ARM resource id such as
@@ -68,14 +70,20 @@ impl ResourceId {
                 4 if is(2, "resourceGroups") => Scope::ResourceGroup,
                 n if n >= 8 && n % 2 == 0 && is(2, "resourceGroups") && is(4, "providers") => {
                     let depth = (n - 6) / 2;
-                    Scope::Resource { depth: u8::try_from(depth).map_err(|_| IdError::Layout(s.to_owned()))? }
+                    Scope::Resource {
+                        depth: u8::try_from(depth).map_err(|_| IdError::Layout(s.to_owned()))?,
+                    }
                 }
                 _ => return Err(IdError::Layout(s.to_owned())),
             }
         } else {
             return Err(IdError::Prefix(s.to_owned()));
         };
-        Ok(ResourceId { raw: s.into(), key: s.to_lowercase().into(), scope })
+        Ok(ResourceId {
+            raw: s.into(),
+            key: s.to_lowercase().into(),
+            scope,
+        })
     }
 
     pub fn tenant(tenant_id: &str) -> Result<ResourceId, IdError> {
@@ -105,10 +113,19 @@ impl ResourceId {
 
     /// A child resource of `kind` under this resource (a subnet under a VNet, a route under a table).
     pub fn child(&self, kind: Kind, name: &str) -> Result<ResourceId, IdError> {
-        check_name(name)?;
         let Some(segment) = kind.child_segment() else {
             return Err(IdError::Layout(format!("{self}/{}/{name}", kind.arm_type())));
         };
+        self.nested(segment, name)
+    }
+
+    /// A nested id under this resource, e.g. a NIC's `ipConfigurations/{name}`.
+    pub fn nested(&self, segment: &str, name: &str) -> Result<ResourceId, IdError> {
+        check_name(name)?;
+        check_name(segment)?;
+        if !matches!(self.scope, Scope::Resource { .. }) {
+            return Err(IdError::Layout(format!("{self}/{segment}/{name}")));
+        }
         ResourceId::parse(&format!("{}/{segment}/{name}", self.raw))
     }
 
@@ -183,7 +200,9 @@ impl ResourceId {
     /// The resource type as ARM spells it, e.g. `Microsoft.Network/virtualNetworks/subnets`, with the
     /// caller's casing.
     pub fn type_path(&self) -> Option<String> {
-        let Scope::Resource { .. } = self.scope else { return None };
+        let Scope::Resource { .. } = self.scope else {
+            return None;
+        };
         let segments: Vec<&str> = self.segments().collect();
         let mut out = segments[5].to_owned();
         for t in segments[6..].iter().step_by(2) {
@@ -315,7 +334,10 @@ mod tests {
         assert_eq!(vnet.kind(), Some(Kind::VirtualNetwork));
         assert_eq!(vnet.subscription_id(), Some("sub1"));
         assert_eq!(vnet.resource_group_name(), Some("RG1"));
-        assert_eq!(vnet.parent().unwrap().to_string(), "/subscriptions/sub1/resourceGroups/RG1");
+        assert_eq!(
+            vnet.parent().unwrap().to_string(),
+            "/subscriptions/sub1/resourceGroups/RG1"
+        );
         let subnet = vnet.child(Kind::Subnet, "default").unwrap();
         assert_eq!(subnet.to_string(), format!("{VNET}/subnets/default"));
         assert_eq!(subnet.kind(), Some(Kind::Subnet));
@@ -324,8 +346,14 @@ mod tests {
         assert!(!vnet.is_under(&subnet));
         let other = ResourceId::parse(&format!("{VNET}2")).unwrap();
         assert!(!other.is_under(&vnet));
-        assert_eq!(subnet.resource_group_id().unwrap().to_string(), "/subscriptions/sub1/resourceGroups/RG1");
-        assert_eq!(subnet.subscription_resource_id().unwrap().to_string(), "/subscriptions/sub1");
+        assert_eq!(
+            subnet.resource_group_id().unwrap().to_string(),
+            "/subscriptions/sub1/resourceGroups/RG1"
+        );
+        assert_eq!(
+            subnet.subscription_resource_id().unwrap().to_string(),
+            "/subscriptions/sub1"
+        );
         let peering = ResourceId::parse(&format!("{VNET}/VIRTUALNETWORKPEERINGS/p1")).unwrap();
         assert_eq!(peering.kind(), Some(Kind::VirtualNetworkPeering));
     }

@@ -90,7 +90,12 @@ impl Kind {
     pub fn is_tracked(self) -> bool {
         !matches!(
             self,
-            Kind::Tenant | Kind::Subscription | Kind::SecurityRule | Kind::Route | Kind::Subnet | Kind::VirtualNetworkPeering
+            Kind::Tenant
+                | Kind::Subscription
+                | Kind::SecurityRule
+                | Kind::Route
+                | Kind::Subnet
+                | Kind::VirtualNetworkPeering
         )
     }
 
@@ -168,7 +173,10 @@ mod tests {
     #[test]
     fn child_segments() {
         assert_eq!(Kind::Subnet.child_segment(), Some("subnets"));
-        assert_eq!(Kind::VirtualNetworkPeering.child_segment(), Some("virtualNetworkPeerings"));
+        assert_eq!(
+            Kind::VirtualNetworkPeering.child_segment(),
+            Some("virtualNetworkPeerings")
+        );
         assert_eq!(Kind::VirtualNetwork.child_segment(), None);
     }
 }

@@ -28,7 +28,10 @@ impl Prefix {
         }
         let net: IpNet = trimmed.parse().map_err(|_| PrefixError::Syntax(s.to_owned()))?;
         if net.trunc() != net {
-            return Err(PrefixError::NotCanonical { given: s.to_owned(), canonical: net.trunc().to_string() });
+            return Err(PrefixError::NotCanonical {
+                given: s.to_owned(),
+                canonical: net.trunc().to_string(),
+            });
         }
         Ok(Prefix(net))
     }
@@ -55,7 +58,7 @@ impl Prefix {
         self.0.broadcast()
     }
 
-    pub fn len(&self) -> u8 {
+    pub fn prefix_len(&self) -> u8 {
         self.0.prefix_len()
     }
 
@@ -84,7 +87,7 @@ impl Prefix {
     /// The number of addresses, saturating at `u128::MAX`.
     pub fn size(&self) -> u128 {
         let bits = if self.is_ipv4() { 32 } else { 128 };
-        let host_bits = u32::from(bits - self.len());
+        let host_bits = u32::from(bits - self.prefix_len());
         1u128.checked_shl(host_bits).unwrap_or(u128::MAX)
     }
 
@@ -120,7 +123,8 @@ impl Prefix {
 
 /// Every pair `(a, b)` with `a` from `left` and `b` from `right` that overlap.
 pub fn overlapping_pairs<'a>(left: &'a [Prefix], right: &'a [Prefix]) -> impl Iterator<Item = (Prefix, Prefix)> + 'a {
-    left.iter().flat_map(move |a| right.iter().filter(move |b| a.overlaps(b)).map(move |b| (*a, *b)))
+    left.iter()
+        .flat_map(move |a| right.iter().filter(move |b| a.overlaps(b)).map(move |b| (*a, *b)))
 }
 
 impl fmt::Display for Prefix {
@@ -167,9 +171,20 @@ mod tests {
     fn refuses_host_bits_and_garbage() {
         assert_eq!(
             Prefix::parse("10.0.0.1/24"),
-            Err(PrefixError::NotCanonical { given: "10.0.0.1/24".into(), canonical: "10.0.0.0/24".into() })
+            Err(PrefixError::NotCanonical {
+                given: "10.0.0.1/24".into(),
+                canonical: "10.0.0.0/24".into()
+            })
         );
-        for bad in ["10.0.0.0", "10.0.0.300/24", "abc", "10.0.0.0/33", "", "fd00::/129", "10.0.0.0/-1"] {
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.300/24",
+            "abc",
+            "10.0.0.0/33",
+            "",
+            "fd00::/129",
+            "10.0.0.0/-1",
+        ] {
             assert!(Prefix::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(p("fd00:db8::/48").to_string(), "fd00:db8::/48");

@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::id::ResourceId;
 use crate::kind::Kind;
-use crate::resources::{Resource, Stored};
+use crate::resources::{
+    GATEWAY_SUBNET, Resource, Stored, Subnet, VirtualNetwork, VirtualNetworkGateway, VirtualNetworkPeering,
+};
 
 /// One change to the state: a resource written or removed.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +91,10 @@ impl State {
         let previous = self.remove_key(&key);
         self.by_kind.entry(stored.kind()).or_default().insert(key.clone());
         for target in stored.resource.references() {
-            self.referrers.entry(target.key().to_owned()).or_default().insert(key.clone());
+            self.referrers
+                .entry(target.key().to_owned())
+                .or_default()
+                .insert(key.clone());
         }
         self.resources.insert(key, stored);
         previous
@@ -117,7 +122,10 @@ impl State {
 
     /// Applies `changes` as revision `revision` and returns how to take them back.
     pub fn apply(&mut self, changes: &[Change], revision: u64) -> Undo {
-        let mut undo = Undo { revision: self.revision, previous: Vec::with_capacity(changes.len()) };
+        let mut undo = Undo {
+            revision: self.revision,
+            previous: Vec::with_capacity(changes.len()),
+        };
         for change in changes {
             match change {
                 Change::Put(stored) => {
@@ -158,7 +166,10 @@ impl State {
 
     fn under<'a>(&'a self, ancestor: &ResourceId) -> impl Iterator<Item = &'a Stored> + 'a {
         let prefix = format!("{}/", ancestor.key());
-        self.resources.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, v)| v)
+        self.resources
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(|(_, v)| v)
     }
 }
 
@@ -168,7 +179,9 @@ impl View for State {
     }
 
     fn children_of(&self, parent: &ResourceId, kind: Kind) -> Vec<&Stored> {
-        self.under(parent).filter(|s| s.kind() == kind && s.id().parent().as_ref() == Some(parent)).collect()
+        self.under(parent)
+            .filter(|s| s.kind() == kind && s.id().parent().as_ref() == Some(parent))
+            .collect()
     }
 
     fn descendants(&self, ancestor: &ResourceId) -> Vec<&Stored> {
@@ -177,7 +190,11 @@ impl View for State {
 
     fn referrers(&self, target: &ResourceId, kind: Kind) -> Vec<&Stored> {
         match self.referrers.get(target.key()) {
-            Some(keys) => self.sorted(keys.iter()).into_iter().filter(|s| s.kind() == kind).collect(),
+            Some(keys) => self
+                .sorted(keys.iter())
+                .into_iter()
+                .filter(|s| s.kind() == kind)
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -200,7 +217,11 @@ pub struct Draft<'a> {
 
 impl<'a> Draft<'a> {
     pub fn new(base: &'a State) -> Draft<'a> {
-        Draft { base, overlay: BTreeMap::new(), order: Vec::new() }
+        Draft {
+            base,
+            overlay: BTreeMap::new(),
+            order: Vec::new(),
+        }
     }
 
     pub fn base(&self) -> &'a State {
@@ -232,7 +253,9 @@ impl<'a> Draft<'a> {
         let mut changes = Vec::new();
         let mut touched_parents: Vec<(ResourceId, String)> = Vec::new();
         for key in &self.order {
-            let Some(new) = self.overlay.get(key) else { continue };
+            let Some(new) = self.overlay.get(key) else {
+                continue;
+            };
             let old = self.base.resources.get(key);
             match (old, new) {
                 (None, None) => {}
@@ -269,8 +292,11 @@ impl<'a> Draft<'a> {
     }
 
     fn merged<'b>(&'b self, base: Vec<&'b Stored>, extra: impl Fn(&Stored) -> bool) -> Vec<&'b Stored> {
-        let mut out: BTreeMap<&str, &Stored> =
-            base.into_iter().filter(|s| !self.overlay.contains_key(s.id().key())).map(|s| (s.id().key(), s)).collect();
+        let mut out: BTreeMap<&str, &Stored> = base
+            .into_iter()
+            .filter(|s| !self.overlay.contains_key(s.id().key()))
+            .map(|s| (s.id().key(), s))
+            .collect();
         for (key, value) in &self.overlay {
             if let Some(stored) = value
                 && extra(stored)
@@ -320,6 +346,67 @@ pub trait ViewExt: View {
     fn exists(&self, id: &ResourceId) -> bool {
         self.get(id).is_some()
     }
+
+    fn vnet(&self, id: &ResourceId) -> Option<&VirtualNetwork> {
+        self.resource(id).and_then(Resource::as_virtual_network)
+    }
+
+    fn subnet(&self, id: &ResourceId) -> Option<&Subnet> {
+        self.resource(id).and_then(Resource::as_subnet)
+    }
+
+    fn peering(&self, id: &ResourceId) -> Option<&VirtualNetworkPeering> {
+        self.resource(id).and_then(Resource::as_peering)
+    }
+
+    fn gateway(&self, id: &ResourceId) -> Option<&VirtualNetworkGateway> {
+        self.resource(id).and_then(Resource::as_virtual_network_gateway)
+    }
+
+    fn subnets_of(&self, vnet: &ResourceId) -> Vec<&Subnet> {
+        self.children_of(vnet, Kind::Subnet)
+            .into_iter()
+            .filter_map(|s| s.resource.as_subnet())
+            .collect()
+    }
+
+    /// The peering links that live under `vnet`.
+    fn links_of(&self, vnet: &ResourceId) -> Vec<&VirtualNetworkPeering> {
+        self.children_of(vnet, Kind::VirtualNetworkPeering)
+            .into_iter()
+            .filter_map(|s| s.resource.as_peering())
+            .collect()
+    }
+
+    /// The peering links of other VNets whose remote is `vnet`.
+    fn links_to(&self, vnet: &ResourceId) -> Vec<&VirtualNetworkPeering> {
+        self.referrers(vnet, Kind::VirtualNetworkPeering)
+            .into_iter()
+            .filter_map(|s| s.resource.as_peering())
+            .collect()
+    }
+
+    /// The link from `from` to `to`, if `from` has one.
+    fn link_between(&self, from: &ResourceId, to: &ResourceId) -> Option<&VirtualNetworkPeering> {
+        self.links_of(from).into_iter().find(|l| l.remote_vnet_id() == to)
+    }
+
+    /// The other half of a link: the link under its remote VNet that points back.
+    fn reverse_link(&self, link: &VirtualNetworkPeering) -> Option<&VirtualNetworkPeering> {
+        let local = link.local_vnet_id()?;
+        self.link_between(link.remote_vnet_id(), &local)
+    }
+
+    /// The virtual network gateways in a VNet's GatewaySubnet.
+    fn gateways_of(&self, vnet: &ResourceId) -> Vec<&VirtualNetworkGateway> {
+        let Ok(gateway_subnet) = vnet.child(Kind::Subnet, GATEWAY_SUBNET) else {
+            return Vec::new();
+        };
+        self.referrers(&gateway_subnet, Kind::VirtualNetworkGateway)
+            .into_iter()
+            .filter_map(|s| s.resource.as_virtual_network_gateway())
+            .collect()
+    }
 }
 
 impl<T: View + ?Sized> ViewExt for T {}
@@ -328,8 +415,8 @@ impl<T: View + ?Sized> ViewExt for T {}
 mod tests {
     use super::*;
     use crate::common::ProvisioningState;
-    use crate::resources::{Meta, ResourceGroup, ResourceGroupProperties};
     use crate::location::Location;
+    use crate::resources::{Meta, ResourceGroup, ResourceGroupProperties};
 
     fn rg(name: &str) -> Stored {
         let id = ResourceId::resource_group("s", name).unwrap();
@@ -340,7 +427,9 @@ mod tests {
                 location: Location::parse("westus").unwrap(),
                 tags: Default::default(),
                 managed_by: None,
-                properties: ResourceGroupProperties { provisioning_state: ProvisioningState::Succeeded },
+                properties: ResourceGroupProperties {
+                    provisioning_state: ProvisioningState::Succeeded,
+                },
             }),
             etag: "W/\"1\"".into(),
             revision: 0,
@@ -353,13 +442,24 @@ mod tests {
         let mut state = State::new();
         state.insert(rg("a"));
         let sub = ResourceId::subscription("s").unwrap();
-        let undo = state.apply(&[Change::Put(Box::new(rg("b"))), Change::Delete(rg("a").id().clone())], 7);
+        let undo = state.apply(
+            &[Change::Put(Box::new(rg("b"))), Change::Delete(rg("a").id().clone())],
+            7,
+        );
         assert_eq!(state.revision(), 7);
-        let names: Vec<_> = state.children_of(&sub, Kind::ResourceGroup).iter().map(|s| s.resource.name().to_owned()).collect();
+        let names: Vec<_> = state
+            .children_of(&sub, Kind::ResourceGroup)
+            .iter()
+            .map(|s| s.resource.name().to_owned())
+            .collect();
         assert_eq!(names, ["b"]);
         state.undo(undo);
         assert_eq!(state.revision(), 0);
-        let names: Vec<_> = state.children_of(&sub, Kind::ResourceGroup).iter().map(|s| s.resource.name().to_owned()).collect();
+        let names: Vec<_> = state
+            .children_of(&sub, Kind::ResourceGroup)
+            .iter()
+            .map(|s| s.resource.name().to_owned())
+            .collect();
         assert_eq!(names, ["a"]);
         assert_eq!(state.all_of(Kind::ResourceGroup).len(), 1);
     }

@@ -235,7 +235,9 @@ impl FromStr for AddressMatch {
         if tag_like {
             return Ok(AddressMatch::ServiceTag(s.to_owned()));
         }
-        Err(format!("'{s}' is not an address prefix, an IP address, a service tag or *"))
+        Err(format!(
+            "'{s}' is not an address prefix, an IP address, a service tag or *"
+        ))
     }
 }
 
@@ -259,39 +261,89 @@ pub fn default_security_rules(nsg: &ResourceId) -> Vec<SecurityRule> {
     use SecurityRuleDirection::{Inbound, Outbound};
     let tag = |t: &str| AddressMatch::ServiceTag(t.to_owned());
     let rows = [
-        ("AllowVnetInBound", "Allow inbound traffic from all VMs in VNET", tag(VIRTUAL_NETWORK_TAG), tag(VIRTUAL_NETWORK_TAG), Allow, 65000, Inbound),
-        ("AllowAzureLoadBalancerInBound", "Allow inbound traffic from azure load balancer", tag(AZURE_LOAD_BALANCER_TAG), AddressMatch::Any, Allow, 65001, Inbound),
-        ("DenyAllInBound", "Deny all inbound traffic", AddressMatch::Any, AddressMatch::Any, Deny, 65500, Inbound),
-        ("AllowVnetOutBound", "Allow outbound traffic from all VMs to all VMs in VNET", tag(VIRTUAL_NETWORK_TAG), tag(VIRTUAL_NETWORK_TAG), Allow, 65000, Outbound),
-        ("AllowInternetOutBound", "Allow outbound traffic from all VMs to Internet", AddressMatch::Any, tag(INTERNET_TAG), Allow, 65001, Outbound),
-        ("DenyAllOutBound", "Deny all outbound traffic", AddressMatch::Any, AddressMatch::Any, Deny, 65500, Outbound),
+        (
+            "AllowVnetInBound",
+            "Allow inbound traffic from all VMs in VNET",
+            tag(VIRTUAL_NETWORK_TAG),
+            tag(VIRTUAL_NETWORK_TAG),
+            Allow,
+            65000,
+            Inbound,
+        ),
+        (
+            "AllowAzureLoadBalancerInBound",
+            "Allow inbound traffic from azure load balancer",
+            tag(AZURE_LOAD_BALANCER_TAG),
+            AddressMatch::Any,
+            Allow,
+            65001,
+            Inbound,
+        ),
+        (
+            "DenyAllInBound",
+            "Deny all inbound traffic",
+            AddressMatch::Any,
+            AddressMatch::Any,
+            Deny,
+            65500,
+            Inbound,
+        ),
+        (
+            "AllowVnetOutBound",
+            "Allow outbound traffic from all VMs to all VMs in VNET",
+            tag(VIRTUAL_NETWORK_TAG),
+            tag(VIRTUAL_NETWORK_TAG),
+            Allow,
+            65000,
+            Outbound,
+        ),
+        (
+            "AllowInternetOutBound",
+            "Allow outbound traffic from all VMs to Internet",
+            AddressMatch::Any,
+            tag(INTERNET_TAG),
+            Allow,
+            65001,
+            Outbound,
+        ),
+        (
+            "DenyAllOutBound",
+            "Deny all outbound traffic",
+            AddressMatch::Any,
+            AddressMatch::Any,
+            Deny,
+            65500,
+            Outbound,
+        ),
     ];
     rows.into_iter()
-        .filter_map(|(name, description, source, destination, access, priority, direction)| {
-            let id = ResourceId::parse(&format!("{nsg}/defaultSecurityRules/{name}")).ok()?;
-            Some(SecurityRule {
-                id,
-                name: name.to_owned(),
-                properties: SecurityRuleProperties {
-                    provisioning_state: ProvisioningState::Succeeded,
-                    description: Some(description.to_owned()),
-                    protocol: SecurityRuleProtocol::Any,
-                    source_port_range: Some(PortRange::Any),
-                    source_port_ranges: Vec::new(),
-                    destination_port_range: Some(PortRange::Any),
-                    destination_port_ranges: Vec::new(),
-                    source_address_prefix: Some(source),
-                    source_address_prefixes: Vec::new(),
-                    destination_address_prefix: Some(destination),
-                    destination_address_prefixes: Vec::new(),
-                    source_application_security_groups: Vec::new(),
-                    destination_application_security_groups: Vec::new(),
-                    access,
-                    priority,
-                    direction,
-                },
-            })
-        })
+        .filter_map(
+            |(name, description, source, destination, access, priority, direction)| {
+                let id = ResourceId::parse(&format!("{nsg}/defaultSecurityRules/{name}")).ok()?;
+                Some(SecurityRule {
+                    id,
+                    name: name.to_owned(),
+                    properties: SecurityRuleProperties {
+                        provisioning_state: ProvisioningState::Succeeded,
+                        description: Some(description.to_owned()),
+                        protocol: SecurityRuleProtocol::Any,
+                        source_port_range: Some(PortRange::Any),
+                        source_port_ranges: Vec::new(),
+                        destination_port_range: Some(PortRange::Any),
+                        destination_port_ranges: Vec::new(),
+                        source_address_prefix: Some(source),
+                        source_address_prefixes: Vec::new(),
+                        destination_address_prefix: Some(destination),
+                        destination_address_prefixes: Vec::new(),
+                        source_application_security_groups: Vec::new(),
+                        destination_application_security_groups: Vec::new(),
+                        access,
+                        priority,
+                        direction,
+                    },
+                })
+            },
+        )
         .collect()
 }
 
@@ -312,9 +364,18 @@ mod tests {
     #[test]
     fn addresses_parse() {
         assert_eq!("*".parse::<AddressMatch>().unwrap(), AddressMatch::Any);
-        assert!(matches!("10.0.0.0/8".parse::<AddressMatch>().unwrap(), AddressMatch::Prefix(_)));
-        assert!(matches!("10.0.0.4".parse::<AddressMatch>().unwrap(), AddressMatch::Address(_)));
-        assert!(matches!("Storage.WestUS".parse::<AddressMatch>().unwrap(), AddressMatch::ServiceTag(_)));
+        assert!(matches!(
+            "10.0.0.0/8".parse::<AddressMatch>().unwrap(),
+            AddressMatch::Prefix(_)
+        ));
+        assert!(matches!(
+            "10.0.0.4".parse::<AddressMatch>().unwrap(),
+            AddressMatch::Address(_)
+        ));
+        assert!(matches!(
+            "Storage.WestUS".parse::<AddressMatch>().unwrap(),
+            AddressMatch::ServiceTag(_)
+        ));
         assert!("10.0.0.1/8".parse::<AddressMatch>().is_err());
         assert!("10.0.0.0/8 ".parse::<AddressMatch>().is_ok());
         assert!("$$".parse::<AddressMatch>().is_err());
@@ -322,10 +383,15 @@ mod tests {
 
     #[test]
     fn six_default_rules() {
-        let nsg = ResourceId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n").unwrap();
+        let nsg =
+            ResourceId::parse("/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/n")
+                .unwrap();
         let rules = default_security_rules(&nsg);
         assert_eq!(rules.len(), 6);
-        assert_eq!(rules[0].id.to_string(), format!("{nsg}/defaultSecurityRules/AllowVnetInBound"));
+        assert_eq!(
+            rules[0].id.to_string(),
+            format!("{nsg}/defaultSecurityRules/AllowVnetInBound")
+        );
         assert_eq!(rules[5].properties.priority, 65500);
     }
 }

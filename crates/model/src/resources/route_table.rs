@@ -98,10 +98,13 @@ impl FromStr for RoutePrefix {
             return Prefix::parse(s).map(RoutePrefix::Prefix).map_err(|e| e.to_string());
         }
         let mut chars = s.chars();
-        if chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '.') {
+        if chars.next().is_some_and(|c| c.is_ascii_alphabetic()) && chars.all(|c| c.is_ascii_alphanumeric() || c == '.')
+        {
             return Ok(RoutePrefix::ServiceTag(s.to_owned()));
         }
-        Err(format!("'{s}' is not an address prefix in CIDR notation or a service tag"))
+        Err(format!(
+            "'{s}' is not an address prefix in CIDR notation or a service tag"
+        ))
     }
 }
 

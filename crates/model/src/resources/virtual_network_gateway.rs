@@ -54,10 +54,25 @@ impl GatewaySkuName {
         match gateway_type {
             GatewayType::Vpn => matches!(
                 self,
-                Basic | Standard | HighPerformance | VpnGw1 | VpnGw2 | VpnGw3 | VpnGw4 | VpnGw5 | VpnGw1AZ | VpnGw2AZ | VpnGw3AZ | VpnGw4AZ | VpnGw5AZ
+                Basic
+                    | Standard
+                    | HighPerformance
+                    | VpnGw1
+                    | VpnGw2
+                    | VpnGw3
+                    | VpnGw4
+                    | VpnGw5
+                    | VpnGw1AZ
+                    | VpnGw2AZ
+                    | VpnGw3AZ
+                    | VpnGw4AZ
+                    | VpnGw5AZ
             ),
             GatewayType::ExpressRoute => {
-                matches!(self, Standard | HighPerformance | UltraPerformance | ErGw1AZ | ErGw2AZ | ErGw3AZ | ErGwScale)
+                matches!(
+                    self,
+                    Standard | HighPerformance | UltraPerformance | ErGw1AZ | ErGw2AZ | ErGw3AZ | ErGwScale
+                )
             }
             GatewayType::LocalGateway => false,
         }
@@ -137,7 +152,10 @@ impl VirtualNetworkGateway {
 
     /// The GatewaySubnet this gateway sits in.
     pub fn subnet_id(&self) -> Option<&ResourceId> {
-        self.properties.ip_configurations.first().map(|c| &c.properties.subnet.id)
+        self.properties
+            .ip_configurations
+            .first()
+            .map(|c| &c.properties.subnet.id)
     }
 
     /// The VNet this gateway belongs to.

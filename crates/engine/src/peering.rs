@@ -1,0 +1,593 @@
+//! Virtual network peering: the rules of shared/reference/peering-rules.md §1 and the state every
+//! link derives from its pair (peering state, sync level, the address spaces it reports).
+
+use vnetlab_model::{
+    AddressSpace, AzureError, GatewaySkuName, GatewayType, Kind, Meta, PeeringState, PeeringSyncLevel, Prefix,
+    ProvisioningState, Resource, ResourceId, SubResource, View, ViewExt, VirtualNetwork, VirtualNetworkPeering,
+    VirtualNetworkPeeringProperties,
+};
+
+use crate::Effect;
+use crate::common::{check_name, ensure_idle, ensure_provisioned, require_parent};
+use crate::errors;
+use crate::operation::PeeringSpec;
+use crate::tx::Tx;
+
+/// Origins of links a hub-and-spoke connectivity configuration manages; they count against the
+/// higher per-VNet limit (1.20).
+pub const HUB_AND_SPOKE_ORIGIN_PREFIX: &str = "connectivity:hub-and-spoke";
+
+/// The prefixes a link peers of one VNet: the whole address space, or (subnet peering) the named
+/// subnets' prefixes; only IPv6 ones with `only_ipv6` (1.25, 1.27).
+pub fn peered_space(
+    view: &impl View,
+    vnet: &ResourceId,
+    complete: bool,
+    subnet_names: &[String],
+    only_ipv6: bool,
+) -> Vec<Prefix> {
+    let Some(v) = view.vnet(vnet) else {
+        return Vec::new();
+    };
+    let prefixes: Vec<Prefix> = if complete {
+        v.properties.address_space.address_prefixes.clone()
+    } else {
+        let mut out = Vec::new();
+        for name in subnet_names {
+            if let Some(s) = vnet.child(Kind::Subnet, name).ok().and_then(|id| view.subnet(&id)) {
+                out.extend(s.prefixes());
+            }
+        }
+        out
+    };
+    prefixes.into_iter().filter(|p| !only_ipv6 || p.is_ipv6()).collect()
+}
+
+/// The address ranges the overlap check compares: the whole address space, or the ranges of the
+/// address space that hold the named subnets (1.27.1: the check is on ranges, not on subnets).
+fn overlap_ranges(
+    view: &impl View,
+    vnet: &VirtualNetwork,
+    complete: bool,
+    subnet_names: &[String],
+    only_ipv6: bool,
+) -> Vec<Prefix> {
+    let space = &vnet.properties.address_space.address_prefixes;
+    let ranges: Vec<Prefix> = if complete {
+        space.clone()
+    } else {
+        let subnets = peered_space(view, &vnet.id, false, subnet_names, false);
+        space
+            .iter()
+            .filter(|r| subnets.iter().any(|s| r.contains(s)))
+            .copied()
+            .collect()
+    };
+    ranges.into_iter().filter(|p| !only_ipv6 || p.is_ipv6()).collect()
+}
+
+fn push_unique(list: &mut Vec<Prefix>, p: Prefix) {
+    if !list.contains(&p) {
+        list.push(p);
+    }
+}
+
+/// The more specific of two overlapping prefixes (CIDR blocks nest).
+fn intersection(a: &Prefix, b: &Prefix) -> Prefix {
+    if a.prefix_len() >= b.prefix_len() { *a } else { *b }
+}
+
+/// Everything a link `local → remote` must not overlap: the remote itself (1.1) and the VNets the
+/// remote already peers with (1.2).
+pub(crate) struct OverlapCheck<'a> {
+    pub link: &'a ResourceId,
+    pub local: &'a VirtualNetwork,
+    pub remote: &'a VirtualNetwork,
+    pub complete: bool,
+    pub local_subnets: &'a [String],
+    pub remote_subnets: &'a [String],
+    pub only_ipv6: bool,
+}
+
+impl OverlapCheck<'_> {
+    pub fn run(&self, view: &impl View) -> Result<(), AzureError> {
+        let local_ranges = overlap_ranges(view, self.local, self.complete, self.local_subnets, self.only_ipv6);
+        let remote_ranges = overlap_ranges(view, self.remote, self.complete, self.remote_subnets, self.only_ipv6);
+
+        // 1.1 (and 1.3: a VNet overlaps itself).
+        let pairs: Vec<(Prefix, Prefix)> =
+            vnetlab_model::prefix::overlapping_pairs(&local_ranges, &remote_ranges).collect();
+        if !pairs.is_empty() {
+            let mut listed = Vec::new();
+            if self.complete {
+                for (l, r) in &pairs {
+                    listed.push(*l);
+                    listed.push(*r);
+                }
+            } else {
+                // Azure lists the selected subnets' prefixes that sit in the overlapping ranges.
+                let local_subnets = peered_space(view, &self.local.id, false, self.local_subnets, self.only_ipv6);
+                let remote_subnets = peered_space(view, &self.remote.id, false, self.remote_subnets, self.only_ipv6);
+                for s in local_subnets
+                    .iter()
+                    .filter(|s| pairs.iter().any(|(l, _)| l.contains(s)))
+                {
+                    push_unique(&mut listed, *s);
+                }
+                for s in remote_subnets
+                    .iter()
+                    .filter(|s| pairs.iter().any(|(_, r)| r.contains(s)))
+                {
+                    push_unique(&mut listed, *s);
+                }
+            }
+            return Err(errors::vnet_address_spaces_overlap(
+                self.link,
+                &self.local.id,
+                &self.remote.id,
+                &listed,
+            ));
+        }
+
+        // 1.2: one hop through the remote's existing links, whatever their state; a link to a
+        // deleted VNet still counts with the space it last synced (AzureTRE#4641).
+        for (third, third_space) in peers_with_space(view, &self.remote.id, &self.local.id) {
+            let listed = intersections(&local_ranges, &third_space);
+            if !listed.is_empty() {
+                return Err(errors::vnet_address_space_overlaps_with_already_peered_vnet(
+                    self.link,
+                    &self.local.id,
+                    &self.remote.id,
+                    &third,
+                    &listed,
+                ));
+            }
+        }
+        // 1.2 mirrored [inf]: the remote must not overlap a VNet the local one already peers with,
+        // or the local VNet would route two peers' traffic to one range. Azure documents the check
+        // one way; without its mirror the outcome would depend on which link was created first.
+        for (third, third_space) in peers_with_space(view, &self.local.id, &self.remote.id) {
+            let listed = intersections(&remote_ranges, &third_space);
+            if !listed.is_empty() {
+                return Err(errors::vnet_address_space_of_remote_overlaps_with_already_peered_vnet(
+                    self.link,
+                    &self.local.id,
+                    &self.remote.id,
+                    &third,
+                    &listed,
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The VNets `vnet` has links to (other than `except`), each with the space it peers: what its link
+/// last synced, plus the VNet's current space if it still exists.
+fn peers_with_space(view: &impl View, vnet: &ResourceId, except: &ResourceId) -> Vec<(ResourceId, Vec<Prefix>)> {
+    let mut out = Vec::new();
+    for link in view.links_of(vnet) {
+        let third = link.remote_vnet_id();
+        if third == except || third == vnet {
+            continue;
+        }
+        let mut space = link.properties.remote_address_space.address_prefixes.clone();
+        if let Some(v) = view.vnet(third) {
+            for p in &v.properties.address_space.address_prefixes {
+                push_unique(&mut space, *p);
+            }
+        }
+        out.push((third.clone(), space));
+    }
+    out
+}
+
+fn intersections(a: &[Prefix], b: &[Prefix]) -> Vec<Prefix> {
+    let mut listed = Vec::new();
+    for (x, y) in vnetlab_model::prefix::overlapping_pairs(a, b) {
+        push_unique(&mut listed, intersection(&x, &y));
+    }
+    listed
+}
+
+fn is_classic(id: &ResourceId) -> bool {
+    id.type_path()
+        .is_some_and(|t| t.to_ascii_lowercase().starts_with("microsoft.classicnetwork/"))
+}
+
+pub(crate) fn peering_put(
+    tx: &mut Tx<'_, '_, '_>,
+    id: &ResourceId,
+    spec: &PeeringSpec,
+    sync: bool,
+) -> Result<Effect, AzureError> {
+    let view = &tx.draft;
+    let local_id = id.parent().ok_or_else(|| errors::resource_not_found(id))?;
+    require_parent(view, id)?;
+    check_name(id.name())?;
+    let local = view
+        .vnet(&local_id)
+        .ok_or_else(|| errors::resource_not_found(&local_id))?;
+    let existing = view.peering(id);
+    let remote_id = &spec.remote_virtual_network;
+
+    if is_classic(remote_id) {
+        return Err(errors::classic_remote_not_supported(id, remote_id));
+    }
+    if let Some(existing) = existing {
+        // 1.5, 1.27.3.
+        if existing.remote_vnet_id() != remote_id {
+            return Err(errors::changing_remote_virtual_network_not_allowed(
+                id,
+                existing.remote_vnet_id(),
+                remote_id,
+            ));
+        }
+        if existing.properties.peer_complete_vnets != spec.peer_complete_vnets {
+            return Err(errors::changing_peering_type_not_allowed(id, "peerCompleteVnets"));
+        }
+        if existing.properties.enable_only_ipv6_peering != spec.enable_only_ipv6_peering {
+            return Err(errors::changing_peering_type_not_allowed(id, "enableOnlyIPv6Peering"));
+        }
+    }
+
+    // 1.3 [gap]: Azure's API error for self-peering is not public. A VNet always overlaps itself,
+    // so vnetlab answers with the overlap error (the reference's recommendation); the check below
+    // produces it. Only the remote lookup has to be skipped.
+    let remote = if remote_id == &local_id {
+        local
+    } else {
+        match view.resource(remote_id) {
+            Some(Resource::VirtualNetwork(v)) => v,
+            _ => return Err(errors::invalid_global_resource_reference(remote_id, id)),
+        }
+    };
+
+    // 1.8 and 1.9.
+    ensure_idle(view, tx.ctx, id)?;
+    ensure_provisioned(view, &local_id, id)?;
+    ensure_provisioned(view, remote_id, id)?;
+
+    // 1.21.
+    if local.location.cloud() != remote.location.cloud() {
+        return Err(errors::global_peering_across_clouds(
+            id,
+            local.location,
+            remote.location,
+        ));
+    }
+
+    // 1.4.
+    let links = view.links_of(&local_id);
+    if let Some(other) = links.iter().find(|l| &l.id != id && l.remote_vnet_id() == remote_id) {
+        return Err(errors::another_peering_already_references_remote_vnet(
+            &other.id, remote_id, id,
+        ));
+    }
+
+    // 1.20.
+    if existing.is_none() {
+        let managed = spec
+            .origin
+            .as_deref()
+            .is_some_and(|o| o.starts_with(HUB_AND_SPOKE_ORIGIN_PREFIX));
+        let limit = if managed {
+            tx.ctx.settings.max_peerings_per_vnet_connectivity
+        } else {
+            tx.ctx.settings.max_peerings_per_vnet
+        };
+        if links.len() >= limit {
+            return Err(errors::peering_limit_reached(&local_id, limit));
+        }
+    }
+
+    // 1.27.
+    if spec.peer_complete_vnets {
+        if !spec.local_subnet_names.is_empty() || !spec.remote_subnet_names.is_empty() {
+            return Err(errors::invalid_subnet_peering(
+                id,
+                "localSubnetNames and remoteSubnetNames apply only when peerCompleteVnets is false.",
+            ));
+        }
+    } else {
+        check_subnet_names(view, id, local, &spec.local_subnet_names, "localSubnetNames")?;
+        check_subnet_names(view, id, remote, &spec.remote_subnet_names, "remoteSubnetNames")?;
+        let count = spec.local_subnet_names.len() + spec.remote_subnet_names.len();
+        let limit = tx.ctx.settings.max_subnets_per_subnet_peering;
+        if count > limit {
+            return Err(errors::too_many_peered_subnets(id, count, limit));
+        }
+    }
+
+    // 1.1, 1.2, 1.3.
+    OverlapCheck {
+        link: id,
+        local,
+        remote,
+        complete: spec.peer_complete_vnets,
+        local_subnets: &spec.local_subnet_names,
+        remote_subnets: &spec.remote_subnet_names,
+        only_ipv6: spec.enable_only_ipv6_peering,
+    }
+    .run(view)?;
+
+    // 1.12.
+    let reverse = view.link_between(remote_id, &local_id);
+    if let Some(reverse) = reverse
+        && reverse.properties.peering_state == PeeringState::Disconnected
+    {
+        return Err(errors::remote_peering_is_disconnected(id, &reverse.id, &local_id));
+    }
+
+    // 1.16.
+    if spec.use_remote_gateways {
+        check_use_remote_gateways(view, id, &local_id, remote_id, spec, reverse)?;
+    }
+
+    let resource_guid = match (existing, reverse) {
+        (Some(e), _) => e.properties.resource_guid,
+        (None, Some(r)) => r.properties.resource_guid,
+        (None, None) => tx.ctx.guid(),
+    };
+    let reviving = existing.is_some_and(|e| e.properties.peering_state == PeeringState::Disconnected);
+    let remote_address_space = match existing {
+        Some(e) if !sync && !reviving => e.properties.remote_address_space.clone(),
+        _ => AddressSpace::new(peered_space(
+            view,
+            remote_id,
+            spec.peer_complete_vnets,
+            &spec.remote_subnet_names,
+            spec.enable_only_ipv6_peering,
+        )),
+    };
+    let peering_state = match existing {
+        Some(e) if !reviving => e.properties.peering_state,
+        // 1.12 [inf]: updating a Disconnected link brings it back to Initiated.
+        _ => PeeringState::Initiated,
+    };
+    let link = VirtualNetworkPeering {
+        id: id.clone(),
+        name: id.name().to_owned(),
+        properties: VirtualNetworkPeeringProperties {
+            provisioning_state: ProvisioningState::Succeeded,
+            resource_guid,
+            peering_state,
+            peering_sync_level: PeeringSyncLevel::RemoteNotInSync,
+            remote_virtual_network: SubResource::new(remote_id.clone()),
+            allow_virtual_network_access: spec.allow_virtual_network_access,
+            allow_forwarded_traffic: spec.allow_forwarded_traffic,
+            allow_gateway_transit: spec.allow_gateway_transit,
+            use_remote_gateways: spec.use_remote_gateways,
+            do_not_verify_remote_gateways: spec.do_not_verify_remote_gateways,
+            peer_complete_vnets: spec.peer_complete_vnets,
+            enable_only_ipv6_peering: spec.enable_only_ipv6_peering,
+            local_subnet_names: spec.local_subnet_names.clone(),
+            remote_subnet_names: spec.remote_subnet_names.clone(),
+            local_address_space: AddressSpace::default(),
+            local_virtual_network_address_space: AddressSpace::default(),
+            remote_address_space,
+            remote_virtual_network_address_space: AddressSpace::default(),
+            remote_virtual_network_encryption: None,
+            remote_gateways: Vec::new(),
+        },
+    };
+    let created = existing.is_none();
+    let mut meta = view.get(id).map(|s| s.meta.clone()).unwrap_or_default();
+    if created {
+        meta = Meta {
+            origin: spec.origin.clone(),
+            ..meta
+        };
+    }
+    let remote_id = remote_id.clone();
+    tx.put_with_meta(Resource::VirtualNetworkPeering(link), meta);
+    refresh_links(tx, &[local_id.clone(), remote_id.clone()]);
+    // 1.9 [inf]: a peering operation keeps both VNets busy while it runs.
+    tx.lock(id, "PutVirtualNetworkPeeringOperation");
+    tx.lock(&local_id, "PutVirtualNetworkPeeringOperation");
+    tx.lock(&remote_id, "PutVirtualNetworkPeeringOperation");
+    Ok(if created { Effect::Created } else { Effect::Updated })
+}
+
+fn check_subnet_names(
+    view: &impl View,
+    id: &ResourceId,
+    vnet: &VirtualNetwork,
+    names: &[String],
+    field: &str,
+) -> Result<(), AzureError> {
+    if names.is_empty() {
+        return Err(errors::invalid_subnet_peering(
+            id,
+            &format!("{field} must name at least one subnet when peerCompleteVnets is false."),
+        ));
+    }
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+            return Err(errors::invalid_subnet_peering(
+                id,
+                &format!("{field} names subnet '{name}' twice."),
+            ));
+        }
+        let exists = vnet
+            .id
+            .child(Kind::Subnet, name)
+            .ok()
+            .is_some_and(|sid| view.subnet(&sid).is_some());
+        if !exists {
+            return Err(errors::invalid_subnet_peering(
+                id,
+                &format!(
+                    "{field} names subnet '{name}', which virtual network {} does not have.",
+                    vnet.id
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_use_remote_gateways(
+    view: &impl View,
+    id: &ResourceId,
+    local_id: &ResourceId,
+    remote_id: &ResourceId,
+    spec: &PeeringSpec,
+    reverse: Option<&VirtualNetworkPeering>,
+) -> Result<(), AzureError> {
+    // a: a gateway that is still provisioning counts as absent unless the client asked not to verify.
+    let remote_gateways: Vec<_> = view
+        .gateways_of(remote_id)
+        .into_iter()
+        .filter(|g| {
+            spec.do_not_verify_remote_gateways || g.properties.provisioning_state == ProvisioningState::Succeeded
+        })
+        .collect();
+    if remote_gateways.is_empty() {
+        return Err(errors::remote_vnet_has_no_gateways(id, remote_id));
+    }
+    // d.
+    if let Some(own) = view.gateways_of(local_id).first() {
+        return Err(errors::vnet_with_gateway_cannot_use_remote_gateways(
+            id, local_id, &own.id,
+        ));
+    }
+    // b [inf]: only a reciprocal link that exists and refuses transit is an error; spokes are often
+    // created before the hub's link.
+    if reverse.is_some_and(|r| !r.properties.allow_gateway_transit) {
+        return Err(errors::remote_peering_does_not_allow_gateway_transit(id));
+    }
+    // c.
+    if let Some(other) = view
+        .links_of(local_id)
+        .into_iter()
+        .find(|l| &l.id != id && l.properties.use_remote_gateways)
+    {
+        return Err(errors::another_peering_already_uses_remote_gateways(id, &other.id));
+    }
+    // e.
+    let vpn: Vec<_> = remote_gateways
+        .iter()
+        .filter(|g| g.properties.gateway_type == GatewayType::Vpn)
+        .collect();
+    if let Some(basic) = vpn.iter().find(|g| g.properties.sku.name == GatewaySkuName::Basic)
+        && vpn.len() == remote_gateways.len()
+    {
+        return Err(errors::remote_gateway_sku_does_not_support_transit(id, &basic.id));
+    }
+    Ok(())
+}
+
+pub(crate) fn peering_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
+    let view = &tx.draft;
+    let local_id = id.parent().ok_or_else(|| errors::resource_not_found(id))?;
+    require_parent(view, id)?;
+    let Some(link) = view.peering(id) else {
+        return Ok(Effect::Absent);
+    };
+    ensure_idle(view, tx.ctx, id)?;
+    ensure_provisioned(view, &local_id, id)?;
+    let remote_id = link.remote_vnet_id().clone();
+    tx.delete(id);
+    // 1.11: the other side becomes Disconnected.
+    refresh_links(tx, &[local_id.clone(), remote_id.clone()]);
+    tx.lock(&local_id, "DeleteVirtualNetworkPeeringOperation");
+    tx.lock(&remote_id, "DeleteVirtualNetworkPeeringOperation");
+    Ok(Effect::Deleted)
+}
+
+/// Recomputes what every link under or pointing at `vnets` derives from the rest of the state:
+/// its peering state, sync level, reported address spaces, remote encryption and remote gateways.
+/// Links whose derived state did not change are left as they are.
+pub(crate) fn refresh_links(tx: &mut Tx<'_, '_, '_>, vnets: &[ResourceId]) {
+    let mut ids: Vec<ResourceId> = Vec::new();
+    for vnet in vnets {
+        for link in tx.view().links_of(vnet).into_iter().chain(tx.view().links_to(vnet)) {
+            if !ids.contains(&link.id) {
+                ids.push(link.id.clone());
+            }
+        }
+    }
+    // Two passes: a link's state depends on its reverse's, which the first pass may change.
+    for _ in 0..2 {
+        for id in &ids {
+            if let Some(updated) = derive_link(tx.view(), id) {
+                tx.put(Resource::VirtualNetworkPeering(updated));
+            }
+        }
+    }
+}
+
+/// The link `id` with its derived fields recomputed, if anything changed.
+fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeering> {
+    let link = view.peering(id)?;
+    let local_id = link.local_vnet_id()?;
+    let local = view.vnet(&local_id)?;
+    let remote_id = link.remote_vnet_id();
+    let remote = view.vnet(remote_id);
+    let reverse = remote.and_then(|_| view.link_between(remote_id, &local_id));
+    let p = &link.properties;
+
+    let peering_state = match (p.peering_state, remote, reverse) {
+        (PeeringState::Disconnected, _, _) => PeeringState::Disconnected,
+        (_, None, _) => PeeringState::Disconnected,
+        (_, Some(_), Some(r)) if r.properties.peering_state != PeeringState::Disconnected => PeeringState::Connected,
+        (PeeringState::Connected, Some(_), _) => PeeringState::Disconnected,
+        (PeeringState::Initiated, Some(_), _) => PeeringState::Initiated,
+    };
+    let connected_reverse = reverse.filter(|_| peering_state == PeeringState::Connected);
+
+    // 1.13: a link is locally out of sync when the remote space it peers is stale; remotely out of
+    // sync when the other side's link is (or when there is no other side yet, 1.10 [inf]).
+    let remote_now = peered_space(
+        view,
+        remote_id,
+        p.peer_complete_vnets,
+        &p.remote_subnet_names,
+        p.enable_only_ipv6_peering,
+    );
+    let local_not_in_sync = remote.is_some() && !AddressSpace::new(remote_now).same_set(&p.remote_address_space);
+    let remote_not_in_sync = match connected_reverse {
+        Some(r) => {
+            let rp = &r.properties;
+            let local_now = peered_space(
+                view,
+                &local_id,
+                rp.peer_complete_vnets,
+                &rp.remote_subnet_names,
+                rp.enable_only_ipv6_peering,
+            );
+            !AddressSpace::new(local_now).same_set(&rp.remote_address_space)
+        }
+        None => true,
+    };
+
+    let mut updated = link.clone();
+    let u = &mut updated.properties;
+    u.peering_state = peering_state;
+    u.peering_sync_level = PeeringSyncLevel::from_flags(local_not_in_sync, remote_not_in_sync);
+    u.local_address_space = AddressSpace::new(peered_space(
+        view,
+        &local_id,
+        p.peer_complete_vnets,
+        &p.local_subnet_names,
+        p.enable_only_ipv6_peering,
+    ));
+    u.local_virtual_network_address_space = local.properties.address_space.clone();
+    if let Some(remote) = remote {
+        u.remote_virtual_network_address_space = remote.properties.address_space.clone();
+        u.remote_virtual_network_encryption = remote.properties.encryption.clone();
+    }
+    u.remote_gateways = if p.use_remote_gateways && remote.is_some() {
+        view.gateways_of(remote_id)
+            .into_iter()
+            .map(|g| SubResource::new(g.id.clone()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(r) = connected_reverse {
+        u.resource_guid = r.properties.resource_guid;
+    }
+    (updated != *link).then_some(updated)
+}

@@ -1,0 +1,87 @@
+//! One operation's drafted changes, with the context that stamps them (etags, deferred provisioning).
+
+use vnetlab_model::{
+    Change, Draft, Meta, PendingOperation, ProvisioningState, Resource, ResourceId, State, Stored, View,
+};
+
+use crate::context::{Context, Provisioning};
+
+pub(crate) struct Tx<'s, 'c, 'a> {
+    pub draft: Draft<'s>,
+    pub ctx: &'c mut Context<'a>,
+    /// Resources the operation keeps `Updating` while provisioning is deferred, with Azure's
+    /// internal operation name.
+    locks: Vec<(ResourceId, &'static str)>,
+}
+
+impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
+    pub fn new(state: &'s State, ctx: &'c mut Context<'a>) -> Self {
+        Tx {
+            draft: Draft::new(state),
+            ctx,
+            locks: Vec::new(),
+        }
+    }
+
+    pub fn view(&self) -> &Draft<'s> {
+        &self.draft
+    }
+
+    /// Writes `resource` with a fresh etag, keeping the bookkeeping it had.
+    pub fn put(&mut self, resource: Resource) {
+        let meta = self
+            .draft
+            .get(resource.id())
+            .map(|s| s.meta.clone())
+            .unwrap_or_default();
+        self.put_with_meta(resource, meta);
+    }
+
+    pub fn put_with_meta(&mut self, resource: Resource, meta: Meta) {
+        let etag = self.ctx.etag();
+        self.draft.put(Stored {
+            resource,
+            etag,
+            revision: 0,
+            meta,
+        });
+    }
+
+    pub fn delete(&mut self, id: &ResourceId) {
+        self.draft.delete(id);
+    }
+
+    /// Keeps `id` `Updating` until the operation completes, when provisioning is deferred.
+    pub fn lock(&mut self, id: &ResourceId, operation_name: &'static str) {
+        if self.ctx.settings.provisioning == Provisioning::Deferred && !self.locks.iter().any(|(l, _)| l == id) {
+            self.locks.push((id.clone(), operation_name));
+        }
+    }
+
+    pub fn into_changes(mut self) -> Vec<Change> {
+        if !self.locks.is_empty() {
+            let operation_id = self.ctx.guid();
+            for (id, name) in std::mem::take(&mut self.locks) {
+                let Some(current) = self.draft.get(&id).cloned() else {
+                    continue;
+                };
+                let mut resource = current.resource;
+                resource.set_provisioning_state(ProvisioningState::Updating);
+                let meta = Meta {
+                    pending: Some(PendingOperation {
+                        name: name.to_owned(),
+                        operation_id,
+                    }),
+                    ..current.meta
+                };
+                self.draft.put(Stored {
+                    resource,
+                    etag: current.etag,
+                    revision: 0,
+                    meta,
+                });
+            }
+        }
+        self.draft.into_changes()
+    }
+}
