@@ -1,1 +1,187 @@
+//! The control plane: one path for every change. A front door (CLI, topology file, REST API,
+//! portal) turns a request into operations and hands them to a [`Lab`], which runs them through the
+//! engine inside one store transaction. Rules live in the engine; durability in the store; here
+//! only the wiring, the clock and the id source, which the engine takes as inputs.
 
+mod config;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use uuid::Uuid;
+use vnetlab_engine::{Context, Effect, IdSource, Operation, Settings};
+use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
+use vnetlab_store::{SqliteStore, Store, StoreError, WriteError};
+
+pub use config::{Config, ConfigError};
+
+/// The tenant and subscription a new lab starts with.
+pub const DEFAULT_TENANT_ID: &str = "0000aaaa-0000-0000-0000-000000000001";
+pub const DEFAULT_TENANT_NAME: &str = "vnetlab";
+pub const DEFAULT_SUBSCRIPTION_ID: &str = "00000000-0000-0000-0000-000000000001";
+pub const DEFAULT_SUBSCRIPTION_NAME: &str = "vnetlab";
+
+/// The store's file name inside the lab's home.
+pub const STORE_FILE: &str = "vnetlab.sqlite3";
+
+/// Fresh random guids, from outside the engine.
+#[derive(Debug, Default)]
+pub struct RandomIds;
+
+impl IdSource for RandomIds {
+    fn next_guid(&mut self) -> Uuid {
+        Uuid::new_v4()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// The engine refused operation `index` of the request; nothing was written.
+    #[error("{error}")]
+    Rejected { index: usize, error: AzureError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl LabError {
+    /// The Azure error, when the engine refused the request.
+    pub fn azure(&self) -> Option<&AzureError> {
+        match self {
+            LabError::Rejected { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// What one operation did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Executed {
+    pub effect: Effect,
+    pub target: Option<ResourceId>,
+    /// How many resources it wrote or removed (0 when nothing needed to change).
+    pub changed: usize,
+}
+
+/// A committed request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    pub executed: Vec<Executed>,
+    /// The revision it committed as; `None` when nothing changed.
+    pub revision: Option<u64>,
+}
+
+/// A lab: the store, the settings every process shares, and the source of fresh ids.
+pub struct Lab<S: Store = SqliteStore> {
+    store: S,
+    settings: Settings,
+    ids: Mutex<RandomIds>,
+}
+
+/// The lab's home: `$VNETLAB_HOME`, else `$XDG_DATA_HOME/vnetlab`, else `~/.local/share/vnetlab`.
+pub fn default_home() -> PathBuf {
+    if let Some(home) = std::env::var_os("VNETLAB_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(home);
+    }
+    if let Some(data) = std::env::var_os("XDG_DATA_HOME").filter(|h| !h.is_empty()) {
+        return PathBuf::from(data).join("vnetlab");
+    }
+    match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".local/share/vnetlab"),
+        None => PathBuf::from(".vnetlab"),
+    }
+}
+
+impl Lab<SqliteStore> {
+    /// Opens the lab in `home` (its store and `config.yaml`), creating it on first use.
+    pub fn open(home: &Path) -> Result<Lab<SqliteStore>, LabError> {
+        let config = Config::load(home)?;
+        let store = SqliteStore::open(home.join(STORE_FILE))?;
+        Lab::with_store(store, config.settings)
+    }
+}
+
+impl<S: Store> Lab<S> {
+    /// A lab over `store`. A new store gets the default tenant and subscription.
+    pub fn with_store(store: S, settings: Settings) -> Result<Lab<S>, LabError> {
+        let lab = Lab {
+            store,
+            settings,
+            ids: Mutex::new(RandomIds),
+        };
+        let empty = lab
+            .store
+            .read(|s| s.all_of(Kind::Tenant).is_empty() && s.all_of(Kind::Subscription).is_empty())?;
+        if empty {
+            lab.execute_all(&[
+                Operation::TenantPut {
+                    tenant_id: DEFAULT_TENANT_ID.into(),
+                    display_name: DEFAULT_TENANT_NAME.into(),
+                    default_domain: None,
+                },
+                Operation::SubscriptionPut {
+                    subscription_id: DEFAULT_SUBSCRIPTION_ID.into(),
+                    display_name: DEFAULT_SUBSCRIPTION_NAME.into(),
+                    tenant_id: DEFAULT_TENANT_ID.into(),
+                },
+            ])?;
+        }
+        Ok(lab)
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Runs one operation in its own transaction.
+    pub fn execute(&self, op: &Operation) -> Result<Executed, LabError> {
+        let mut applied = self.execute_all(std::slice::from_ref(op))?;
+        Ok(applied.executed.remove(0))
+    }
+
+    /// Runs operations in order in one transaction: all are committed, or none is.
+    pub fn execute_all(&self, ops: &[Operation]) -> Result<Applied, LabError> {
+        self.execute_with(ops, None)
+    }
+
+    /// As [`Lab::execute_all`], with the api-version the REST client sent.
+    pub fn execute_with(&self, ops: &[Operation], api_version: Option<&str>) -> Result<Applied, LabError> {
+        let now = SystemTime::now();
+        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        let settings = &self.settings;
+        let result = self.store.write(|w| {
+            let mut executed = Vec::with_capacity(ops.len());
+            for (index, op) in ops.iter().enumerate() {
+                let mut ctx = Context::new(&mut *ids, settings).at(now);
+                ctx.api_version = api_version.map(str::to_owned);
+                let outcome = vnetlab_engine::apply(w.state(), op, &mut ctx).map_err(|error| (index, error))?;
+                executed.push(Executed {
+                    effect: outcome.effect,
+                    target: outcome.target,
+                    changed: outcome.changes.len(),
+                });
+                w.stage(outcome.changes);
+            }
+            Ok::<_, (usize, AzureError)>(executed)
+        });
+        match result {
+            Ok(committed) => Ok(Applied {
+                executed: committed.value,
+                revision: committed.revision,
+            }),
+            Err(WriteError::Rejected((index, error))) => Err(LabError::Rejected { index, error }),
+            Err(WriteError::Store(e)) => Err(LabError::Store(e)),
+        }
+    }
+
+    /// Reads the current state.
+    pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, LabError> {
+        Ok(self.store.read(f)?)
+    }
+}
