@@ -1,1 +1,187 @@
-fn main() {}
+//! `vnetlab`: Azure virtual networking, peering first, on one Linux machine.
+
+mod output;
+mod peering;
+mod show;
+mod topology;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vnetlab_control::{DEFAULT_SUBSCRIPTION_ID, Lab, LabError};
+use vnetlab_model::{AzureError, Kind, ResourceId, View};
+
+use crate::output::Format;
+
+#[derive(Parser)]
+#[command(
+    name = "vnetlab",
+    version,
+    about = "Azure virtual networking, peering first, on one Linux machine"
+)]
+struct Cli {
+    /// The lab's directory [default: $VNETLAB_HOME, else $XDG_DATA_HOME/vnetlab or ~/.local/share/vnetlab]
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Output format: the az CLI's table layout, ARM JSON, or YAML
+    #[arg(short = 'o', long, global = true, value_enum, default_value = "table")]
+    output: Format,
+    /// Subscription (name or id) for commands that take a resource group [default: the lab's]
+    #[arg(long, global = true)]
+    subscription: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply a topology file: create or update everything it declares, all or nothing
+    Up { file: PathBuf },
+    /// Remove what a topology file declares; without a file, remove everything in the lab
+    Down { file: Option<PathBuf> },
+    /// Print what `up FILE` would change, without changing anything
+    Plan { file: PathBuf },
+    /// List resources: all of them, or one type (vnet, subnet, peering, nic, vm, nsg, nsg-rule,
+    /// route-table, route, public-ip, vnet-gateway, local-gateway, connection, group,
+    /// subscription, tenant)
+    Show {
+        #[arg(value_name = "TYPE")]
+        kind: Option<String>,
+        /// Only resources in this resource group
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Virtual networks, as `az network vnet`
+    Vnet {
+        #[command(subcommand)]
+        command: VnetCommand,
+    },
+    /// Check the lab's state against the engine's invariants
+    Check,
+}
+
+#[derive(Subcommand)]
+enum VnetCommand {
+    /// List virtual networks
+    List {
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Show a virtual network
+    Show {
+        #[arg(short = 'g', long)]
+        resource_group: String,
+        #[arg(short = 'n', long)]
+        name: String,
+    },
+    /// Peerings, as `az network vnet peering`
+    Peering {
+        #[command(subcommand)]
+        command: peering::PeeringCommand,
+    },
+}
+
+/// What went wrong, for the exit code.
+enum Failure {
+    /// Azure's error, with HTTP status.
+    Azure(AzureError),
+    Other(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        Failure::Other(e)
+    }
+}
+
+impl From<LabError> for Failure {
+    fn from(e: LabError) -> Self {
+        match e {
+            LabError::Rejected { error, .. } => Failure::Azure(error),
+            other => Failure::Other(other.into()),
+        }
+    }
+}
+
+impl From<AzureError> for Failure {
+    fn from(e: AzureError) -> Self {
+        Failure::Azure(e)
+    }
+}
+
+type Result<T> = std::result::Result<T, Failure>;
+
+/// What every command needs.
+pub struct Env {
+    pub lab: Lab,
+    pub format: Format,
+    pub subscription: Option<String>,
+}
+
+impl Env {
+    /// The subscription id for resource-group commands: `--subscription` (id or name), else the
+    /// lab's default.
+    fn subscription_id(&self) -> std::result::Result<String, AzureError> {
+        let Some(wanted) = &self.subscription else {
+            return Ok(DEFAULT_SUBSCRIPTION_ID.to_owned());
+        };
+        let found = self
+            .lab
+            .read(|s| {
+                s.all_of(Kind::Subscription)
+                    .iter()
+                    .filter_map(|x| x.resource.as_subscription())
+                    .find_map(|x| {
+                        (x.subscription_id.eq_ignore_ascii_case(wanted) || x.display_name.eq_ignore_ascii_case(wanted))
+                            .then(|| x.subscription_id.clone())
+                    })
+            })
+            .ok()
+            .flatten();
+        found.ok_or_else(|| vnetlab_engine::errors::subscription_not_found(wanted))
+    }
+
+    fn group(&self, name: &str) -> std::result::Result<ResourceId, AzureError> {
+        let sub = self.subscription_id()?;
+        ResourceId::resource_group(&sub, name).map_err(|_| vnetlab_engine::errors::resource_group_not_found(name))
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let home = cli.home.unwrap_or_else(vnetlab_control::default_home);
+    let lab = Lab::open(&home)?;
+    let env = Env {
+        lab,
+        format: cli.output,
+        subscription: cli.subscription,
+    };
+    match cli.command {
+        Command::Up { file } => topology::up(&env, &file),
+        Command::Down { file } => topology::down(&env, file.as_deref()),
+        Command::Plan { file } => topology::plan(&env, &file),
+        Command::Show { kind, resource_group } => show::show(&env, kind.as_deref(), resource_group.as_deref()),
+        Command::Vnet { command } => match command {
+            VnetCommand::List { resource_group } => show::show(&env, Some("vnet"), resource_group.as_deref()),
+            VnetCommand::Show { resource_group, name } => show::vnet_show(&env, &resource_group, &name),
+            VnetCommand::Peering { command } => peering::run(&env, command),
+        },
+        Command::Check => show::check(&env),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        // As az: "(Code) Message", and exit code 3 for a missing resource.
+        Err(Failure::Azure(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.status == 404 { 3 } else { 1 })
+        }
+        Err(Failure::Other(e)) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -74,9 +74,11 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
             }
         }
         Resource::VirtualNetworkPeering(p) => {
+            // As Azure answers: the local spaces and the IPv6-only flag come with subnet peering.
             if p.properties.peer_complete_vnets {
                 props.remove("localAddressSpace");
                 props.remove("localVirtualNetworkAddressSpace");
+                props.remove("enableOnlyIPv6Peering");
             }
             props.insert("routeServiceVips".into(), json!({}));
         }
