@@ -1,0 +1,452 @@
+//! End-to-end tests of the `vnetlab` binary on a lab in a temporary directory.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+struct Lab {
+    home: tempfile::TempDir,
+}
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+impl Lab {
+    fn new() -> Lab {
+        Lab {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn cmd(&self, args: &[&str]) -> Output {
+        Command::cargo_bin("vnetlab")
+            .unwrap()
+            .env("VNETLAB_HOME", self.home.path())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    #[track_caller]
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.cmd(args);
+        assert!(
+            out.status.success(),
+            "vnetlab {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a command that must fail; returns (exit code, stderr).
+    #[track_caller]
+    fn fails(&self, args: &[&str]) -> (i32, String) {
+        let out = self.cmd(args);
+        assert!(
+            !out.status.success(),
+            "vnetlab {args:?} succeeded:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        (out.status.code().unwrap_or(-1), String::from_utf8(out.stderr).unwrap())
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["-o", "json"]);
+        serde_json::from_str(&self.ok(&all)).unwrap()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.home.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+}
+
+fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_example_goes_up_plans_nothing_more_and_comes_down() {
+    let lab = Lab::new();
+    let empty = ids(&lab.json(&["show"]));
+    for name in [
+        "sales-marketing.yaml",
+        "hub-and-spoke.yaml",
+        "mesh.yaml",
+        "global-peering.yaml",
+    ] {
+        let file = example(name);
+        let planned = lab.ok(&["plan", &file]);
+        assert!(
+            planned.contains("to add") && !planned.contains(" 0 to add"),
+            "{planned}"
+        );
+        let up = lab.ok(&["up", &file]);
+        assert!(up.starts_with("Applied "), "{up}");
+        let again = lab.ok(&["up", &file]);
+        assert!(again.contains("is already applied; nothing changed"), "{again}");
+        let plan = lab.ok(&["plan", &file]);
+        assert!(
+            plan.contains("nothing to change") && plan.contains("Plan: 0 to add, 0 to change, 0 to destroy."),
+            "{plan}"
+        );
+        assert!(lab.ok(&["check"]).contains("every invariant holds"));
+    }
+    for name in [
+        "sales-marketing.yaml",
+        "hub-and-spoke.yaml",
+        "mesh.yaml",
+        "global-peering.yaml",
+    ] {
+        lab.ok(&["down", &example(name)]);
+    }
+    assert_eq!(ids(&lab.json(&["show"])), empty);
+}
+
+#[test]
+fn learn_exercise_through_the_peering_commands() {
+    let lab = Lab::new();
+    let file = lab.write(
+        "vnets.yaml",
+        "resourceGroup: rg1\nvnets:\n  - {name: SalesVNet, addressSpace: [10.1.0.0/16]}\n  - {name: MarketingVNet, addressSpace: [10.2.0.0/16]}\n",
+    );
+    lab.ok(&["up", &file]);
+    lab.ok(&[
+        "vnet",
+        "peering",
+        "create",
+        "--name",
+        "SalesVNet-To-MarketingVNet",
+        "--remote-vnet",
+        "MarketingVNet",
+        "--resource-group",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "--allow-vnet-access",
+    ]);
+    let first = lab.json(&[
+        "vnet",
+        "peering",
+        "show",
+        "-g",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "-n",
+        "SalesVNet-To-MarketingVNet",
+    ]);
+    assert_eq!(first["properties"]["peeringState"], "Initiated");
+    assert_eq!(first["properties"]["peeringSyncLevel"], "RemoteNotInSync");
+    assert_eq!(
+        first["type"],
+        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
+    );
+    assert!(first["etag"].as_str().unwrap().starts_with("W/\""));
+    lab.ok(&[
+        "vnet",
+        "peering",
+        "create",
+        "--name",
+        "MarketingVNet-To-SalesVNet",
+        "--remote-vnet",
+        "SalesVNet",
+        "--resource-group",
+        "rg1",
+        "--vnet-name",
+        "MarketingVNet",
+        "--allow-vnet-access",
+    ]);
+    let table = lab.ok(&[
+        "vnet",
+        "peering",
+        "list",
+        "--resource-group",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "--output",
+        "table",
+    ]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert_eq!(
+        lines[0],
+        "AllowForwardedTraffic    AllowGatewayTransit    AllowVirtualNetworkAccess    DoNotVerifyRemoteGateways    Name                        PeerCompleteVnets    PeeringState    PeeringSyncLevel    ProvisioningState    ResourceGroup    ResourceGuid                          UseRemoteGateways"
+    );
+    let guid = first["properties"]["resourceGuid"].as_str().unwrap();
+    assert_eq!(
+        lines[2],
+        format!(
+            "False                    False                  True                         False                        SalesVNet-To-MarketingVNet  True                 Connected       FullyInSync         Succeeded            rg1              {guid}  False"
+        )
+    );
+    // update --set, as az.
+    let updated = lab.json(&[
+        "vnet",
+        "peering",
+        "update",
+        "-g",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "-n",
+        "SalesVNet-To-MarketingVNet",
+        "--set",
+        "allowForwardedTraffic=true",
+    ]);
+    assert_eq!(updated["properties"]["allowForwardedTraffic"], true);
+    assert_eq!(updated["properties"]["peeringState"], "Connected");
+    // A second link to the same remote: Azure's error, exit 1, nothing written.
+    let before = lab.json(&["show"]);
+    let (code, err) = lab.fails(&[
+        "vnet",
+        "peering",
+        "create",
+        "-g",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "-n",
+        "again",
+        "--remote-vnet",
+        "MarketingVNet",
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.contains("(AnotherPeeringAlreadyReferencesRemoteVnet)"), "{err}");
+    assert_eq!(lab.json(&["show"]), before);
+    // Delete one side: the other is Disconnected; a missing peering is exit 3, as az.
+    lab.ok(&[
+        "vnet",
+        "peering",
+        "delete",
+        "-g",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "-n",
+        "SalesVNet-To-MarketingVNet",
+    ]);
+    let other = lab.json(&[
+        "vnet",
+        "peering",
+        "show",
+        "-g",
+        "rg1",
+        "--vnet-name",
+        "MarketingVNet",
+        "-n",
+        "MarketingVNet-To-SalesVNet",
+    ]);
+    assert_eq!(other["properties"]["peeringState"], "Disconnected");
+    let (code, err) = lab.fails(&[
+        "vnet",
+        "peering",
+        "show",
+        "-g",
+        "rg1",
+        "--vnet-name",
+        "SalesVNet",
+        "-n",
+        "SalesVNet-To-MarketingVNet",
+    ]);
+    assert_eq!(code, 3);
+    assert!(err.contains("(NotFound) Resource /subscriptions/"), "{err}");
+    let (code, err) = lab.fails(&["vnet", "peering", "list", "-g", "nope", "--vnet-name", "SalesVNet"]);
+    assert_eq!(code, 3);
+    assert!(
+        err.contains("(ResourceGroupNotFound) Resource group 'nope' could not be found."),
+        "{err}"
+    );
+}
+
+#[test]
+fn address_space_change_and_sync() {
+    let lab = Lab::new();
+    let text = |extra: &str| {
+        format!(
+            "resourceGroup: rg\nvnets:\n  - {{name: vnet1, addressSpace: [10.1.0.0/16{extra}]}}\n  - {{name: vnet2, addressSpace: [10.2.0.0/16]}}\npeerings:\n  - {{vnet: vnet1, remote: vnet2}}\n"
+        )
+    };
+    lab.ok(&["up", &lab.write("v1.yaml", &text(""))]);
+    let plan = lab.ok(&["plan", &lab.write("v2.yaml", &text(", 10.11.0.0/16"))]);
+    assert!(plan.contains("properties.addressSpace.addressPrefixes"), "{plan}");
+    assert!(
+        plan.contains("properties.peeringSyncLevel: \"FullyInSync\" -> \"LocalNotInSync\""),
+        "{plan}"
+    );
+    lab.ok(&["up", &lab.write("v2.yaml", &text(", 10.11.0.0/16"))]);
+    let level = |vnet: &str, name: &str| {
+        lab.json(&["vnet", "peering", "show", "-g", "rg", "--vnet-name", vnet, "-n", name])["properties"]["peeringSyncLevel"].clone()
+    };
+    assert_eq!(level("vnet2", "vnet2-to-vnet1"), "LocalNotInSync");
+    assert_eq!(level("vnet1", "vnet1-to-vnet2"), "RemoteNotInSync");
+    let synced = lab.json(&[
+        "vnet",
+        "peering",
+        "sync",
+        "-g",
+        "rg",
+        "--vnet-name",
+        "vnet2",
+        "-n",
+        "vnet2-to-vnet1",
+    ]);
+    assert_eq!(
+        synced["properties"]["remoteAddressSpace"]["addressPrefixes"],
+        serde_json::json!(["10.1.0.0/16", "10.11.0.0/16"])
+    );
+    assert_eq!(level("vnet2", "vnet2-to-vnet1"), "FullyInSync");
+    assert_eq!(level("vnet1", "vnet1-to-vnet2"), "FullyInSync");
+}
+
+#[test]
+fn bad_files_are_located_and_change_nothing() {
+    let lab = Lab::new();
+    lab.ok(&["up", &example("sales-marketing.yaml")]);
+    let before = lab.json(&["show"]);
+    let cases = [
+        (
+            "syntax.yaml",
+            "vnets:\n\t- name: a\n",
+            ":2:1: ",
+            "cannot start any token",
+        ),
+        (
+            "field.yaml",
+            "vnets:\n  - name: a\n    adressSpace: [10.9.0.0/16]\n",
+            ":3:5: ",
+            "unknown field `adressSpace`",
+        ),
+        (
+            "cidr.yaml",
+            "resourceGroup: rg\nvnets:\n  - name: a\n    addressSpace: [10.9.0.1/16]\n",
+            ":4:20: vnets[0].addressSpace[0]: ",
+            "(InvalidCIDRNotation)",
+        ),
+        (
+            "ref.yaml",
+            "resourceGroup: learn-rg\npeerings:\n  - {vnet: SalesVNet, remote: ResearchVNet}\n",
+            ":3:31: peerings[0].remote: ",
+            "no virtual network named 'ResearchVNet'",
+        ),
+        (
+            "rule.yaml",
+            "resourceGroup: learn-rg\nvnets:\n  - {name: Overlapping, addressSpace: [10.1.0.0/16]}\npeerings:\n  - {vnet: Overlapping, remote: MarketingVNet}\n",
+            ":5:5: peerings[0]: ",
+            "(VnetAddressSpaceOverlapsWithAlreadyPeeredVnet)",
+        ),
+    ];
+    for (name, text, place, what) in cases {
+        let file = lab.write(name, text);
+        for command in ["up", "plan"] {
+            let (code, err) = lab.fails(&[command, &file]);
+            assert_eq!(code, 1, "{name}");
+            assert!(err.contains(&format!("{file}{place}")), "{name} {command}: {err}");
+            assert!(err.contains(what), "{name} {command}: {err}");
+        }
+    }
+    assert_eq!(lab.json(&["show"]), before);
+    let (_, err) = lab.fails(&["up", "/nonexistent.yaml"]);
+    assert!(err.contains("cannot read the file"), "{err}");
+}
+
+#[test]
+fn output_formats() {
+    let lab = Lab::new();
+    lab.ok(&["up", &example("sales-marketing.yaml")]);
+    let yaml = lab.ok(&["show", "vnet", "-o", "yaml"]);
+    assert!(yaml.contains("type: Microsoft.Network/virtualNetworks"), "{yaml}");
+    let json = lab.json(&["show", "vnet", "-g", "learn-rg"]);
+    assert_eq!(json.as_array().unwrap().len(), 2);
+    let table = lab.ok(&["vnet", "list"]);
+    assert!(
+        table.starts_with("Name           ResourceGroup    Location    NumSubnets    Prefixes"),
+        "{table}"
+    );
+    let vnet = lab.json(&["vnet", "show", "-g", "learn-rg", "-n", "SalesVNet"]);
+    assert_eq!(
+        vnet["properties"]["virtualNetworkPeerings"].as_array().unwrap().len(),
+        1
+    );
+    assert_eq!(
+        vnet["properties"]["subnets"][0]["properties"]["ipConfigurations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let (code, err) = lab.fails(&["show", "gizmo"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("unknown resource type 'gizmo'"), "{err}");
+}
+
+#[test]
+fn several_processes_share_one_store() {
+    let lab = Lab::new();
+    let mut text = String::from("resourceGroup: rg\nvnets:\n  - {name: hub, addressSpace: [10.0.0.0/16]}\n");
+    for i in 1..=8 {
+        text.push_str(&format!("  - {{name: spoke{i}, addressSpace: [10.{i}.0.0/16]}}\n"));
+    }
+    lab.ok(&["up", &lab.write("vnets.yaml", &text)]);
+    let home: &Path = lab.home.path();
+    let children: Vec<_> = (1..=8)
+        .flat_map(|i| {
+            [
+                ("hub".to_owned(), format!("spoke{i}")),
+                (format!("spoke{i}"), "hub".to_owned()),
+            ]
+            .into_iter()
+            .map(move |(from, to)| {
+                std::process::Command::new(assert_cmd::cargo::cargo_bin("vnetlab"))
+                    .env("VNETLAB_HOME", home)
+                    .args([
+                        "vnet",
+                        "peering",
+                        "create",
+                        "-g",
+                        "rg",
+                        "--vnet-name",
+                        &from,
+                        "-n",
+                        &format!("{from}-to-{to}"),
+                        "--remote-vnet",
+                        &to,
+                        "--allow-vnet-access",
+                        "-o",
+                        "json",
+                    ])
+                    .stdout(std::process::Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let links = lab.json(&["show", "peering"]);
+    assert_eq!(links.as_array().unwrap().len(), 16);
+    assert!(
+        links
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["properties"]["peeringState"] == "Connected"),
+        "{links:#}"
+    );
+    assert!(lab.ok(&["check"]).contains("every invariant holds"));
+}
