@@ -131,63 +131,66 @@ impl OverlapCheck<'_> {
 
         // 1.2: one hop through the remote's existing links, whatever their state; a link to a
         // deleted VNet still counts with the space it last synced (AzureTRE#4641).
-        for (third, third_space) in peers_with_space(view, &self.remote.id, &self.local.id) {
-            let listed = intersections(&local_ranges, &third_space);
-            if !listed.is_empty() {
-                return Err(errors::vnet_address_space_overlaps_with_already_peered_vnet(
-                    self.link,
-                    &self.local.id,
-                    &self.remote.id,
-                    &third,
-                    &listed,
-                ));
-            }
+        if let Some((third, listed)) = overlap_with_peers(view, &self.remote.id, &self.local.id, &local_ranges) {
+            return Err(errors::vnet_address_space_overlaps_with_already_peered_vnet(
+                self.link,
+                &self.local.id,
+                &self.remote.id,
+                &third,
+                &listed,
+            ));
         }
         // 1.2 mirrored [inf]: the remote must not overlap a VNet the local one already peers with,
         // or the local VNet would route two peers' traffic to one range. Azure documents the check
         // one way; without its mirror the outcome would depend on which link was created first.
-        for (third, third_space) in peers_with_space(view, &self.local.id, &self.remote.id) {
-            let listed = intersections(&remote_ranges, &third_space);
-            if !listed.is_empty() {
-                return Err(errors::vnet_address_space_of_remote_overlaps_with_already_peered_vnet(
-                    self.link,
-                    &self.local.id,
-                    &self.remote.id,
-                    &third,
-                    &listed,
-                ));
-            }
+        if let Some((third, listed)) = overlap_with_peers(view, &self.local.id, &self.remote.id, &remote_ranges) {
+            return Err(errors::vnet_address_space_of_remote_overlaps_with_already_peered_vnet(
+                self.link,
+                &self.local.id,
+                &self.remote.id,
+                &third,
+                &listed,
+            ));
         }
         Ok(())
     }
 }
 
-/// The VNets `vnet` has links to (other than `except`), each with the space it peers: what its link
-/// last synced, plus the VNet's current space if it still exists.
-fn peers_with_space(view: &impl View, vnet: &ResourceId, except: &ResourceId) -> Vec<(ResourceId, Vec<Prefix>)> {
-    let mut out = Vec::new();
+/// The first VNet `vnet` links to (other than `except`) whose peered space overlaps `ranges`: what
+/// its link last synced, and the VNet's current space if it still exists. With the overlapping
+/// prefixes (the more specific of each pair).
+fn overlap_with_peers(
+    view: &impl View,
+    vnet: &ResourceId,
+    except: &ResourceId,
+    ranges: &[Prefix],
+) -> Option<(ResourceId, Vec<Prefix>)> {
     for link in view.links_of(vnet) {
         let third = link.remote_vnet_id();
         if third == except || third == vnet {
             continue;
         }
-        let mut space = link.properties.remote_address_space.address_prefixes.clone();
-        if let Some(v) = view.vnet(third) {
-            for p in &v.properties.address_space.address_prefixes {
-                push_unique(&mut space, *p);
+        let current = view
+            .vnet(third)
+            .map(|v| v.properties.address_space.address_prefixes.as_slice())
+            .unwrap_or_default();
+        let mut listed = Vec::new();
+        for p in link
+            .properties
+            .remote_address_space
+            .address_prefixes
+            .iter()
+            .chain(current)
+        {
+            for r in ranges.iter().filter(|r| r.overlaps(p)) {
+                push_unique(&mut listed, intersection(r, p));
             }
         }
-        out.push((third.clone(), space));
+        if !listed.is_empty() {
+            return Some((third.clone(), listed));
+        }
     }
-    out
-}
-
-fn intersections(a: &[Prefix], b: &[Prefix]) -> Vec<Prefix> {
-    let mut listed = Vec::new();
-    for (x, y) in vnetlab_model::prefix::overlapping_pairs(a, b) {
-        push_unique(&mut listed, intersection(&x, &y));
-    }
-    listed
+    None
 }
 
 fn is_classic(id: &ResourceId) -> bool {
@@ -381,7 +384,7 @@ pub(crate) fn peering_put(
     }
     let remote_id = remote_id.clone();
     tx.put_with_meta(Resource::VirtualNetworkPeering(link), meta);
-    refresh_links(tx, &[local_id.clone(), remote_id.clone()]);
+    refresh_pair(tx, &local_id, &remote_id);
     // 1.9 [inf]: a peering operation keeps both VNets busy while it runs.
     tx.lock(id, "PutVirtualNetworkPeeringOperation");
     tx.lock(&local_id, "PutVirtualNetworkPeeringOperation");
@@ -490,7 +493,7 @@ pub(crate) fn peering_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result
     let remote_id = link.remote_vnet_id().clone();
     tx.delete(id);
     // 1.11: the other side becomes Disconnected.
-    refresh_links(tx, &[local_id.clone(), remote_id.clone()]);
+    refresh_pair(tx, &local_id, &remote_id);
     tx.lock(&local_id, "DeleteVirtualNetworkPeeringOperation");
     tx.lock(&remote_id, "DeleteVirtualNetworkPeeringOperation");
     Ok(Effect::Deleted)
@@ -508,10 +511,25 @@ pub(crate) fn refresh_links(tx: &mut Tx<'_, '_, '_>, vnets: &[ResourceId]) {
             }
         }
     }
+    refresh(tx, &ids);
+}
+
+/// As [`refresh_links`], for the two links between `a` and `b` only: what a peering operation
+/// changes, since a link's derived state depends only on its pair and the two VNets.
+pub(crate) fn refresh_pair(tx: &mut Tx<'_, '_, '_>, a: &ResourceId, b: &ResourceId) {
+    let ids: Vec<ResourceId> = [tx.draft.link_between(a, b), tx.draft.link_between(b, a)]
+        .into_iter()
+        .flatten()
+        .map(|l| l.id.clone())
+        .collect();
+    refresh(tx, &ids);
+}
+
+fn refresh(tx: &mut Tx<'_, '_, '_>, ids: &[ResourceId]) {
     // Two passes: a link's state depends on its reverse's, which the first pass may change.
     for _ in 0..2 {
-        for id in &ids {
-            if let Some(updated) = derive_link(tx.view(), id) {
+        for id in ids {
+            if let Some(updated) = derive_link(&tx.draft, id) {
                 tx.put(Resource::VirtualNetworkPeering(updated));
             }
         }

@@ -41,6 +41,18 @@ pub trait View {
 
     /// Every resource of `kind`, in id order.
     fn all_of(&self, kind: Kind) -> Vec<&Stored>;
+
+    /// The peering link under `from` whose remote is `to`.
+    fn link_from_to(&self, from: &ResourceId, to: &ResourceId) -> Option<&Stored>;
+}
+
+/// Whether `key` is the key of a direct child of the resource keyed `parent`
+/// (`{parent}/{collection}/{name}`), without building ids.
+fn is_direct_child(key: &str, parent: &str) -> bool {
+    key.len() > parent.len() + 1
+        && key.starts_with(parent)
+        && key.as_bytes()[parent.len()] == b'/'
+        && key[parent.len() + 1..].matches('/').count() == 1
 }
 
 /// The committed state at one revision.
@@ -50,6 +62,16 @@ pub struct State {
     resources: BTreeMap<String, Stored>,
     by_kind: HashMap<Kind, BTreeSet<String>>,
     referrers: HashMap<String, BTreeSet<String>>,
+    /// (local VNet key, remote VNet key) → link key.
+    links: HashMap<(String, String), String>,
+}
+
+fn link_pair(stored: &Stored) -> Option<(String, String)> {
+    let link = stored.resource.as_peering()?;
+    let key = stored.id().key();
+    let local = &key[..key.rfind('/')?];
+    let local = &local[..local.rfind('/')?];
+    Some((local.to_owned(), link.remote_vnet_id().key().to_owned()))
 }
 
 /// What [`State::apply`] replaced, to put it back if the transaction fails.
@@ -96,6 +118,9 @@ impl State {
                 .or_default()
                 .insert(key.clone());
         }
+        if let Some(pair) = link_pair(&stored) {
+            self.links.insert(pair, key.clone());
+        }
         self.resources.insert(key, stored);
         previous
     }
@@ -116,6 +141,11 @@ impl State {
                     self.referrers.remove(target.key());
                 }
             }
+        }
+        if let Some(pair) = link_pair(&old)
+            && self.links.get(&pair).is_some_and(|k| k == key)
+        {
+            self.links.remove(&pair);
         }
         Some(old)
     }
@@ -180,8 +210,13 @@ impl View for State {
 
     fn children_of(&self, parent: &ResourceId, kind: Kind) -> Vec<&Stored> {
         self.under(parent)
-            .filter(|s| s.kind() == kind && s.id().parent().as_ref() == Some(parent))
+            .filter(|s| s.kind() == kind && is_direct_child(s.id().key(), parent.key()))
             .collect()
+    }
+
+    fn link_from_to(&self, from: &ResourceId, to: &ResourceId) -> Option<&Stored> {
+        let key = self.links.get(&(from.key().to_owned(), to.key().to_owned()))?;
+        self.resources.get(key)
     }
 
     fn descendants(&self, ancestor: &ResourceId) -> Vec<&Stored> {
@@ -291,20 +326,19 @@ impl<'a> Draft<'a> {
         changes
     }
 
+    /// `base` (in id order) with the overlay's versions instead, plus overlay entries that match.
     fn merged<'b>(&'b self, base: Vec<&'b Stored>, extra: impl Fn(&Stored) -> bool) -> Vec<&'b Stored> {
-        let mut out: BTreeMap<&str, &Stored> = base
+        let added: Vec<&Stored> = self.overlay.values().flatten().filter(|s| extra(s)).collect();
+        let mut out: Vec<&Stored> = base
             .into_iter()
             .filter(|s| !self.overlay.contains_key(s.id().key()))
-            .map(|s| (s.id().key(), s))
             .collect();
-        for (key, value) in &self.overlay {
-            if let Some(stored) = value
-                && extra(stored)
-            {
-                out.insert(key.as_str(), stored);
-            }
+        if added.is_empty() {
+            return out;
         }
-        out.into_values().collect()
+        out.extend(added);
+        out.sort_by(|a, b| a.id().key().cmp(b.id().key()));
+        out
     }
 }
 
@@ -318,7 +352,7 @@ impl View for Draft<'_> {
 
     fn children_of(&self, parent: &ResourceId, kind: Kind) -> Vec<&Stored> {
         self.merged(self.base.children_of(parent, kind), |s| {
-            s.kind() == kind && s.id().parent().as_ref() == Some(parent)
+            s.kind() == kind && is_direct_child(s.id().key(), parent.key())
         })
     }
 
@@ -334,6 +368,19 @@ impl View for Draft<'_> {
 
     fn all_of(&self, kind: Kind) -> Vec<&Stored> {
         self.merged(self.base.all_of(kind), |s| s.kind() == kind)
+    }
+
+    fn link_from_to(&self, from: &ResourceId, to: &ResourceId) -> Option<&Stored> {
+        let drafted = self.overlay.iter().find_map(|(key, value)| {
+            let stored = value.as_ref()?;
+            let link = stored.resource.as_peering()?;
+            (link.remote_vnet_id() == to && is_direct_child(key, from.key())).then_some(stored)
+        });
+        drafted.or_else(|| {
+            self.base
+                .link_from_to(from, to)
+                .filter(|s| !self.overlay.contains_key(s.id().key()))
+        })
     }
 }
 
@@ -388,7 +435,7 @@ pub trait ViewExt: View {
 
     /// The link from `from` to `to`, if `from` has one.
     fn link_between(&self, from: &ResourceId, to: &ResourceId) -> Option<&VirtualNetworkPeering> {
-        self.links_of(from).into_iter().find(|l| l.remote_vnet_id() == to)
+        self.link_from_to(from, to).and_then(|s| s.resource.as_peering())
     }
 
     /// The other half of a link: the link under its remote VNet that points back.
