@@ -15,11 +15,7 @@ use vnetlab_model::{AzureError, Kind, ResourceId, View};
 use crate::output::Format;
 
 #[derive(Parser)]
-#[command(
-    name = "vnetlab",
-    version,
-    about = "Azure virtual networking, peering first, on one Linux machine"
-)]
+#[command(name = "vnetlab", version, about = "Azure virtual networking, peering first, on one Linux machine")]
 struct Cli {
     /// The lab's directory [default: $VNETLAB_HOME, else $XDG_DATA_HOME/vnetlab or ~/.local/share/vnetlab]
     #[arg(long, global = true, value_name = "DIR")]
@@ -129,13 +125,10 @@ impl Env {
         let found = self
             .lab
             .read(|s| {
-                s.all_of(Kind::Subscription)
-                    .iter()
-                    .filter_map(|x| x.resource.as_subscription())
-                    .find_map(|x| {
-                        (x.subscription_id.eq_ignore_ascii_case(wanted) || x.display_name.eq_ignore_ascii_case(wanted))
-                            .then(|| x.subscription_id.clone())
-                    })
+                s.all_of(Kind::Subscription).iter().filter_map(|x| x.resource.as_subscription()).find_map(|x| {
+                    (x.subscription_id.eq_ignore_ascii_case(wanted) || x.display_name.eq_ignore_ascii_case(wanted))
+                        .then(|| x.subscription_id.clone())
+                })
             })
             .ok()
             .flatten();
@@ -151,11 +144,7 @@ impl Env {
 fn run(cli: Cli) -> Result<()> {
     let home = cli.home.unwrap_or_else(vnetlab_control::default_home);
     let lab = Lab::open(&home)?;
-    let env = Env {
-        lab,
-        format: cli.output,
-        subscription: cli.subscription,
-    };
+    let env = Env { lab, format: cli.output, subscription: cli.subscription };
     match cli.command {
         Command::Up { file } => topology::up(&env, &file),
         Command::Down { file } => topology::down(&env, file.as_deref()),

@@ -93,11 +93,7 @@ pub fn table(rows: &[Map<String, Value>], sort_keys: bool) -> String {
         return "\n".into();
     }
     let value_of = |row: &Vec<(String, String)>, h: &str| {
-        row.iter()
-            .rev()
-            .find(|(k, _)| k == h)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+        row.iter().rev().find(|(k, _)| k == h).map(|(_, v)| v.clone()).unwrap_or_default()
     };
     let widths: Vec<usize> = headers
         .iter()
@@ -107,19 +103,9 @@ pub fn table(rows: &[Map<String, Value>], sort_keys: bool) -> String {
         })
         .collect();
     let line = |values: Vec<String>| {
-        values
-            .iter()
-            .zip(&widths)
-            .map(|(v, w)| format!("{v:<w$}"))
-            .collect::<Vec<_>>()
-            .join("  ")
-            .trim_end()
-            .to_owned()
+        values.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join("  ").trim_end().to_owned()
     };
-    let mut out = vec![
-        line(headers.clone()),
-        widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  "),
-    ];
+    let mut out = vec![line(headers.clone()), widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("  ")];
     for row in &cells {
         out.push(line(headers.iter().map(|h| value_of(row, h)).collect()));
     }
@@ -164,18 +150,8 @@ pub fn vnet_table(bodies: &[Value]) -> String {
                 ("NumSubnets", Value::from(subnets)),
                 ("Prefixes", joined(prefixes, ", ")),
                 ("DnsServers", joined(dns, ", ")),
-                (
-                    "DDOSProtection",
-                    f.get("enableDdosProtection")
-                        .cloned()
-                        .unwrap_or(Value::String(" ".into())),
-                ),
-                (
-                    "VMProtection",
-                    f.get("enableVmProtection")
-                        .cloned()
-                        .unwrap_or(Value::String(" ".into())),
-                ),
+                ("DDOSProtection", f.get("enableDdosProtection").cloned().unwrap_or(Value::String(" ".into()))),
+                ("VMProtection", f.get("enableVmProtection").cloned().unwrap_or(Value::String(" ".into()))),
             ])
         })
         .collect();
@@ -190,10 +166,7 @@ pub fn group_table(bodies: &[Value]) -> String {
             row(vec![
                 ("Name", s(b.get("name"))),
                 ("Location", s(b.get("location"))),
-                (
-                    "Status",
-                    s(b.get("properties").and_then(|p| p.get("provisioningState"))),
-                ),
+                ("Status", s(b.get("properties").and_then(|p| p.get("provisioningState")))),
             ])
         })
         .collect();
@@ -219,22 +192,13 @@ pub fn nsg_rule_table(bodies: &[Value]) -> String {
                 ("ResourceGroup", s(f.get("resourceGroup"))),
                 ("Priority", s(f.get("priority"))),
                 ("SourcePortRanges", one_or_many("sourcePortRange", "sourcePortRanges")),
-                (
-                    "SourceAddressPrefixes",
-                    one_or_many("sourceAddressPrefix", "sourceAddressPrefixes"),
-                ),
+                ("SourceAddressPrefixes", one_or_many("sourceAddressPrefix", "sourceAddressPrefixes")),
                 ("SourceASG", asg("sourceApplicationSecurityGroups")),
                 ("Access", s(f.get("access"))),
                 ("Protocol", s(f.get("protocol"))),
                 ("Direction", s(f.get("direction"))),
-                (
-                    "DestinationPortRanges",
-                    one_or_many("destinationPortRange", "destinationPortRanges"),
-                ),
-                (
-                    "DestinationAddressPrefixes",
-                    one_or_many("destinationAddressPrefix", "destinationAddressPrefixes"),
-                ),
+                ("DestinationPortRanges", one_or_many("destinationPortRange", "destinationPortRanges")),
+                ("DestinationAddressPrefixes", one_or_many("destinationAddressPrefix", "destinationAddressPrefixes")),
                 ("DestinationASG", asg("destinationApplicationSecurityGroups")),
             ])
         })
@@ -258,14 +222,8 @@ pub fn public_ip_table(bodies: &[Value]) -> String {
                 ("Name", s(f.get("name"))),
                 ("ResourceGroup", s(f.get("resourceGroup"))),
                 ("Location", s(f.get("location"))),
-                (
-                    "Zones",
-                    Value::String(if zones.is_empty() { " ".into() } else { zones }),
-                ),
-                (
-                    "Address",
-                    f.get("ipAddress").cloned().unwrap_or(Value::String(" ".into())),
-                ),
+                ("Zones", Value::String(if zones.is_empty() { " ".into() } else { zones })),
+                ("Address", f.get("ipAddress").cloned().unwrap_or(Value::String(" ".into()))),
                 ("IdleTimeoutInMinutes", s(f.get("idleTimeoutInMinutes"))),
                 ("ProvisioningState", s(f.get("provisioningState"))),
             ])
@@ -360,13 +318,7 @@ False                    False                  True                         Fal
     #[test]
     fn columns_appear_in_order_of_first_appearance_and_blank_cells_trim() {
         let rows = vec![
-            row(vec![
-                ("a", json!(1)),
-                ("b", json!(2.5)),
-                ("c", Value::Null),
-                ("d", json!(true)),
-                ("e", json!("x")),
-            ]),
+            row(vec![("a", json!(1)), ("b", json!(2.5)), ("c", Value::Null), ("d", json!(true)), ("e", json!("x"))]),
             row(vec![
                 ("a", json!(12345)),
                 ("b", json!(0.1)),

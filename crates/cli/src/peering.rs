@@ -132,9 +132,8 @@ fn vnet_id(env: &Env, group: &str, vnet: &str) -> std::result::Result<ResourceId
 
 /// The VNet must exist for anything under it.
 fn require_vnet(env: &Env, group: &str, vnet: &ResourceId) -> Result<()> {
-    let (group_exists, vnet_exists) = env
-        .lab
-        .read(|s| (vnet.resource_group_id().is_some_and(|g| s.exists(&g)), s.exists(vnet)))?;
+    let (group_exists, vnet_exists) =
+        env.lab.read(|s| (vnet.resource_group_id().is_some_and(|g| s.exists(&g)), s.exists(vnet)))?;
     if !group_exists {
         return Err(vnetlab_engine::errors::resource_group_not_found(group).into());
     }
@@ -203,38 +202,22 @@ fn set_property(spec: &mut PeeringSpec, assignment: &str) -> anyhow::Result<()> 
 }
 
 fn put(env: &Env, id: &ResourceId, spec: PeeringSpec, sync: bool) -> Result<()> {
-    env.lab.execute(&Operation::PeeringPut {
-        id: id.clone(),
-        spec,
-        sync_remote_address_space: sync,
-    })?;
+    env.lab.execute(&Operation::PeeringPut { id: id.clone(), spec, sync_remote_address_space: sync })?;
     print_one(env, &rendered(env, id)?)
 }
 
 pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
     match command {
-        PeeringCommand::List {
-            resource_group,
-            vnet_name,
-        } => {
+        PeeringCommand::List { resource_group, vnet_name } => {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             require_vnet(env, &resource_group, &vnet)?;
             let bodies: Vec<Value> = env.lab.read(|s| {
-                s.children_of(&vnet, Kind::VirtualNetworkPeering)
-                    .into_iter()
-                    .map(|p| render(s, p))
-                    .collect()
+                s.children_of(&vnet, Kind::VirtualNetworkPeering).into_iter().map(|p| render(s, p)).collect()
             })?;
-            output::print(env.format, &Value::Array(bodies.clone()), || {
-                output::default_table(&bodies)
-            })?;
+            output::print(env.format, &Value::Array(bodies.clone()), || output::default_table(&bodies))?;
             Ok(())
         }
-        PeeringCommand::Show {
-            resource_group,
-            vnet_name,
-            name,
-        } => {
+        PeeringCommand::Show { resource_group, vnet_name, name } => {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             require_vnet(env, &resource_group, &vnet)?;
             let id = vnet
@@ -242,13 +225,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
                 .map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
             print_one(env, &rendered(env, &id)?)
         }
-        PeeringCommand::Create {
-            resource_group,
-            vnet_name,
-            name,
-            remote_vnet,
-            flags,
-        } => {
+        PeeringCommand::Create { resource_group, vnet_name, name, remote_vnet, flags } => {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             let id = vnet
                 .child(Kind::VirtualNetworkPeering, &name)
@@ -263,13 +240,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             flags.apply(&mut spec);
             put(env, &id, spec, false)
         }
-        PeeringCommand::Update {
-            resource_group,
-            vnet_name,
-            name,
-            set,
-            flags,
-        } => {
+        PeeringCommand::Update { resource_group, vnet_name, name, set, flags } => {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             require_vnet(env, &resource_group, &vnet)?;
             let id = vnet
@@ -282,11 +253,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             flags.apply(&mut spec);
             put(env, &id, spec, false)
         }
-        PeeringCommand::Delete {
-            resource_group,
-            vnet_name,
-            name,
-        } => {
+        PeeringCommand::Delete { resource_group, vnet_name, name } => {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             let id = vnet
                 .child(Kind::VirtualNetworkPeering, &name)
@@ -294,11 +261,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             env.lab.execute(&Operation::PeeringDelete { id })?;
             Ok(())
         }
-        PeeringCommand::Sync {
-            resource_group,
-            vnet_name,
-            name,
-        } => {
+        PeeringCommand::Sync { resource_group, vnet_name, name } => {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             require_vnet(env, &resource_group, &vnet)?;
             let id = vnet

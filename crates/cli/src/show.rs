@@ -69,12 +69,9 @@ pub fn show(env: &Env, kind: Option<&str>, group: Option<&str>) -> Result<()> {
         })?],
         None => Kind::ALL.to_vec(),
     };
-    let sections: Vec<(Kind, Vec<Value>)> = env.lab.read(|state| {
-        kinds
-            .iter()
-            .map(|k| (*k, bodies(state, *k, subscription.as_deref(), group)))
-            .collect()
-    })?;
+    let sections: Vec<(Kind, Vec<Value>)> = env
+        .lab
+        .read(|state| kinds.iter().map(|k| (*k, bodies(state, *k, subscription.as_deref(), group))).collect())?;
     let all: Vec<Value> = sections.iter().flat_map(|(_, b)| b.iter().cloned()).collect();
     output::print(env.format, &Value::Array(all), || match kind {
         Some(_) => sections.first().map(|(k, b)| table_for(*k, b)).unwrap_or_default(),
@@ -96,9 +93,8 @@ pub fn show(env: &Env, kind: Option<&str>, group: Option<&str>) -> Result<()> {
 
 pub fn vnet_show(env: &Env, group: &str, name: &str) -> Result<()> {
     let rg = env.group(group)?;
-    let id = rg
-        .top_level(Kind::VirtualNetwork, name)
-        .map_err(|_| vnetlab_engine::errors::invalid_resource_name(name))?;
+    let id =
+        rg.top_level(Kind::VirtualNetwork, name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(name))?;
     let body = env.lab.read(|state| state.get(&id).map(|s| render(state, s)))?;
     let body = match body {
         Some(b) => b,
@@ -113,9 +109,8 @@ pub fn vnet_show(env: &Env, group: &str, name: &str) -> Result<()> {
 }
 
 pub fn check(env: &Env) -> Result<()> {
-    let (violations, count, revision) = env
-        .lab
-        .read(|s| (vnetlab_engine::invariants::check(s), s.len(), s.revision()))?;
+    let (violations, count, revision) =
+        env.lab.read(|s| (vnetlab_engine::invariants::check(s), s.len(), s.revision()))?;
     if violations.is_empty() {
         println!("{count} resources at revision {revision}: every invariant holds.");
         return Ok(());
@@ -123,8 +118,5 @@ pub fn check(env: &Env) -> Result<()> {
     for v in &violations {
         println!("violated: {v}");
     }
-    Err(Failure::Other(anyhow::anyhow!(
-        "{} invariant violations",
-        violations.len()
-    )))
+    Err(Failure::Other(anyhow::anyhow!("{} invariant violations", violations.len())))
 }

@@ -10,10 +10,7 @@ use vnetlab_topology::{Action, Compiled, Defaults, Loaded, diff, simulate, teard
 use crate::{Env, Failure, Result};
 
 fn defaults() -> Defaults {
-    Defaults {
-        tenant_id: DEFAULT_TENANT_ID.to_owned(),
-        subscription_id: DEFAULT_SUBSCRIPTION_ID.to_owned(),
-    }
+    Defaults { tenant_id: DEFAULT_TENANT_ID.to_owned(), subscription_id: DEFAULT_SUBSCRIPTION_ID.to_owned() }
 }
 
 /// A resource's name as users read it: `group/name`, `group/vnet/link`.
@@ -38,10 +35,7 @@ fn label(loaded: &Loaded, compiled: &Compiled) -> String {
 
 fn load(env: &Env, file: &Path) -> Result<(Loaded, Compiled)> {
     let loaded = Loaded::read(file).map_err(|e| Failure::Other(e.into()))?;
-    let compiled = env
-        .lab
-        .read(|state| loaded.compile(state, &defaults()))?
-        .map_err(|e| Failure::Other(e.into()))?;
+    let compiled = env.lab.read(|state| loaded.compile(state, &defaults()))?.map_err(|e| Failure::Other(e.into()))?;
     Ok((loaded, compiled))
 }
 
@@ -49,7 +43,6 @@ fn load(env: &Env, file: &Path) -> Result<(Loaded, Compiled)> {
 fn apply(
     env: &Env,
     loaded: &Loaded,
-    compiled: &Compiled,
     ops: &[Operation],
     sources: &[vnetlab_topology::Path],
 ) -> Result<vnetlab_control::Applied> {
@@ -57,10 +50,7 @@ fn apply(
         Ok(applied) => Ok(applied),
         Err(LabError::Rejected { index, error }) => {
             let path = sources.get(index).cloned().unwrap_or_default();
-            let _ = compiled;
-            Err(Failure::Other(
-                loaded.error_at(&path, error.to_string(), Some(error)).into(),
-            ))
+            Err(Failure::Other(loaded.error_at(&path, error.to_string(), Some(Box::new(error))).into()))
         }
         Err(e) => Err(e.into()),
     }
@@ -68,7 +58,7 @@ fn apply(
 
 pub fn up(env: &Env, file: &Path) -> Result<()> {
     let (loaded, compiled) = load(env, file)?;
-    let applied = apply(env, &loaded, &compiled, &compiled.ops, &compiled.sources)?;
+    let applied = apply(env, &loaded, &compiled.ops, &compiled.sources)?;
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     let mut lines = Vec::new();
     for (executed, op) in applied.executed.iter().zip(&compiled.ops) {
@@ -140,7 +130,7 @@ pub fn down(env: &Env, file: Option<&Path>) -> Result<()> {
             let (loaded, compiled) = load(env, file)?;
             let planned = env.lab.read(|state| teardown(&compiled, state))?;
             let (ops, sources): (Vec<Operation>, Vec<vnetlab_topology::Path>) = planned.into_iter().unzip();
-            apply(env, &loaded, &compiled, &ops, &sources)?;
+            apply(env, &loaded, &ops, &sources)?;
             loaded.file.clone()
         }
         None => {
@@ -162,21 +152,13 @@ fn everything(state: &vnetlab_model::State) -> Vec<Operation> {
         .map(|g| Operation::ResourceGroupDelete { id: g.id().clone() })
         .collect();
     for s in state.all_of(Kind::Subscription) {
-        if let Some(sub) = s
-            .resource
-            .as_subscription()
-            .filter(|s| s.subscription_id != DEFAULT_SUBSCRIPTION_ID)
-        {
-            ops.push(Operation::SubscriptionDelete {
-                subscription_id: sub.subscription_id.clone(),
-            });
+        if let Some(sub) = s.resource.as_subscription().filter(|s| s.subscription_id != DEFAULT_SUBSCRIPTION_ID) {
+            ops.push(Operation::SubscriptionDelete { subscription_id: sub.subscription_id.clone() });
         }
     }
     for t in state.all_of(Kind::Tenant) {
         if let Some(tenant) = t.resource.as_tenant().filter(|t| t.tenant_id != DEFAULT_TENANT_ID) {
-            ops.push(Operation::TenantDelete {
-                tenant_id: tenant.tenant_id.clone(),
-            });
+            ops.push(Operation::TenantDelete { tenant_id: tenant.tenant_id.clone() });
         }
     }
     ops

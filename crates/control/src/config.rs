@@ -51,10 +51,7 @@ impl Config {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
             Err(e) => {
-                return Err(ConfigError {
-                    path,
-                    message: e.to_string(),
-                });
+                return Err(ConfigError { path, message: e.to_string() });
             }
         };
         Config::parse(&text).map_err(|message| ConfigError { path, message })

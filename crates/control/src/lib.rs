@@ -106,14 +106,8 @@ impl Lab<SqliteStore> {
 impl<S: Store> Lab<S> {
     /// A lab over `store`. A new store gets the default tenant and subscription.
     pub fn with_store(store: S, settings: Settings) -> Result<Lab<S>, LabError> {
-        let lab = Lab {
-            store,
-            settings,
-            ids: Mutex::new(RandomIds),
-        };
-        let empty = lab
-            .store
-            .read(|s| s.all_of(Kind::Tenant).is_empty() && s.all_of(Kind::Subscription).is_empty())?;
+        let lab = Lab { store, settings, ids: Mutex::new(RandomIds) };
+        let empty = lab.store.read(|s| s.all_of(Kind::Tenant).is_empty() && s.all_of(Kind::Subscription).is_empty())?;
         if empty {
             lab.execute_all(&[
                 Operation::TenantPut {
@@ -171,10 +165,7 @@ impl<S: Store> Lab<S> {
             Ok::<_, (usize, AzureError)>(executed)
         });
         match result {
-            Ok(committed) => Ok(Applied {
-                executed: committed.value,
-                revision: committed.revision,
-            }),
+            Ok(committed) => Ok(Applied { executed: committed.value, revision: committed.revision }),
             Err(WriteError::Rejected((index, error))) => Err(LabError::Rejected { index, error }),
             Err(WriteError::Store(e)) => Err(LabError::Store(e)),
         }

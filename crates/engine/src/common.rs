@@ -15,11 +15,7 @@ pub fn check_name(name: &str) -> Result<(), AzureError> {
         && name.chars().next().is_some_and(word)
         && name.chars().last().is_some_and(word)
         && name.chars().all(|c| word(c) || c == '.' || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(errors::invalid_resource_name(name))
-    }
+    if ok { Ok(()) } else { Err(errors::invalid_resource_name(name)) }
 }
 
 /// ARM's rule for resource group names.
@@ -27,29 +23,19 @@ pub fn check_resource_group_name(name: &str) -> Result<(), AzureError> {
     let ok = !name.is_empty()
         && name.chars().count() <= 90
         && !name.ends_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
-    if ok {
-        Ok(())
-    } else {
-        Err(errors::invalid_resource_group_name(name))
-    }
+        && name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '(' | ')'));
+    if ok { Ok(()) } else { Err(errors::invalid_resource_group_name(name)) }
 }
 
 /// The resource group of a top-level resource must exist (and its subscription).
 pub fn require_resource_group(view: &impl View, id: &ResourceId) -> Result<(), AzureError> {
-    let subscription = id
-        .subscription_resource_id()
-        .ok_or_else(|| errors::resource_not_found(id))?;
+    let subscription = id.subscription_resource_id().ok_or_else(|| errors::resource_not_found(id))?;
     if !view.exists(&subscription) {
         return Err(errors::subscription_not_found(id.subscription_id().unwrap_or_default()));
     }
     let group = id.resource_group_id().ok_or_else(|| errors::resource_not_found(id))?;
     if !view.exists(&group) {
-        return Err(errors::resource_group_not_found(
-            id.resource_group_name().unwrap_or_default(),
-        ));
+        return Err(errors::resource_group_not_found(id.resource_group_name().unwrap_or_default()));
     }
     Ok(())
 }
@@ -108,15 +94,8 @@ pub fn resource_location(view: &impl View, resource: &Resource) -> Option<Locati
 /// The operation-status URI Azure names in `AnotherOperationInProgress`.
 fn status_uri(ctx: &Context<'_>, stored: &Stored, view: &impl View) -> String {
     let sub = stored.id().subscription_id().unwrap_or_default();
-    let location = resource_location(view, &stored.resource)
-        .map(|l| l.to_string())
-        .unwrap_or_default();
-    let operation = stored
-        .meta
-        .pending
-        .as_ref()
-        .map(|p| p.operation_id.to_string())
-        .unwrap_or_default();
+    let location = resource_location(view, &stored.resource).map(|l| l.to_string()).unwrap_or_default();
+    let operation = stored.meta.pending.as_ref().map(|p| p.operation_id.to_string()).unwrap_or_default();
     let api = ctx.api_version.clone().unwrap_or_else(|| "2024-05-01".to_owned());
     format!(
         "{}/subscriptions/{sub}/providers/Microsoft.Network/locations/{location}/operations/{operation}?api-version={api}",
@@ -125,10 +104,7 @@ fn status_uri(ctx: &Context<'_>, stored: &Stored, view: &impl View) -> String {
 }
 
 fn is_busy(stored: &Stored) -> bool {
-    !matches!(
-        stored.resource.provisioning_state(),
-        ProvisioningState::Succeeded | ProvisioningState::Failed
-    )
+    !matches!(stored.resource.provisioning_state(), ProvisioningState::Succeeded | ProvisioningState::Failed)
 }
 
 /// A resource being changed by another running operation refuses new changes (1.9).
@@ -143,12 +119,8 @@ pub fn ensure_idle(view: &impl View, ctx: &Context<'_>, id: &ResourceId) -> Resu
 pub fn ensure_provisioned(view: &impl View, id: &ResourceId, used_by: &ResourceId) -> Result<(), AzureError> {
     match view.get(id) {
         Some(stored) if is_busy(stored) => {
-            let operation = stored
-                .meta
-                .pending
-                .as_ref()
-                .map(|p| p.name.as_str())
-                .unwrap_or("PutVirtualNetworkOperation");
+            let operation =
+                stored.meta.pending.as_ref().map(|p| p.name.as_str()).unwrap_or("PutVirtualNetworkOperation");
             Err(errors::referenced_resource_not_provisioned(
                 id,
                 used_by,

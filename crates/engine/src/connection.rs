@@ -27,10 +27,7 @@ fn far_side(view: &impl View, c: &Connection) -> (Vec<Prefix>, String) {
         && let Some(vnet) = view.gateway(&gw2.id).and_then(|g| g.vnet_id())
         && let Some(v) = view.vnet(&vnet)
     {
-        return (
-            v.properties.address_space.address_prefixes.clone(),
-            format!("virtual network {vnet}"),
-        );
+        return (v.properties.address_space.address_prefixes.clone(), format!("virtual network {vnet}"));
     }
     (Vec::new(), String::new())
 }
@@ -48,12 +45,7 @@ pub(crate) fn check_connection_overlaps(view: &impl View, id: &ResourceId) -> Re
         && let Some((a, b)) =
             vnetlab_model::prefix::overlapping_pairs(&far, &vnet.properties.address_space.address_prefixes).next()
     {
-        return Err(errors::connection_overlapping_address_spaces(
-            id,
-            &a,
-            &b,
-            &format!("virtual network {vnet_id}"),
-        ));
+        return Err(errors::connection_overlapping_address_spaces(id, &a, &b, &format!("virtual network {vnet_id}")));
     }
     for other in view.referrers(gw1, Kind::Connection) {
         let Some(o) = other.resource.as_connection() else {
@@ -92,21 +84,13 @@ pub(crate) fn connection_put(
     let existing = view.resource(id).and_then(Resource::as_connection);
     let invalid = |reason: String| errors::invalid_connection(id, &reason);
 
-    let gw1 = require_reference(
-        view,
-        &spec.virtual_network_gateway1,
-        Kind::VirtualNetworkGateway,
-        id,
-        spec.location,
-    )?
-    .as_virtual_network_gateway()
-    .ok_or_else(|| errors::invalid_resource_reference(&spec.virtual_network_gateway1, id))?;
+    let gw1 = require_reference(view, &spec.virtual_network_gateway1, Kind::VirtualNetworkGateway, id, spec.location)?
+        .as_virtual_network_gateway()
+        .ok_or_else(|| errors::invalid_resource_reference(&spec.virtual_network_gateway1, id))?;
     if let Some(e) = existing
         && e.properties.connection_type != spec.connection_type
     {
-        return Err(invalid(
-            "the connection type cannot change; delete the connection and create a new one.".into(),
-        ));
+        return Err(invalid("the connection type cannot change; delete the connection and create a new one.".into()));
     }
     let mut shared_key = spec.shared_key.clone();
     match spec.connection_type {
@@ -118,21 +102,13 @@ pub(crate) fn connection_put(
                 )));
             }
             let Some(lgw) = &spec.local_network_gateway2 else {
-                return Err(invalid(
-                    "IPsec connections need localNetworkGateway2 (the on-premises site).".into(),
-                ));
+                return Err(invalid("IPsec connections need localNetworkGateway2 (the on-premises site).".into()));
             };
-            if view
-                .resource(lgw)
-                .and_then(Resource::as_local_network_gateway)
-                .is_none()
-            {
+            if view.resource(lgw).and_then(Resource::as_local_network_gateway).is_none() {
                 return Err(errors::invalid_resource_reference(lgw, id));
             }
             if spec.virtual_network_gateway2.is_some() {
-                return Err(invalid(
-                    "IPsec connections take localNetworkGateway2, not virtualNetworkGateway2.".into(),
-                ));
+                return Err(invalid("IPsec connections take localNetworkGateway2, not virtualNetworkGateway2.".into()));
             }
         }
         ConnectionType::Vnet2Vnet => {
@@ -142,9 +118,7 @@ pub(crate) fn connection_put(
             if gw2_id == &gw1.id {
                 return Err(invalid("a gateway cannot be connected to itself.".into()));
             }
-            let gw2 = view
-                .gateway(gw2_id)
-                .ok_or_else(|| errors::invalid_resource_reference(gw2_id, id))?;
+            let gw2 = view.gateway(gw2_id).ok_or_else(|| errors::invalid_resource_reference(gw2_id, id))?;
             for g in [gw1, gw2] {
                 if g.properties.gateway_type != GatewayType::Vpn {
                     return Err(invalid(format!(
@@ -171,24 +145,19 @@ pub(crate) fn connection_put(
                 )));
             }
             if spec.peer.is_none() {
-                return Err(invalid(
-                    "ExpressRoute connections need peer (the ExpressRoute circuit).".into(),
-                ));
+                return Err(invalid("ExpressRoute connections need peer (the ExpressRoute circuit).".into()));
             }
             // TODO-fidelity: ExpressRoute circuits are not modelled; the peer id is kept as given.
             shared_key = None;
         }
         ConnectionType::VPNClient => {
-            return Err(invalid(
-                "point-to-site (VPNClient) connections are not modelled by vnetlab.".into(),
-            ));
+            return Err(invalid("point-to-site (VPNClient) connections are not modelled by vnetlab.".into()));
         }
     }
     if matches!(spec.connection_type, ConnectionType::IPsec | ConnectionType::Vnet2Vnet) && shared_key.is_none() {
         // Azure generates a key when none is given.
-        shared_key = existing
-            .and_then(|e| e.properties.shared_key.clone())
-            .or_else(|| Some(tx.ctx.guid().simple().to_string()));
+        shared_key =
+            existing.and_then(|e| e.properties.shared_key.clone()).or_else(|| Some(tx.ctx.guid().simple().to_string()));
     }
     let resource_guid = match existing {
         Some(e) => e.properties.resource_guid,
@@ -213,17 +182,14 @@ pub(crate) fn connection_put(
             routing_weight: spec.routing_weight,
             enable_bgp: spec.enable_bgp,
             use_policy_based_traffic_selectors: spec.use_policy_based_traffic_selectors,
-            connection_status: existing
-                .map(|e| e.properties.connection_status)
-                .unwrap_or(ConnectionStatus::Unknown),
+            connection_status: existing.map(|e| e.properties.connection_status).unwrap_or(ConnectionStatus::Unknown),
             ingress_bytes_transferred: 0,
             egress_bytes_transferred: 0,
         },
     };
     let created = existing.is_none();
-    let gateways: Vec<ResourceId> = std::iter::once(spec.virtual_network_gateway1.clone())
-        .chain(spec.virtual_network_gateway2.clone())
-        .collect();
+    let gateways: Vec<ResourceId> =
+        std::iter::once(spec.virtual_network_gateway1.clone()).chain(spec.virtual_network_gateway2.clone()).collect();
     tx.put(Resource::Connection(connection));
     check_connection_overlaps(&tx.draft, id)?;
     refresh_connections(tx, &gateways);
@@ -250,17 +216,11 @@ pub(crate) fn connection_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Res
 fn reverse_connection<'v>(view: &'v impl View, c: &Connection) -> Option<&'v Connection> {
     let gw1 = &c.properties.virtual_network_gateway1.id;
     let gw2 = &c.properties.virtual_network_gateway2.as_ref()?.id;
-    view.referrers(gw2, Kind::Connection)
-        .into_iter()
-        .filter_map(|s| s.resource.as_connection())
-        .find(|o| {
-            o.properties.connection_type == ConnectionType::Vnet2Vnet
-                && &o.properties.virtual_network_gateway1.id == gw2
-                && o.properties
-                    .virtual_network_gateway2
-                    .as_ref()
-                    .is_some_and(|g| &g.id == gw1)
-        })
+    view.referrers(gw2, Kind::Connection).into_iter().filter_map(|s| s.resource.as_connection()).find(|o| {
+        o.properties.connection_type == ConnectionType::Vnet2Vnet
+            && &o.properties.virtual_network_gateway1.id == gw2
+            && o.properties.virtual_network_gateway2.as_ref().is_some_and(|g| &g.id == gw1)
+    })
 }
 
 /// Recomputes `connectionStatus` of the connections on `gateways`.

@@ -85,12 +85,7 @@ pub struct Context<'a> {
 
 impl<'a> Context<'a> {
     pub fn new(ids: &'a mut dyn IdSource, settings: &'a Settings) -> Context<'a> {
-        Context {
-            now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
-            ids,
-            settings,
-            api_version: None,
-        }
+        Context { now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000), ids, settings, api_version: None }
     }
 
     pub fn at(mut self, now: SystemTime) -> Context<'a> {

@@ -60,9 +60,7 @@ pub fn invalid_resource_group_name(name: &str) -> AzureError {
 }
 
 pub fn location_not_available_for_resource_type(location: &str, arm_type: &str) -> AzureError {
-    let all: Vec<String> = Location::all_in(vnetlab_model::Cloud::AzureCloud)
-        .map(|l| l.to_string())
-        .collect();
+    let all: Vec<String> = Location::all_in(vnetlab_model::Cloud::AzureCloud).map(|l| l.to_string()).collect();
     AzureError::bad_request(
         "LocationNotAvailableForResourceType",
         format!(
@@ -73,9 +71,7 @@ pub fn location_not_available_for_resource_type(location: &str, arm_type: &str) 
 }
 
 pub fn location_not_available_for_resource_group(location: &str) -> AzureError {
-    let all: Vec<String> = Location::all_in(vnetlab_model::Cloud::AzureCloud)
-        .map(|l| l.to_string())
-        .collect();
+    let all: Vec<String> = Location::all_in(vnetlab_model::Cloud::AzureCloud).map(|l| l.to_string()).collect();
     AzureError::bad_request(
         "LocationNotAvailableForResourceGroup",
         format!(
@@ -132,17 +128,11 @@ pub fn invalid_resource_reference(referenced: &ResourceId, referencing: &Resourc
 // ---- not found -------------------------------------------------------------------------------
 
 pub fn subscription_not_found(subscription_id: &str) -> AzureError {
-    AzureError::not_found(
-        "SubscriptionNotFound",
-        format!("The subscription '{subscription_id}' could not be found."),
-    )
+    AzureError::not_found("SubscriptionNotFound", format!("The subscription '{subscription_id}' could not be found."))
 }
 
 pub fn resource_group_not_found(name: &str) -> AzureError {
-    AzureError::not_found(
-        "ResourceGroupNotFound",
-        format!("Resource group '{name}' could not be found."),
-    )
+    AzureError::not_found("ResourceGroupNotFound", format!("Resource group '{name}' could not be found."))
 }
 
 /// ARM's 404 for a top-level resource (also used when a child's parent is missing; 1.6).
@@ -172,10 +162,7 @@ pub fn not_found(id: &ResourceId) -> AzureError {
 
 /// [gap] vnetlab's own wording for a tenant that is not configured.
 pub fn tenant_not_found(tenant_id: &str) -> AzureError {
-    AzureError::not_found(
-        "TenantNotFound",
-        format!("The tenant '{tenant_id}' could not be found."),
-    )
+    AzureError::not_found("TenantNotFound", format!("The tenant '{tenant_id}' could not be found."))
 }
 
 /// [gap] ARM refuses to delete a subscription through the API at all; vnetlab allows deleting an
@@ -281,10 +268,7 @@ pub fn in_use_subnet_cannot_be_deleted(subnet: &str, used_by: &ResourceId) -> Az
 }
 
 pub fn in_use_subnet_cannot_be_updated(subnet: &str) -> AzureError {
-    AzureError::bad_request(
-        "InUseSubnetCannotBeUpdated",
-        format!("Subnet {subnet} is in use and cannot be updated."),
-    )
+    AzureError::bad_request("InUseSubnetCannotBeUpdated", format!("Subnet {subnet} is in use and cannot be updated."))
 }
 
 pub fn subnet_is_full(subnet: &str, prefix: &Prefix) -> AzureError {
@@ -556,10 +540,7 @@ pub fn classic_remote_not_supported(peering: &ResourceId, remote: &ResourceId) -
 
 /// 1.27. [gap] vnetlab's own code and message for subnet-peering inputs Azure would refuse.
 pub fn invalid_subnet_peering(peering: &ResourceId, reason: &str) -> AzureError {
-    AzureError::bad_request(
-        "InvalidSubnetPeeringConfiguration",
-        format!("Peering {peering} is not valid: {reason}"),
-    )
+    AzureError::bad_request("InvalidSubnetPeeringConfiguration", format!("Peering {peering} is not valid: {reason}"))
 }
 
 // ---- network security groups ----------------------------------------------------------------
@@ -711,10 +692,7 @@ pub fn invalid_network_interface(nic: &ResourceId, reason: &str) -> AzureError {
 
 /// [gap] as above, for VMs.
 pub fn invalid_virtual_machine(vm: &ResourceId, reason: &str) -> AzureError {
-    AzureError::bad_request(
-        "InvalidParameter",
-        format!("Virtual machine {vm} is not valid: {reason}"),
-    )
+    AzureError::bad_request("InvalidParameter", format!("Virtual machine {vm} is not valid: {reason}"))
 }
 
 pub fn standard_sku_public_ip_must_be_static(pip: &ResourceId) -> AzureError {
@@ -835,8 +813,5 @@ pub fn connection_overlapping_address_spaces(
 
 /// [gap] vnetlab's own code and message for connection inputs Azure documents as invalid.
 pub fn invalid_connection(connection: &ResourceId, reason: &str) -> AzureError {
-    AzureError::bad_request(
-        "InvalidConnectionConfiguration",
-        format!("Connection {connection} is not valid: {reason}"),
-    )
+    AzureError::bad_request("InvalidConnectionConfiguration", format!("Connection {connection} is not valid: {reason}"))
 }

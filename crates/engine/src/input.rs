@@ -38,8 +38,7 @@ pub fn parse_port_range(s: &str) -> Result<PortRange, AzureError> {
 }
 
 pub fn parse_address_match(s: &str, rule: &ResourceId) -> Result<AddressMatch, AzureError> {
-    s.parse()
-        .map_err(|_| errors::security_rule_invalid_address_prefix(rule, s))
+    s.parse().map_err(|_| errors::security_rule_invalid_address_prefix(rule, s))
 }
 
 #[cfg(test)]
@@ -59,10 +58,7 @@ mod tests {
             )
         );
         assert_eq!(parse_prefix("abc", &id).unwrap_err().code, "InvalidAddressPrefixFormat");
-        assert_eq!(
-            parse_prefix("", &id).unwrap_err().code,
-            "AddressPrefixStringCannotBeNullOrEmpty"
-        );
+        assert_eq!(parse_prefix("", &id).unwrap_err().code, "AddressPrefixStringCannotBeNullOrEmpty");
         assert_eq!(
             parse_location("moon", Kind::VirtualNetwork).unwrap_err().code,
             "LocationNotAvailableForResourceType"
@@ -72,9 +68,7 @@ mod tests {
             "LocationNotAvailableForResourceGroup"
         );
         assert_eq!(
-            parse_resource_id("vnet1", "properties.remoteVirtualNetwork.id")
-                .unwrap_err()
-                .code,
+            parse_resource_id("vnet1", "properties.remoteVirtualNetwork.id").unwrap_err().code,
             "LinkedInvalidPropertyId"
         );
     }

@@ -29,11 +29,8 @@ use crate::ipam::is_reserved;
 /// Every violated invariant, described; empty when the state is sound.
 pub fn check(view: &impl View) -> Vec<String> {
     let mut out = Vec::new();
-    let links: Vec<&VirtualNetworkPeering> = view
-        .all_of(Kind::VirtualNetworkPeering)
-        .into_iter()
-        .filter_map(|s| s.resource.as_peering())
-        .collect();
+    let links: Vec<&VirtualNetworkPeering> =
+        view.all_of(Kind::VirtualNetworkPeering).into_iter().filter_map(|s| s.resource.as_peering()).collect();
 
     for link in &links {
         let Some(local) = link.local_vnet_id() else {
@@ -50,10 +47,7 @@ pub fn check(view: &impl View) -> Vec<String> {
                     ));
                 }
                 if r.properties.resource_guid != link.properties.resource_guid {
-                    out.push(format!(
-                        "3: {} and {} are Connected with different resource guids",
-                        link.id, r.id
-                    ));
+                    out.push(format!("3: {} and {} are Connected with different resource guids", link.id, r.id));
                 }
             }
             (PeeringState::Connected, None) => out.push(format!("1: {} is Connected without a reverse link", link.id)),
@@ -66,16 +60,8 @@ pub fn check(view: &impl View) -> Vec<String> {
             _ => {}
         }
         let siblings = view.links_of(&local);
-        if siblings
-            .iter()
-            .filter(|s| s.remote_vnet_id() == link.remote_vnet_id())
-            .count()
-            > 1
-        {
-            out.push(format!(
-                "4: {local} has more than one link to {}",
-                link.remote_vnet_id()
-            ));
+        if siblings.iter().filter(|s| s.remote_vnet_id() == link.remote_vnet_id()).count() > 1 {
+            out.push(format!("4: {local} has more than one link to {}", link.remote_vnet_id()));
         }
     }
 
@@ -98,29 +84,19 @@ pub fn check(view: &impl View) -> Vec<String> {
                 }
                 for (other, os) in &peer_spaces {
                     if overlap(os, &rs) {
-                        out.push(format!(
-                            "5: {} is connected to {other} and {} which overlap",
-                            vnet.id, r.id
-                        ));
+                        out.push(format!("5: {} is connected to {other} and {} which overlap", vnet.id, r.id));
                     }
                 }
                 peer_spaces.push((r.id.clone(), rs));
             }
         }
-        let using = view
-            .links_of(&vnet.id)
-            .into_iter()
-            .filter(|l| l.properties.use_remote_gateways)
-            .count();
+        let using = view.links_of(&vnet.id).into_iter().filter(|l| l.properties.use_remote_gateways).count();
         let gateways = view.gateways_of(&vnet.id);
         if using > 1 {
             out.push(format!("6: {} has {using} links using remote gateways", vnet.id));
         }
         if using > 0 && !gateways.is_empty() {
-            out.push(format!(
-                "6: {} uses remote gateways and has a gateway of its own",
-                vnet.id
-            ));
+            out.push(format!("6: {} uses remote gateways and has a gateway of its own", vnet.id));
         }
         for t in [GatewayType::Vpn, GatewayType::ExpressRoute] {
             if gateways.iter().filter(|g| g.properties.gateway_type == t).count() > 1 {
@@ -177,18 +153,16 @@ pub fn check(view: &impl View) -> Vec<String> {
                         if let Some(other) = holders.insert((subnet.key().to_owned(), ip), c.id.clone()) {
                             out.push(format!("10: {ip} is held by {other} and {}", c.id));
                         }
-                        let reserved = view
-                            .subnet(subnet)
-                            .is_some_and(|sn| sn.prefixes().iter().any(|p| is_reserved(p, ip)));
+                        let reserved =
+                            view.subnet(subnet).is_some_and(|sn| sn.prefixes().iter().any(|p| is_reserved(p, ip)));
                         if reserved {
                             out.push(format!("10: {} holds reserved address {ip}", c.id));
                         }
                     }
                 }
                 Resource::VirtualNetworkGateway(g) => {
-                    let in_gateway_subnet = g
-                        .subnet_id()
-                        .is_some_and(|s| s.name().eq_ignore_ascii_case(vnetlab_model::GATEWAY_SUBNET));
+                    let in_gateway_subnet =
+                        g.subnet_id().is_some_and(|s| s.name().eq_ignore_ascii_case(vnetlab_model::GATEWAY_SUBNET));
                     if !in_gateway_subnet {
                         out.push(format!("7: gateway {id} is not in a GatewaySubnet"));
                     }

@@ -19,12 +19,7 @@ pub fn used_addresses(view: &impl View, subnet: &ResourceId) -> BTreeMap<IpAddr,
     let mut used = BTreeMap::new();
     for nic in view.referrers(subnet, Kind::NetworkInterface) {
         if let Some(n) = nic.resource.as_network_interface() {
-            for c in n
-                .properties
-                .ip_configurations
-                .iter()
-                .filter(|c| &c.properties.subnet.id == subnet)
-            {
+            for c in n.properties.ip_configurations.iter().filter(|c| &c.properties.subnet.id == subnet) {
                 used.insert(c.properties.private_ip_address, c.id.clone());
             }
         }
@@ -32,11 +27,7 @@ pub fn used_addresses(view: &impl View, subnet: &ResourceId) -> BTreeMap<IpAddr,
     for gw in view.referrers(subnet, Kind::VirtualNetworkGateway) {
         if let Some(g) = gw.resource.as_virtual_network_gateway() {
             for a in &g.properties.bgp_settings.bgp_peering_addresses {
-                for ip in a
-                    .default_bgp_ip_addresses
-                    .iter()
-                    .filter_map(|s| s.parse::<IpAddr>().ok())
-                {
+                for ip in a.default_bgp_ip_addresses.iter().filter_map(|s| s.parse::<IpAddr>().ok()) {
                     used.insert(ip, a.ipconfiguration_id.clone());
                 }
             }
@@ -111,20 +102,12 @@ pub fn first_free_in_pool(pool: &Prefix, used: &HashSet<IpAddr>) -> Option<IpAdd
 pub fn public_addresses_in_use(view: &impl View) -> HashSet<IpAddr> {
     let mut used = HashSet::new();
     for pip in view.all_of(Kind::PublicIpAddress) {
-        if let Some(ip) = pip
-            .resource
-            .as_public_ip_address()
-            .and_then(|p| p.properties.ip_address)
-        {
+        if let Some(ip) = pip.resource.as_public_ip_address().and_then(|p| p.properties.ip_address) {
             used.insert(ip);
         }
     }
     for lgw in view.all_of(Kind::LocalNetworkGateway) {
-        if let Some(ip) = lgw
-            .resource
-            .as_local_network_gateway()
-            .and_then(|l| l.properties.gateway_ip_address)
-        {
+        if let Some(ip) = lgw.resource.as_local_network_gateway().and_then(|l| l.properties.gateway_ip_address) {
             used.insert(ip);
         }
     }

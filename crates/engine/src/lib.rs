@@ -66,27 +66,19 @@ pub struct Outcome {
 pub fn apply(state: &State, op: &Operation, ctx: &mut Context<'_>) -> Result<Outcome, AzureError> {
     let mut tx = Tx::new(state, ctx);
     let effect = dispatch(&mut tx, op)?;
-    Ok(Outcome {
-        effect,
-        target: op.target(),
-        changes: tx.into_changes(),
-    })
+    Ok(Outcome { effect, target: op.target(), changes: tx.into_changes() })
 }
 
 pub(crate) fn dispatch(tx: &mut Tx<'_, '_, '_>, op: &Operation) -> Result<Effect, AzureError> {
     use Operation::*;
     match op {
-        TenantPut {
-            tenant_id,
-            display_name,
-            default_domain,
-        } => tenancy::tenant_put(tx, tenant_id, display_name, default_domain.as_deref()),
+        TenantPut { tenant_id, display_name, default_domain } => {
+            tenancy::tenant_put(tx, tenant_id, display_name, default_domain.as_deref())
+        }
         TenantDelete { tenant_id } => tenancy::tenant_delete(tx, tenant_id),
-        SubscriptionPut {
-            subscription_id,
-            display_name,
-            tenant_id,
-        } => tenancy::subscription_put(tx, subscription_id, display_name, tenant_id),
+        SubscriptionPut { subscription_id, display_name, tenant_id } => {
+            tenancy::subscription_put(tx, subscription_id, display_name, tenant_id)
+        }
         SubscriptionDelete { subscription_id } => tenancy::subscription_delete(tx, subscription_id),
         ResourceGroupPut { id, location, tags } => tenancy::resource_group_put(tx, id, *location, tags),
         ResourceGroupDelete { id } => tenancy::resource_group_delete(tx, id),
@@ -94,11 +86,9 @@ pub(crate) fn dispatch(tx: &mut Tx<'_, '_, '_>, op: &Operation) -> Result<Effect
         VirtualNetworkDelete { id } => virtual_network::vnet_delete(tx, id),
         SubnetPut { id, spec } => subnet::subnet_put(tx, id, spec),
         SubnetDelete { id } => subnet::subnet_delete(tx, id),
-        PeeringPut {
-            id,
-            spec,
-            sync_remote_address_space,
-        } => peering::peering_put(tx, id, spec, *sync_remote_address_space),
+        PeeringPut { id, spec, sync_remote_address_space } => {
+            peering::peering_put(tx, id, spec, *sync_remote_address_space)
+        }
         PeeringDelete { id } => peering::peering_delete(tx, id),
         NetworkSecurityGroupPut { id, spec } => network_security_group::nsg_put(tx, id, spec),
         NetworkSecurityGroupDelete { id } => network_security_group::nsg_delete(tx, id),

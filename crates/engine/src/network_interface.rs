@@ -37,39 +37,24 @@ pub(crate) fn nic_put(
     let existing = view.resource(id).and_then(Resource::as_network_interface);
 
     if spec.ip_configurations.is_empty() {
-        return Err(errors::invalid_network_interface(
-            id,
-            "it needs at least one IP configuration.",
-        ));
+        return Err(errors::invalid_network_interface(id, "it needs at least one IP configuration."));
     }
-    let primaries = spec
-        .ip_configurations
-        .iter()
-        .filter(|c| c.primary == Some(true))
-        .count();
+    let primaries = spec.ip_configurations.iter().filter(|c| c.primary == Some(true)).count();
     if primaries > 1 {
-        return Err(errors::invalid_network_interface(
-            id,
-            "only one IP configuration can be primary.",
-        ));
+        return Err(errors::invalid_network_interface(id, "only one IP configuration can be primary."));
     }
     let first_vnet = spec.ip_configurations[0].subnet.parent();
     let mut taken: HashSet<IpAddr> = HashSet::new();
     let mut configs = Vec::new();
     for (i, c) in spec.ip_configurations.iter().enumerate() {
         check_name(&c.name)?;
-        if spec.ip_configurations[..i]
-            .iter()
-            .any(|o| o.name.eq_ignore_ascii_case(&c.name))
-        {
+        if spec.ip_configurations[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
             return Err(errors::invalid_network_interface(
                 id,
                 &format!("IP configuration name '{}' is used twice.", c.name),
             ));
         }
-        let config_id = id
-            .nested("ipConfigurations", &c.name)
-            .map_err(|_| errors::invalid_resource_name(&c.name))?;
+        let config_id = id.nested("ipConfigurations", &c.name).map_err(|_| errors::invalid_resource_name(&c.name))?;
         if c.subnet.parent() != first_vnet {
             return Err(errors::invalid_network_interface(
                 id,
@@ -83,31 +68,20 @@ pub(crate) fn nic_put(
             return Err(errors::gateway_subnet_only_for_gateways());
         }
         let primary = c.primary.unwrap_or(primaries == 0 && i == 0);
-        let version = c
-            .version
-            .or(c.private_ip_address.map(IpVersion::of))
-            .unwrap_or(IpVersion::IPv4);
+        let version = c.version.or(c.private_ip_address.map(IpVersion::of)).unwrap_or(IpVersion::IPv4);
         if primary && version == IpVersion::IPv6 {
-            return Err(errors::invalid_network_interface(
-                id,
-                "the primary IP configuration must be IPv4.",
-            ));
+            return Err(errors::invalid_network_interface(id, "the primary IP configuration must be IPv4."));
         }
         let family: Vec<Prefix> = subnet.prefixes().into_iter().filter(|p| version.matches(p)).collect();
         let Some(first_prefix) = family.first().copied() else {
             return Err(errors::invalid_network_interface(
                 id,
-                &format!(
-                    "subnet {} has no {version} address range for IP configuration '{}'.",
-                    subnet.name, c.name
-                ),
+                &format!("subnet {} has no {version} address range for IP configuration '{}'.", subnet.name, c.name),
             ));
         };
         // Addresses held by other resources; this NIC's own configurations are being replaced.
-        let used: std::collections::BTreeMap<IpAddr, ResourceId> = used_addresses(view, &c.subnet)
-            .into_iter()
-            .filter(|(_, holder)| !holder.is_under(id))
-            .collect();
+        let used: std::collections::BTreeMap<IpAddr, ResourceId> =
+            used_addresses(view, &c.subnet).into_iter().filter(|(_, holder)| !holder.is_under(id)).collect();
         let allocation = c.allocation_method.unwrap_or(if c.private_ip_address.is_some() {
             AllocationMethod::Static
         } else {
@@ -122,20 +96,13 @@ pub(crate) fn nic_put(
                     ));
                 };
                 let Some(prefix) = family.iter().find(|p| p.contains_addr(ip)) else {
-                    return Err(errors::private_ip_address_not_in_subnet(
-                        &ip.to_string(),
-                        &first_prefix.to_string(),
-                    ));
+                    return Err(errors::private_ip_address_not_in_subnet(&ip.to_string(), &first_prefix.to_string()));
                 };
                 if is_reserved(prefix, ip) {
                     return Err(errors::private_ip_address_in_reserved_range(&ip.to_string(), prefix));
                 }
                 if let Some(other) = used.get(&ip) {
-                    return Err(errors::private_ip_address_is_allocated(
-                        &config_id,
-                        &ip.to_string(),
-                        other,
-                    ));
+                    return Err(errors::private_ip_address_is_allocated(&config_id, &ip.to_string(), other));
                 }
                 if taken.contains(&ip) {
                     return Err(errors::invalid_network_interface(
@@ -148,12 +115,7 @@ pub(crate) fn nic_put(
             AllocationMethod::Dynamic => {
                 // A dynamic address stays with its configuration while it remains valid.
                 let kept = existing
-                    .and_then(|e| {
-                        e.properties
-                            .ip_configurations
-                            .iter()
-                            .find(|o| o.name.eq_ignore_ascii_case(&c.name))
-                    })
+                    .and_then(|e| e.properties.ip_configurations.iter().find(|o| o.name.eq_ignore_ascii_case(&c.name)))
                     .filter(|o| o.properties.subnet.id == c.subnet)
                     .map(|o| o.properties.private_ip_address)
                     .filter(|ip| {
@@ -214,10 +176,7 @@ pub(crate) fn nic_put(
             enable_ip_forwarding: spec.enable_ip_forwarding,
             enable_accelerated_networking: spec.enable_accelerated_networking,
             mac_address,
-            dns_settings: NicDnsSettings {
-                dns_servers: spec.dns_servers.clone(),
-                applied_dns_servers: Vec::new(),
-            },
+            dns_settings: NicDnsSettings { dns_servers: spec.dns_servers.clone(), applied_dns_servers: Vec::new() },
         },
     };
     let created = existing.is_none();

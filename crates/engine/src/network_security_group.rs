@@ -31,11 +31,7 @@ fn one_of<T: Clone>(
 fn check_address_list(list: &[AddressMatch], parameter: &str, rule: &ResourceId) -> Result<(), AzureError> {
     for a in list {
         if matches!(a, AddressMatch::Any | AddressMatch::ServiceTag(_)) {
-            return Err(errors::security_rule_parameter_unsupported_value(
-                parameter,
-                rule,
-                &a.to_string(),
-            ));
+            return Err(errors::security_rule_parameter_unsupported_value(parameter, rule, &a.to_string()));
         }
     }
     Ok(())
@@ -60,32 +56,19 @@ pub(crate) fn build_security_rule(
     if !(100..=4096).contains(&spec.priority) {
         return Err(errors::security_rule_invalid_priority(i64::from(spec.priority)));
     }
-    if let Some((other, _, _)) = siblings
-        .iter()
-        .find(|(n, p, d)| !n.eq_ignore_ascii_case(name) && *p == spec.priority && *d == spec.direction)
+    if let Some((other, _, _)) =
+        siblings.iter().find(|(n, p, d)| !n.eq_ignore_ascii_case(name) && *p == spec.priority && *d == spec.direction)
     {
         return Err(errors::security_rule_conflict(other, name));
     }
     let (source_port_range, source_port_ranges) =
         one_of::<PortRange>(&spec.source_port_range, &spec.source_port_ranges, "sourcePortRange", id)?;
-    let (destination_port_range, destination_port_ranges) = one_of::<PortRange>(
-        &spec.destination_port_range,
-        &spec.destination_port_ranges,
-        "destinationPortRange",
-        id,
-    )?;
-    let (source_address_prefix, source_address_prefixes) = one_of(
-        &spec.source_address_prefix,
-        &spec.source_address_prefixes,
-        "sourceAddressPrefix",
-        id,
-    )?;
-    let (destination_address_prefix, destination_address_prefixes) = one_of(
-        &spec.destination_address_prefix,
-        &spec.destination_address_prefixes,
-        "destinationAddressPrefix",
-        id,
-    )?;
+    let (destination_port_range, destination_port_ranges) =
+        one_of::<PortRange>(&spec.destination_port_range, &spec.destination_port_ranges, "destinationPortRange", id)?;
+    let (source_address_prefix, source_address_prefixes) =
+        one_of(&spec.source_address_prefix, &spec.source_address_prefixes, "sourceAddressPrefix", id)?;
+    let (destination_address_prefix, destination_address_prefixes) =
+        one_of(&spec.destination_address_prefix, &spec.destination_address_prefixes, "destinationAddressPrefix", id)?;
     check_address_list(&source_address_prefixes, "SourceAddressPrefixes", id)?;
     check_address_list(&destination_address_prefixes, "DestinationAddressPrefixes", id)?;
     let families: Vec<bool> = source_address_prefix
@@ -153,9 +136,7 @@ pub(crate) fn nsg_put(
             if list[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 return Err(errors::security_rule_conflict(name, name));
             }
-            let rule_id = id
-                .child(Kind::SecurityRule, name)
-                .map_err(|_| errors::invalid_resource_name(name))?;
+            let rule_id = id.child(Kind::SecurityRule, name).map_err(|_| errors::invalid_resource_name(name))?;
             rules.push(build_security_rule(&rule_id, rule, &keys)?);
         }
         for old in view.children_of(id, Kind::SecurityRule) {
@@ -190,11 +171,7 @@ pub(crate) fn nsg_put(
 pub(crate) fn nsg_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
     require_resource_group(view, id)?;
-    if view
-        .resource(id)
-        .and_then(Resource::as_network_security_group)
-        .is_none()
-    {
+    if view.resource(id).and_then(Resource::as_network_security_group).is_none() {
         return Ok(Effect::Absent);
     }
     ensure_idle(view, tx.ctx, id)?;
@@ -207,11 +184,7 @@ pub(crate) fn nsg_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Eff
     if !users.is_empty() {
         return Err(errors::in_use_network_security_group_cannot_be_deleted(id, &users));
     }
-    let rules: Vec<ResourceId> = view
-        .children_of(id, Kind::SecurityRule)
-        .iter()
-        .map(|s| s.id().clone())
-        .collect();
+    let rules: Vec<ResourceId> = view.children_of(id, Kind::SecurityRule).iter().map(|s| s.id().clone()).collect();
     for r in &rules {
         tx.delete(r);
     }

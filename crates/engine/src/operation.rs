@@ -250,10 +250,7 @@ pub struct SubnetSpec {
 
 impl SubnetSpec {
     pub fn with_prefix(prefix: Prefix) -> SubnetSpec {
-        SubnetSpec {
-            address_prefix: Some(prefix),
-            ..SubnetSpec::default()
-        }
+        SubnetSpec { address_prefix: Some(prefix), ..SubnetSpec::default() }
     }
 }
 

@@ -57,11 +57,7 @@ fn overlap_ranges(
         space.clone()
     } else {
         let subnets = peered_space(view, &vnet.id, false, subnet_names, false);
-        space
-            .iter()
-            .filter(|r| subnets.iter().any(|s| r.contains(s)))
-            .copied()
-            .collect()
+        space.iter().filter(|r| subnets.iter().any(|s| r.contains(s))).copied().collect()
     };
     ranges.into_iter().filter(|p| !only_ipv6 || p.is_ipv6()).collect()
 }
@@ -108,25 +104,14 @@ impl OverlapCheck<'_> {
                 // Azure lists the selected subnets' prefixes that sit in the overlapping ranges.
                 let local_subnets = peered_space(view, &self.local.id, false, self.local_subnets, self.only_ipv6);
                 let remote_subnets = peered_space(view, &self.remote.id, false, self.remote_subnets, self.only_ipv6);
-                for s in local_subnets
-                    .iter()
-                    .filter(|s| pairs.iter().any(|(l, _)| l.contains(s)))
-                {
+                for s in local_subnets.iter().filter(|s| pairs.iter().any(|(l, _)| l.contains(s))) {
                     push_unique(&mut listed, *s);
                 }
-                for s in remote_subnets
-                    .iter()
-                    .filter(|s| pairs.iter().any(|(_, r)| r.contains(s)))
-                {
+                for s in remote_subnets.iter().filter(|s| pairs.iter().any(|(_, r)| r.contains(s))) {
                     push_unique(&mut listed, *s);
                 }
             }
-            return Err(errors::vnet_address_spaces_overlap(
-                self.link,
-                &self.local.id,
-                &self.remote.id,
-                &listed,
-            ));
+            return Err(errors::vnet_address_spaces_overlap(self.link, &self.local.id, &self.remote.id, &listed));
         }
 
         // 1.2: one hop through the remote's existing links, whatever their state; a link to a
@@ -170,18 +155,10 @@ fn overlap_with_peers(
         if third == except || third == vnet {
             continue;
         }
-        let current = view
-            .vnet(third)
-            .map(|v| v.properties.address_space.address_prefixes.as_slice())
-            .unwrap_or_default();
+        let current =
+            view.vnet(third).map(|v| v.properties.address_space.address_prefixes.as_slice()).unwrap_or_default();
         let mut listed = Vec::new();
-        for p in link
-            .properties
-            .remote_address_space
-            .address_prefixes
-            .iter()
-            .chain(current)
-        {
+        for p in link.properties.remote_address_space.address_prefixes.iter().chain(current) {
             for r in ranges.iter().filter(|r| r.overlaps(p)) {
                 push_unique(&mut listed, intersection(r, p));
             }
@@ -194,8 +171,7 @@ fn overlap_with_peers(
 }
 
 fn is_classic(id: &ResourceId) -> bool {
-    id.type_path()
-        .is_some_and(|t| t.to_ascii_lowercase().starts_with("microsoft.classicnetwork/"))
+    id.type_path().is_some_and(|t| t.to_ascii_lowercase().starts_with("microsoft.classicnetwork/"))
 }
 
 pub(crate) fn peering_put(
@@ -208,9 +184,7 @@ pub(crate) fn peering_put(
     let local_id = id.parent().ok_or_else(|| errors::resource_not_found(id))?;
     require_parent(view, id)?;
     check_name(id.name())?;
-    let local = view
-        .vnet(&local_id)
-        .ok_or_else(|| errors::resource_not_found(&local_id))?;
+    let local = view.vnet(&local_id).ok_or_else(|| errors::resource_not_found(&local_id))?;
     let existing = view.peering(id);
     let remote_id = &spec.remote_virtual_network;
 
@@ -220,11 +194,7 @@ pub(crate) fn peering_put(
     if let Some(existing) = existing {
         // 1.5, 1.27.3.
         if existing.remote_vnet_id() != remote_id {
-            return Err(errors::changing_remote_virtual_network_not_allowed(
-                id,
-                existing.remote_vnet_id(),
-                remote_id,
-            ));
+            return Err(errors::changing_remote_virtual_network_not_allowed(id, existing.remote_vnet_id(), remote_id));
         }
         if existing.properties.peer_complete_vnets != spec.peer_complete_vnets {
             return Err(errors::changing_peering_type_not_allowed(id, "peerCompleteVnets"));
@@ -253,27 +223,18 @@ pub(crate) fn peering_put(
 
     // 1.21.
     if local.location.cloud() != remote.location.cloud() {
-        return Err(errors::global_peering_across_clouds(
-            id,
-            local.location,
-            remote.location,
-        ));
+        return Err(errors::global_peering_across_clouds(id, local.location, remote.location));
     }
 
     // 1.4.
     let links = view.links_of(&local_id);
     if let Some(other) = links.iter().find(|l| &l.id != id && l.remote_vnet_id() == remote_id) {
-        return Err(errors::another_peering_already_references_remote_vnet(
-            &other.id, remote_id, id,
-        ));
+        return Err(errors::another_peering_already_references_remote_vnet(&other.id, remote_id, id));
     }
 
     // 1.20.
     if existing.is_none() {
-        let managed = spec
-            .origin
-            .as_deref()
-            .is_some_and(|o| o.starts_with(HUB_AND_SPOKE_ORIGIN_PREFIX));
+        let managed = spec.origin.as_deref().is_some_and(|o| o.starts_with(HUB_AND_SPOKE_ORIGIN_PREFIX));
         let limit = if managed {
             tx.ctx.settings.max_peerings_per_vnet_connectivity
         } else {
@@ -377,10 +338,7 @@ pub(crate) fn peering_put(
     let created = existing.is_none();
     let mut meta = view.get(id).map(|s| s.meta.clone()).unwrap_or_default();
     if created {
-        meta = Meta {
-            origin: spec.origin.clone(),
-            ..meta
-        };
+        meta = Meta { origin: spec.origin.clone(), ..meta };
     }
     let remote_id = remote_id.clone();
     tx.put_with_meta(Resource::VirtualNetworkPeering(link), meta);
@@ -407,23 +365,13 @@ fn check_subnet_names(
     }
     for (i, name) in names.iter().enumerate() {
         if names[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
-            return Err(errors::invalid_subnet_peering(
-                id,
-                &format!("{field} names subnet '{name}' twice."),
-            ));
+            return Err(errors::invalid_subnet_peering(id, &format!("{field} names subnet '{name}' twice.")));
         }
-        let exists = vnet
-            .id
-            .child(Kind::Subnet, name)
-            .ok()
-            .is_some_and(|sid| view.subnet(&sid).is_some());
+        let exists = vnet.id.child(Kind::Subnet, name).ok().is_some_and(|sid| view.subnet(&sid).is_some());
         if !exists {
             return Err(errors::invalid_subnet_peering(
                 id,
-                &format!(
-                    "{field} names subnet '{name}', which virtual network {} does not have.",
-                    vnet.id
-                ),
+                &format!("{field} names subnet '{name}', which virtual network {} does not have.", vnet.id),
             ));
         }
     }
@@ -451,9 +399,7 @@ fn check_use_remote_gateways(
     }
     // d.
     if let Some(own) = view.gateways_of(local_id).first() {
-        return Err(errors::vnet_with_gateway_cannot_use_remote_gateways(
-            id, local_id, &own.id,
-        ));
+        return Err(errors::vnet_with_gateway_cannot_use_remote_gateways(id, local_id, &own.id));
     }
     // b [inf]: only a reciprocal link that exists and refuses transit is an error; spokes are often
     // created before the hub's link.
@@ -461,18 +407,11 @@ fn check_use_remote_gateways(
         return Err(errors::remote_peering_does_not_allow_gateway_transit(id));
     }
     // c.
-    if let Some(other) = view
-        .links_of(local_id)
-        .into_iter()
-        .find(|l| &l.id != id && l.properties.use_remote_gateways)
-    {
+    if let Some(other) = view.links_of(local_id).into_iter().find(|l| &l.id != id && l.properties.use_remote_gateways) {
         return Err(errors::another_peering_already_uses_remote_gateways(id, &other.id));
     }
     // e.
-    let vpn: Vec<_> = remote_gateways
-        .iter()
-        .filter(|g| g.properties.gateway_type == GatewayType::Vpn)
-        .collect();
+    let vpn: Vec<_> = remote_gateways.iter().filter(|g| g.properties.gateway_type == GatewayType::Vpn).collect();
     if let Some(basic) = vpn.iter().find(|g| g.properties.sku.name == GatewaySkuName::Basic)
         && vpn.len() == remote_gateways.len()
     {
@@ -557,13 +496,8 @@ fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeerin
 
     // 1.13: a link is locally out of sync when the remote space it peers is stale; remotely out of
     // sync when the other side's link is (or when there is no other side yet, 1.10 [inf]).
-    let remote_now = peered_space(
-        view,
-        remote_id,
-        p.peer_complete_vnets,
-        &p.remote_subnet_names,
-        p.enable_only_ipv6_peering,
-    );
+    let remote_now =
+        peered_space(view, remote_id, p.peer_complete_vnets, &p.remote_subnet_names, p.enable_only_ipv6_peering);
     let local_not_in_sync = remote.is_some() && !AddressSpace::new(remote_now).same_set(&p.remote_address_space);
     let remote_not_in_sync = match connected_reverse {
         Some(r) => {
@@ -597,10 +531,7 @@ fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeerin
         u.remote_virtual_network_encryption = remote.properties.encryption.clone();
     }
     u.remote_gateways = if p.use_remote_gateways && remote.is_some() {
-        view.gateways_of(remote_id)
-            .into_iter()
-            .map(|g| SubResource::new(g.id.clone()))
-            .collect()
+        view.gateways_of(remote_id).into_iter().map(|g| SubResource::new(g.id.clone())).collect()
     } else {
         Vec::new()
     };

@@ -24,14 +24,8 @@ pub(crate) fn public_ip_put(
     check_location_unchanged(view.resource(id), spec.location)?;
     ensure_idle(view, tx.ctx, id)?;
     let existing = view.resource(id).and_then(Resource::as_public_ip_address);
-    let sku = spec
-        .sku
-        .or(existing.map(|e| e.sku.name))
-        .unwrap_or(PublicIpSkuName::Standard);
-    let tier = spec
-        .tier
-        .or(existing.map(|e| e.sku.tier))
-        .unwrap_or(PublicIpSkuTier::Regional);
+    let sku = spec.sku.or(existing.map(|e| e.sku.name)).unwrap_or(PublicIpSkuName::Standard);
+    let tier = spec.tier.or(existing.map(|e| e.sku.tier)).unwrap_or(PublicIpSkuTier::Regional);
     let allocation = spec.allocation_method.unwrap_or(match sku {
         PublicIpSkuName::Basic => AllocationMethod::Dynamic,
         _ => AllocationMethod::Static,

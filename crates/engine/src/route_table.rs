@@ -37,9 +37,8 @@ pub(crate) fn build_route(id: &ResourceId, spec: &RouteSpec, siblings: &[RouteKe
     let name = id.name();
     check_name(name)?;
     let destination = spec.address_prefix.to_string();
-    if let Some((other, _)) = siblings
-        .iter()
-        .find(|(n, p)| !n.eq_ignore_ascii_case(name) && p.eq_ignore_ascii_case(&destination))
+    if let Some((other, _)) =
+        siblings.iter().find(|(n, p)| !n.eq_ignore_ascii_case(name) && p.eq_ignore_ascii_case(&destination))
     {
         return Err(errors::route_conflict(id, other, &destination));
     }
@@ -68,9 +67,7 @@ pub(crate) fn build_route(id: &ResourceId, spec: &RouteSpec, siblings: &[RouteKe
                     return Err(errors::invalid_next_hop_ip_address(id, &format!("{ip}: {reason}.")));
                 }
             }
-            next_hop = Some(NextHop {
-                next_hop_ip_addresses: spec.next_hop_ip_addresses.clone(),
-            });
+            next_hop = Some(NextHop { next_hop_ip_addresses: spec.next_hop_ip_addresses.clone() });
         }
         other => {
             if let Some(ip) = spec.next_hop_ip_address {
@@ -126,20 +123,11 @@ pub(crate) fn route_table_put(
     let mut routes = Vec::new();
     let mut removed = Vec::new();
     if let Some(list) = &spec.routes {
-        let keys: Vec<RouteKey> = list
-            .iter()
-            .map(|(n, r)| (n.clone(), r.address_prefix.to_string()))
-            .collect();
+        let keys: Vec<RouteKey> = list.iter().map(|(n, r)| (n.clone(), r.address_prefix.to_string())).collect();
         for (i, (name, route)) in list.iter().enumerate() {
-            let route_id = id
-                .child(Kind::Route, name)
-                .map_err(|_| errors::invalid_resource_name(name))?;
+            let route_id = id.child(Kind::Route, name).map_err(|_| errors::invalid_resource_name(name))?;
             if list[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                return Err(errors::route_conflict(
-                    &route_id,
-                    name,
-                    &route.address_prefix.to_string(),
-                ));
+                return Err(errors::route_conflict(&route_id, name, &route.address_prefix.to_string()));
             }
             routes.push(build_route(&route_id, route, &keys)?);
         }
@@ -182,11 +170,7 @@ pub(crate) fn route_table_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Re
     if !view.referrers(id, Kind::Subnet).is_empty() {
         return Err(errors::in_use_route_table_cannot_be_deleted(id.name()));
     }
-    let routes: Vec<ResourceId> = view
-        .children_of(id, Kind::Route)
-        .iter()
-        .map(|s| s.id().clone())
-        .collect();
+    let routes: Vec<ResourceId> = view.children_of(id, Kind::Route).iter().map(|s| s.id().clone()).collect();
     for r in &routes {
         tx.delete(r);
     }

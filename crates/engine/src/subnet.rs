@@ -42,11 +42,7 @@ pub(crate) fn build_subnet(
             return Err(errors::subnet_range_outside_vnet(name, vnet_name));
         }
         // Azure's smallest IPv4 subnet is a /29; IPv6 subnets are exactly /64.
-        let size_ok = if p.is_ipv4() {
-            p.prefix_len() <= 29
-        } else {
-            p.prefix_len() == 64
-        };
+        let size_ok = if p.is_ipv4() { p.prefix_len() <= 29 } else { p.prefix_len() == 64 };
         if !size_ok || prefixes[..i].iter().any(|q| q.overlaps(p)) {
             return Err(errors::invalid_subnet(name, vnet_name));
         }
@@ -113,16 +109,11 @@ pub(crate) fn subnet_put(tx: &mut Tx<'_, '_, '_>, id: &ResourceId, spec: &Subnet
     let view = &tx.draft;
     require_parent(view, id)?;
     let vnet_id = id.parent().ok_or_else(|| errors::resource_not_found(id))?;
-    let vnet = view
-        .vnet(&vnet_id)
-        .ok_or_else(|| errors::resource_not_found(&vnet_id))?;
+    let vnet = view.vnet(&vnet_id).ok_or_else(|| errors::resource_not_found(&vnet_id))?;
     ensure_idle(view, tx.ctx, &vnet_id)?;
     ensure_idle(view, tx.ctx, id)?;
-    let siblings: Vec<(String, Vec<Prefix>)> = view
-        .subnets_of(&vnet_id)
-        .iter()
-        .map(|s| (s.name.clone(), s.prefixes()))
-        .collect();
+    let siblings: Vec<(String, Vec<Prefix>)> =
+        view.subnets_of(&vnet_id).iter().map(|s| (s.name.clone(), s.prefixes())).collect();
     let subnet = build_subnet(view, vnet, id, spec, &siblings)?;
     let created = view.subnet(id).is_none();
     tx.put(Resource::Subnet(subnet));

@@ -21,15 +21,9 @@ pub(crate) fn tenant_put(
     let id = ResourceId::tenant(tenant_id).map_err(|_| errors::tenant_not_found(tenant_id))?;
     let created = !tx.draft.exists(&id);
     let domain = default_domain.map(str::to_owned).unwrap_or_else(|| {
-        let label: String = display_name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        format!(
-            "{}.onmicrosoft.com",
-            if label.is_empty() { "tenant".to_owned() } else { label }
-        )
+        let label: String =
+            display_name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        format!("{}.onmicrosoft.com", if label.is_empty() { "tenant".to_owned() } else { label })
     });
     tx.put(Resource::Tenant(Tenant {
         id,
@@ -52,11 +46,7 @@ pub(crate) fn tenant_delete(tx: &mut Tx<'_, '_, '_>, tenant_id: &str) -> Result<
         .draft
         .all_of(Kind::Subscription)
         .into_iter()
-        .filter(|s| {
-            s.resource
-                .as_subscription()
-                .is_some_and(|s| s.tenant_id.eq_ignore_ascii_case(tenant_id))
-        })
+        .filter(|s| s.resource.as_subscription().is_some_and(|s| s.tenant_id.eq_ignore_ascii_case(tenant_id)))
         .count();
     if subscriptions > 0 {
         return Err(errors::tenant_not_empty(tenant_id, subscriptions));
@@ -108,9 +98,7 @@ pub(crate) fn resource_group_put(
     location: vnetlab_model::Location,
     tags: &vnetlab_model::Tags,
 ) -> Result<Effect, AzureError> {
-    let sub = id
-        .subscription_resource_id()
-        .ok_or_else(|| errors::resource_group_not_found(id.name()))?;
+    let sub = id.subscription_resource_id().ok_or_else(|| errors::resource_group_not_found(id.name()))?;
     if !tx.draft.exists(&sub) {
         return Err(errors::subscription_not_found(id.subscription_id().unwrap_or_default()));
     }
@@ -128,9 +116,7 @@ pub(crate) fn resource_group_put(
         location,
         tags: tags.clone(),
         managed_by: None,
-        properties: ResourceGroupProperties {
-            provisioning_state: ProvisioningState::Succeeded,
-        },
+        properties: ResourceGroupProperties { provisioning_state: ProvisioningState::Succeeded },
     }));
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
@@ -153,12 +139,8 @@ pub fn delete_operation(id: &ResourceId, kind: Kind) -> Option<Operation> {
         Kind::VirtualNetworkPeering => Operation::PeeringDelete { id },
         Kind::SecurityRule => Operation::SecurityRuleDelete { id },
         Kind::Route => Operation::RouteDelete { id },
-        Kind::Subscription => Operation::SubscriptionDelete {
-            subscription_id: id.subscription_id()?.to_owned(),
-        },
-        Kind::Tenant => Operation::TenantDelete {
-            tenant_id: id.tenant_id()?.to_owned(),
-        },
+        Kind::Subscription => Operation::SubscriptionDelete { subscription_id: id.subscription_id()?.to_owned() },
+        Kind::Tenant => Operation::TenantDelete { tenant_id: id.tenant_id()?.to_owned() },
     })
 }
 

@@ -16,11 +16,7 @@ pub(crate) struct Tx<'s, 'c, 'a> {
 
 impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
     pub fn new(state: &'s State, ctx: &'c mut Context<'a>) -> Self {
-        Tx {
-            draft: Draft::new(state),
-            ctx,
-            locks: Vec::new(),
-        }
+        Tx { draft: Draft::new(state), ctx, locks: Vec::new() }
     }
 
     pub fn view(&self) -> &Draft<'s> {
@@ -29,22 +25,13 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
 
     /// Writes `resource` with a fresh etag, keeping the bookkeeping it had.
     pub fn put(&mut self, resource: Resource) {
-        let meta = self
-            .draft
-            .get(resource.id())
-            .map(|s| s.meta.clone())
-            .unwrap_or_default();
+        let meta = self.draft.get(resource.id()).map(|s| s.meta.clone()).unwrap_or_default();
         self.put_with_meta(resource, meta);
     }
 
     pub fn put_with_meta(&mut self, resource: Resource, meta: Meta) {
         let etag = self.ctx.etag();
-        self.draft.put(Stored {
-            resource,
-            etag,
-            revision: 0,
-            meta,
-        });
+        self.draft.put(Stored { resource, etag, revision: 0, meta });
     }
 
     pub fn delete(&mut self, id: &ResourceId) {
@@ -67,19 +54,9 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
                 };
                 let mut resource = current.resource;
                 resource.set_provisioning_state(ProvisioningState::Updating);
-                let meta = Meta {
-                    pending: Some(PendingOperation {
-                        name: name.to_owned(),
-                        operation_id,
-                    }),
-                    ..current.meta
-                };
-                self.draft.put(Stored {
-                    resource,
-                    etag: current.etag,
-                    revision: 0,
-                    meta,
-                });
+                let meta =
+                    Meta { pending: Some(PendingOperation { name: name.to_owned(), operation_id }), ..current.meta };
+                self.draft.put(Stored { resource, etag: current.etag, revision: 0, meta });
             }
         }
         self.draft.into_changes()

@@ -47,17 +47,10 @@ pub(crate) fn vm_put(
     let mut nics = Vec::new();
     for (i, (nic, primary)) in spec.network_interfaces.iter().enumerate() {
         if spec.network_interfaces[..i].iter().any(|(n, _)| n == nic) {
-            return Err(errors::invalid_virtual_machine(
-                id,
-                &format!("network interface {nic} is listed twice."),
-            ));
+            return Err(errors::invalid_virtual_machine(id, &format!("network interface {nic} is listed twice.")));
         }
         require_reference(view, nic, Kind::NetworkInterface, id, spec.location)?;
-        if let Some(other) = view
-            .referrers(nic, Kind::VirtualMachine)
-            .into_iter()
-            .find(|vm| vm.id() != id)
-        {
+        if let Some(other) = view.referrers(nic, Kind::VirtualMachine).into_iter().find(|vm| vm.id() != id) {
             return Err(errors::nic_attached_to_another_vm(nic, other.id()));
         }
         nics.push(NetworkInterfaceReference {
@@ -80,14 +73,10 @@ pub(crate) fn vm_put(
         properties: VirtualMachineProperties {
             provisioning_state: ProvisioningState::Succeeded,
             vm_id,
-            hardware_profile: HardwareProfile {
-                vm_size: spec.vm_size.clone(),
-            },
+            hardware_profile: HardwareProfile { vm_size: spec.vm_size.clone() },
             storage_profile: spec.storage_profile.clone(),
             os_profile: without_secrets(spec.os_profile.clone()),
-            network_profile: NetworkProfile {
-                network_interfaces: nics,
-            },
+            network_profile: NetworkProfile { network_interfaces: nics },
         },
     };
     let created = existing.is_none();
@@ -109,7 +98,5 @@ pub(crate) fn vm_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effe
 
 /// The VM a NIC is attached to.
 pub fn vm_of_nic<'v>(view: &'v impl View, nic: &ResourceId) -> Option<&'v VirtualMachine> {
-    view.referrers(nic, Kind::VirtualMachine)
-        .into_iter()
-        .find_map(|s| s.resource.as_virtual_machine())
+    view.referrers(nic, Kind::VirtualMachine).into_iter().find_map(|s| s.resource.as_virtual_machine())
 }

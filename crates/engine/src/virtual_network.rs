@@ -54,9 +54,7 @@ pub(crate) fn vnet_put(
             provisioning_state: ProvisioningState::Succeeded,
             resource_guid,
             address_space: AddressSpace::new(prefixes.clone()),
-            dhcp_options: DhcpOptions {
-                dns_servers: spec.dns_servers.clone(),
-            },
+            dhcp_options: DhcpOptions { dns_servers: spec.dns_servers.clone() },
             enable_ddos_protection: spec.enable_ddos_protection,
             enable_vm_protection: spec.enable_vm_protection,
             encryption: spec.encryption.clone(),
@@ -80,17 +78,12 @@ pub(crate) fn vnet_put(
                 if planned.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                     return Err(errors::invalid_subnet(name, id.name()));
                 }
-                let prefixes: Vec<Prefix> = s
-                    .address_prefix
-                    .into_iter()
-                    .chain(s.address_prefixes.iter().flatten().copied())
-                    .collect();
+                let prefixes: Vec<Prefix> =
+                    s.address_prefix.into_iter().chain(s.address_prefixes.iter().flatten().copied()).collect();
                 planned.push((name.clone(), prefixes));
             }
             for (name, s) in list {
-                let subnet_id = id
-                    .child(Kind::Subnet, name)
-                    .map_err(|_| errors::invalid_resource_name(name))?;
+                let subnet_id = id.child(Kind::Subnet, name).map_err(|_| errors::invalid_resource_name(name))?;
                 subnets.push(build_subnet(view, &vnet, &subnet_id, s, &planned)?);
             }
             for old in view.subnets_of(id) {

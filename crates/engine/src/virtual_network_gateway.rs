@@ -59,10 +59,7 @@ pub(crate) fn gateway_put(
         }
     }
     if !spec.sku.fits(spec.gateway_type) {
-        return Err(invalid(format!(
-            "SKU {} is not available for {} gateways.",
-            spec.sku, spec.gateway_type
-        )));
+        return Err(invalid(format!("SKU {} is not available for {} gateways.", spec.sku, spec.gateway_type)));
     }
     if vpn_type == Some(VpnType::PolicyBased) && spec.sku != GatewaySkuName::Basic {
         return Err(invalid(format!(
@@ -98,9 +95,7 @@ pub(crate) fn gateway_put(
             return Err(invalid("all IP configurations must use the same GatewaySubnet.".into()));
         }
         require_reference(view, &c.subnet, Kind::Subnet, id, spec.location)?;
-        let config_id = id
-            .nested("ipConfigurations", &c.name)
-            .map_err(|_| errors::invalid_resource_name(&c.name))?;
+        let config_id = id.nested("ipConfigurations", &c.name).map_err(|_| errors::invalid_resource_name(&c.name))?;
         match &c.public_ip_address {
             Some(pip_id) => {
                 let pip = require_reference(view, pip_id, Kind::PublicIpAddress, id, spec.location)?
@@ -148,50 +143,33 @@ pub(crate) fn gateway_put(
         return Err(errors::active_active_public_ips_differ(id));
     }
 
-    let vnet_id = subnet_id
-        .parent()
-        .ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
-    if let Some(other) = view
-        .gateways_of(&vnet_id)
-        .into_iter()
-        .find(|g| &g.id != id && g.properties.gateway_type == spec.gateway_type)
+    let vnet_id = subnet_id.parent().ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
+    if let Some(other) =
+        view.gateways_of(&vnet_id).into_iter().find(|g| &g.id != id && g.properties.gateway_type == spec.gateway_type)
     {
         return Err(invalid(format!(
             "virtual network {vnet_id} already has {} gateway {}; a virtual network can have one VPN gateway and one ExpressRoute gateway.",
             spec.gateway_type, other.id
         )));
     }
-    if let Some(link) = view
-        .links_of(&vnet_id)
-        .into_iter()
-        .find(|l| l.properties.use_remote_gateways)
-    {
+    if let Some(link) = view.links_of(&vnet_id).into_iter().find(|l| l.properties.use_remote_gateways) {
         return Err(errors::gateway_in_vnet_using_remote_gateways(id, &vnet_id, &link.id));
     }
 
     // Two instances, each with a private address in GatewaySubnet: the next hop of gateway routes.
-    let kept: Vec<IpAddr> = existing
-        .filter(|e| e.subnet_id() == Some(&subnet_id))
-        .map(|e| e.instance_addresses())
-        .unwrap_or_default();
+    let kept: Vec<IpAddr> =
+        existing.filter(|e| e.subnet_id() == Some(&subnet_id)).map(|e| e.instance_addresses()).unwrap_or_default();
     let instances = if kept.len() == 2 {
         kept
     } else {
-        let subnet = view
-            .subnet(&subnet_id)
-            .ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
-        let used: BTreeMap<IpAddr, ResourceId> = used_addresses(view, &subnet_id)
-            .into_iter()
-            .filter(|(_, holder)| !holder.is_under(id))
-            .collect();
+        let subnet = view.subnet(&subnet_id).ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
+        let used: BTreeMap<IpAddr, ResourceId> =
+            used_addresses(view, &subnet_id).into_iter().filter(|(_, holder)| !holder.is_under(id)).collect();
         let mut taken = std::collections::HashSet::new();
         let mut out = Vec::new();
         for _ in 0..2 {
-            let first_prefix = subnet
-                .prefixes()
-                .first()
-                .copied()
-                .ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
+            let first_prefix =
+                subnet.prefixes().first().copied().ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
             let ip = first_free(subnet, vnetlab_model::IpVersion::IPv4, &used, &taken)
                 .ok_or_else(|| errors::subnet_is_full(&subnet.name, &first_prefix))?;
             taken.insert(ip);
@@ -199,11 +177,8 @@ pub(crate) fn gateway_put(
         }
         out
     };
-    let tunnel_ips: Vec<String> = public_ips
-        .iter()
-        .filter_map(|p| p.properties.ip_address)
-        .map(|ip| ip.to_string())
-        .collect();
+    let tunnel_ips: Vec<String> =
+        public_ips.iter().filter_map(|p| p.properties.ip_address).map(|ip| ip.to_string()).collect();
     let bgp_peering_addresses: Vec<BgpPeeringAddress> = if spec.active_active {
         ip_configurations
             .iter()
@@ -226,10 +201,7 @@ pub(crate) fn gateway_put(
     };
     let asn = match spec.gateway_type {
         GatewayType::ExpressRoute => AZURE_GATEWAY_ASN,
-        _ => spec
-            .asn
-            .or(existing.map(|e| e.properties.bgp_settings.asn))
-            .unwrap_or(AZURE_GATEWAY_ASN),
+        _ => spec.asn.or(existing.map(|e| e.properties.bgp_settings.asn)).unwrap_or(AZURE_GATEWAY_ASN),
     };
     let bgp_peering_address = if spec.active_active {
         instances.iter().map(|ip| ip.to_string()).collect::<Vec<_>>().join(",")
@@ -252,11 +224,7 @@ pub(crate) fn gateway_put(
             gateway_type: spec.gateway_type,
             vpn_type,
             vpn_gateway_generation: spec.vpn_gateway_generation.clone(),
-            sku: GatewaySku {
-                name: spec.sku,
-                tier: spec.sku,
-                capacity: None,
-            },
+            sku: GatewaySku { name: spec.sku, tier: spec.sku, capacity: None },
             active_active: spec.active_active,
             enable_bgp: spec.enable_bgp,
             enable_private_ip_address: spec.enable_private_ip_address,
@@ -284,11 +252,7 @@ pub(crate) fn gateway_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result
         return Ok(Effect::Absent);
     };
     ensure_idle(view, tx.ctx, id)?;
-    let connections: Vec<ResourceId> = view
-        .referrers(id, Kind::Connection)
-        .iter()
-        .map(|s| s.id().clone())
-        .collect();
+    let connections: Vec<ResourceId> = view.referrers(id, Kind::Connection).iter().map(|s| s.id().clone()).collect();
     if !connections.is_empty() {
         return Err(errors::gateway_has_connections(id, &connections));
     }
@@ -317,24 +281,21 @@ pub(crate) fn local_gateway_put(
             return Err(errors::vnet_prefixes_overlap(id, q, p));
         }
     }
-    let gateway_ip_address = match (
-        spec.gateway_ip_address,
-        &spec.fqdn,
-        existing.and_then(|e| e.properties.gateway_ip_address),
-    ) {
-        (Some(ip), _, _) => Some(ip),
-        (None, Some(_), _) => None,
-        (None, None, Some(kept)) => Some(kept),
-        // [gap] Azure requires an address or an FQDN; vnetlab gives the emulated site one from the
-        // public pool so that topology files need not invent addresses.
-        (None, None, None) => {
-            let pool = &tx.ctx.settings.public_ip_pool_v4;
-            Some(
-                first_free_in_pool(pool, &public_addresses_in_use(view))
-                    .ok_or_else(|| errors::public_ip_pool_exhausted(id, pool))?,
-            )
-        }
-    };
+    let gateway_ip_address =
+        match (spec.gateway_ip_address, &spec.fqdn, existing.and_then(|e| e.properties.gateway_ip_address)) {
+            (Some(ip), _, _) => Some(ip),
+            (None, Some(_), _) => None,
+            (None, None, Some(kept)) => Some(kept),
+            // [gap] Azure requires an address or an FQDN; vnetlab gives the emulated site one from the
+            // public pool so that topology files need not invent addresses.
+            (None, None, None) => {
+                let pool = &tx.ctx.settings.public_ip_pool_v4;
+                Some(
+                    first_free_in_pool(pool, &public_addresses_in_use(view))
+                        .ok_or_else(|| errors::public_ip_pool_exhausted(id, pool))?,
+                )
+            }
+        };
     let bgp_settings = spec.bgp_asn.map(|asn| BgpSettings {
         asn,
         bgp_peering_address: spec.bgp_peering_address.clone(),
@@ -362,12 +323,8 @@ pub(crate) fn local_gateway_put(
     let created = existing.is_none();
     tx.put(Resource::LocalNetworkGateway(local));
     // A site's new prefixes must still fit beside everything its connections reach.
-    let connections: Vec<ResourceId> = tx
-        .draft
-        .referrers(id, Kind::Connection)
-        .iter()
-        .map(|s| s.id().clone())
-        .collect();
+    let connections: Vec<ResourceId> =
+        tx.draft.referrers(id, Kind::Connection).iter().map(|s| s.id().clone()).collect();
     for c in &connections {
         check_connection_overlaps(&tx.draft, c)?;
     }
@@ -382,11 +339,7 @@ pub(crate) fn local_gateway_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> 
         return Ok(Effect::Absent);
     }
     ensure_idle(view, tx.ctx, id)?;
-    let connections: Vec<ResourceId> = view
-        .referrers(id, Kind::Connection)
-        .iter()
-        .map(|s| s.id().clone())
-        .collect();
+    let connections: Vec<ResourceId> = view.referrers(id, Kind::Connection).iter().map(|s| s.id().clone()).collect();
     if !connections.is_empty() {
         return Err(errors::local_gateway_has_connections(id, &connections));
     }

@@ -34,16 +34,10 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
     match &stored.resource {
         Resource::VirtualNetwork(_) => {
             let children = |kind: Kind| -> Vec<Value> {
-                view.children_of(id, kind)
-                    .iter()
-                    .map(|c| render_with_etag(view, c, etag))
-                    .collect()
+                view.children_of(id, kind).iter().map(|c| render_with_etag(view, c, etag)).collect()
             };
             props.insert("subnets".into(), Value::Array(children(Kind::Subnet)));
-            props.insert(
-                "virtualNetworkPeerings".into(),
-                Value::Array(children(Kind::VirtualNetworkPeering)),
-            );
+            props.insert("virtualNetworkPeerings".into(), Value::Array(children(Kind::VirtualNetworkPeering)));
         }
         Resource::Subnet(_) => {
             let mut users: Vec<Value> = Vec::new();
@@ -83,21 +77,15 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
             props.insert("routeServiceVips".into(), json!({}));
         }
         Resource::NetworkSecurityGroup(_) => {
-            let rules: Vec<Value> = view
-                .children_of(id, Kind::SecurityRule)
-                .iter()
-                .map(|c| render_with_etag(view, c, etag))
-                .collect();
+            let rules: Vec<Value> =
+                view.children_of(id, Kind::SecurityRule).iter().map(|c| render_with_etag(view, c, etag)).collect();
             let defaults: Vec<Value> = default_security_rules(id)
                 .into_iter()
                 .filter_map(|r| serde_json::to_value(r).ok())
                 .map(|mut v| {
                     if let Some(o) = v.as_object_mut() {
                         o.insert("etag".into(), Value::String(etag.to_owned()));
-                        o.insert(
-                            "type".into(),
-                            json!("Microsoft.Network/networkSecurityGroups/defaultSecurityRules"),
-                        );
+                        o.insert("type".into(), json!("Microsoft.Network/networkSecurityGroups/defaultSecurityRules"));
                     }
                     v
                 })
@@ -114,11 +102,8 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
             }
         }
         Resource::RouteTable(_) => {
-            let routes: Vec<Value> = view
-                .children_of(id, Kind::Route)
-                .iter()
-                .map(|c| render_with_etag(view, c, etag))
-                .collect();
+            let routes: Vec<Value> =
+                view.children_of(id, Kind::Route).iter().map(|c| render_with_etag(view, c, etag)).collect();
             props.insert("routes".into(), Value::Array(routes));
             let subnets = refs(Kind::Subnet);
             if !subnets.is_empty() {

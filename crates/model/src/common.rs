@@ -204,15 +204,7 @@ mod tests {
     fn enums_parse_case_insensitively_and_print_canonically() {
         assert_eq!(AllocationMethod::parse("STATIC"), Some(AllocationMethod::Static));
         assert_eq!(serde_json::to_string(&IpVersion::IPv6).unwrap(), "\"IPv6\"");
-        assert_eq!(
-            serde_json::from_str::<ProvisioningState>("\"succeeded\"").unwrap(),
-            ProvisioningState::Succeeded
-        );
-        assert!(
-            "nope"
-                .parse::<AllocationMethod>()
-                .unwrap_err()
-                .contains("Static, Dynamic")
-        );
+        assert_eq!(serde_json::from_str::<ProvisioningState>("\"succeeded\"").unwrap(), ProvisioningState::Succeeded);
+        assert!("nope".parse::<AllocationMethod>().unwrap_err().contains("Static, Dynamic"));
     }
 }

@@ -21,13 +21,7 @@ pub struct AzureError {
 
 impl AzureError {
     pub fn new(status: u16, code: impl Into<String>, message: impl Into<String>) -> AzureError {
-        AzureError {
-            status,
-            code: code.into(),
-            message: message.into(),
-            target: None,
-            details: Vec::new(),
-        }
+        AzureError { status, code: code.into(), message: message.into(), target: None, details: Vec::new() }
     }
 
     pub fn bad_request(code: impl Into<String>, message: impl Into<String>) -> AzureError {
@@ -68,10 +62,7 @@ mod tests {
     #[test]
     fn envelope_has_arm_shape() {
         let e = AzureError::bad_request("VnetAddressSpacesOverlap", "overlap");
-        assert_eq!(
-            e.envelope(),
-            json!({"error": {"code": "VnetAddressSpacesOverlap", "message": "overlap"}})
-        );
+        assert_eq!(e.envelope(), json!({"error": {"code": "VnetAddressSpacesOverlap", "message": "overlap"}}));
         assert_eq!(e.to_string(), "(VnetAddressSpacesOverlap) overlap");
         assert_eq!(e.status, 400);
     }

@@ -70,20 +70,14 @@ impl ResourceId {
                 4 if is(2, "resourceGroups") => Scope::ResourceGroup,
                 n if n >= 8 && n % 2 == 0 && is(2, "resourceGroups") && is(4, "providers") => {
                     let depth = (n - 6) / 2;
-                    Scope::Resource {
-                        depth: u8::try_from(depth).map_err(|_| IdError::Layout(s.to_owned()))?,
-                    }
+                    Scope::Resource { depth: u8::try_from(depth).map_err(|_| IdError::Layout(s.to_owned()))? }
                 }
                 _ => return Err(IdError::Layout(s.to_owned())),
             }
         } else {
             return Err(IdError::Prefix(s.to_owned()));
         };
-        Ok(ResourceId {
-            raw: s.into(),
-            key: s.to_lowercase().into(),
-            scope,
-        })
+        Ok(ResourceId { raw: s.into(), key: s.to_lowercase().into(), scope })
     }
 
     pub fn tenant(tenant_id: &str) -> Result<ResourceId, IdError> {
@@ -334,10 +328,7 @@ mod tests {
         assert_eq!(vnet.kind(), Some(Kind::VirtualNetwork));
         assert_eq!(vnet.subscription_id(), Some("sub1"));
         assert_eq!(vnet.resource_group_name(), Some("RG1"));
-        assert_eq!(
-            vnet.parent().unwrap().to_string(),
-            "/subscriptions/sub1/resourceGroups/RG1"
-        );
+        assert_eq!(vnet.parent().unwrap().to_string(), "/subscriptions/sub1/resourceGroups/RG1");
         let subnet = vnet.child(Kind::Subnet, "default").unwrap();
         assert_eq!(subnet.to_string(), format!("{VNET}/subnets/default"));
         assert_eq!(subnet.kind(), Some(Kind::Subnet));
@@ -346,14 +337,8 @@ mod tests {
         assert!(!vnet.is_under(&subnet));
         let other = ResourceId::parse(&format!("{VNET}2")).unwrap();
         assert!(!other.is_under(&vnet));
-        assert_eq!(
-            subnet.resource_group_id().unwrap().to_string(),
-            "/subscriptions/sub1/resourceGroups/RG1"
-        );
-        assert_eq!(
-            subnet.subscription_resource_id().unwrap().to_string(),
-            "/subscriptions/sub1"
-        );
+        assert_eq!(subnet.resource_group_id().unwrap().to_string(), "/subscriptions/sub1/resourceGroups/RG1");
+        assert_eq!(subnet.subscription_resource_id().unwrap().to_string(), "/subscriptions/sub1");
         let peering = ResourceId::parse(&format!("{VNET}/VIRTUALNETWORKPEERINGS/p1")).unwrap();
         assert_eq!(peering.kind(), Some(Kind::VirtualNetworkPeering));
     }

@@ -173,10 +173,7 @@ mod tests {
     #[test]
     fn child_segments() {
         assert_eq!(Kind::Subnet.child_segment(), Some("subnets"));
-        assert_eq!(
-            Kind::VirtualNetworkPeering.child_segment(),
-            Some("virtualNetworkPeerings")
-        );
+        assert_eq!(Kind::VirtualNetworkPeering.child_segment(), Some("virtualNetworkPeerings"));
         assert_eq!(Kind::VirtualNetwork.child_segment(), None);
     }
 }

@@ -103,11 +103,7 @@ pub struct UnknownLocation(pub String);
 
 impl Location {
     pub fn parse(s: &str) -> Result<Location, UnknownLocation> {
-        let normalized: String = s
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let normalized: String = s.chars().filter(|c| !c.is_whitespace()).collect::<String>().to_ascii_lowercase();
         REGIONS
             .iter()
             .find(|(name, _, _)| *name == normalized)
@@ -128,10 +124,7 @@ impl Location {
     }
 
     fn entry(&self) -> &'static (&'static str, &'static str, Cloud) {
-        REGIONS
-            .iter()
-            .find(|(name, _, _)| *name == self.0)
-            .unwrap_or(&REGIONS[0])
+        REGIONS.iter().find(|(name, _, _)| *name == self.0).unwrap_or(&REGIONS[0])
     }
 
     /// Every region of one cloud, for "list of available regions" messages.

@@ -28,10 +28,7 @@ impl Prefix {
         }
         let net: IpNet = trimmed.parse().map_err(|_| PrefixError::Syntax(s.to_owned()))?;
         if net.trunc() != net {
-            return Err(PrefixError::NotCanonical {
-                given: s.to_owned(),
-                canonical: net.trunc().to_string(),
-            });
+            return Err(PrefixError::NotCanonical { given: s.to_owned(), canonical: net.trunc().to_string() });
         }
         Ok(Prefix(net))
     }
@@ -123,8 +120,7 @@ impl Prefix {
 
 /// Every pair `(a, b)` with `a` from `left` and `b` from `right` that overlap.
 pub fn overlapping_pairs<'a>(left: &'a [Prefix], right: &'a [Prefix]) -> impl Iterator<Item = (Prefix, Prefix)> + 'a {
-    left.iter()
-        .flat_map(move |a| right.iter().filter(move |b| a.overlaps(b)).map(move |b| (*a, *b)))
+    left.iter().flat_map(move |a| right.iter().filter(move |b| a.overlaps(b)).map(move |b| (*a, *b)))
 }
 
 impl fmt::Display for Prefix {
@@ -171,20 +167,9 @@ mod tests {
     fn refuses_host_bits_and_garbage() {
         assert_eq!(
             Prefix::parse("10.0.0.1/24"),
-            Err(PrefixError::NotCanonical {
-                given: "10.0.0.1/24".into(),
-                canonical: "10.0.0.0/24".into()
-            })
+            Err(PrefixError::NotCanonical { given: "10.0.0.1/24".into(), canonical: "10.0.0.0/24".into() })
         );
-        for bad in [
-            "10.0.0.0",
-            "10.0.0.300/24",
-            "abc",
-            "10.0.0.0/33",
-            "",
-            "fd00::/129",
-            "10.0.0.0/-1",
-        ] {
+        for bad in ["10.0.0.0", "10.0.0.300/24", "abc", "10.0.0.0/33", "", "fd00::/129", "10.0.0.0/-1"] {
             assert!(Prefix::parse(bad).is_err(), "{bad}");
         }
         assert_eq!(p("fd00:db8::/48").to_string(), "fd00:db8::/48");

@@ -113,10 +113,7 @@ impl State {
         let previous = self.remove_key(&key);
         self.by_kind.entry(stored.kind()).or_default().insert(key.clone());
         for target in stored.resource.references() {
-            self.referrers
-                .entry(target.key().to_owned())
-                .or_default()
-                .insert(key.clone());
+            self.referrers.entry(target.key().to_owned()).or_default().insert(key.clone());
         }
         if let Some(pair) = link_pair(&stored) {
             self.links.insert(pair, key.clone());
@@ -152,10 +149,7 @@ impl State {
 
     /// Applies `changes` as revision `revision` and returns how to take them back.
     pub fn apply(&mut self, changes: &[Change], revision: u64) -> Undo {
-        let mut undo = Undo {
-            revision: self.revision,
-            previous: Vec::with_capacity(changes.len()),
-        };
+        let mut undo = Undo { revision: self.revision, previous: Vec::with_capacity(changes.len()) };
         for change in changes {
             match change {
                 Change::Put(stored) => {
@@ -196,10 +190,7 @@ impl State {
 
     fn under<'a>(&'a self, ancestor: &ResourceId) -> impl Iterator<Item = &'a Stored> + 'a {
         let prefix = format!("{}/", ancestor.key());
-        self.resources
-            .range(prefix.clone()..)
-            .take_while(move |(k, _)| k.starts_with(&prefix))
-            .map(|(_, v)| v)
+        self.resources.range(prefix.clone()..).take_while(move |(k, _)| k.starts_with(&prefix)).map(|(_, v)| v)
     }
 }
 
@@ -209,9 +200,7 @@ impl View for State {
     }
 
     fn children_of(&self, parent: &ResourceId, kind: Kind) -> Vec<&Stored> {
-        self.under(parent)
-            .filter(|s| s.kind() == kind && is_direct_child(s.id().key(), parent.key()))
-            .collect()
+        self.under(parent).filter(|s| s.kind() == kind && is_direct_child(s.id().key(), parent.key())).collect()
     }
 
     fn link_from_to(&self, from: &ResourceId, to: &ResourceId) -> Option<&Stored> {
@@ -225,11 +214,7 @@ impl View for State {
 
     fn referrers(&self, target: &ResourceId, kind: Kind) -> Vec<&Stored> {
         match self.referrers.get(target.key()) {
-            Some(keys) => self
-                .sorted(keys.iter())
-                .into_iter()
-                .filter(|s| s.kind() == kind)
-                .collect(),
+            Some(keys) => self.sorted(keys.iter()).into_iter().filter(|s| s.kind() == kind).collect(),
             None => Vec::new(),
         }
     }
@@ -252,11 +237,7 @@ pub struct Draft<'a> {
 
 impl<'a> Draft<'a> {
     pub fn new(base: &'a State) -> Draft<'a> {
-        Draft {
-            base,
-            overlay: BTreeMap::new(),
-            order: Vec::new(),
-        }
+        Draft { base, overlay: BTreeMap::new(), order: Vec::new() }
     }
 
     pub fn base(&self) -> &'a State {
@@ -329,10 +310,7 @@ impl<'a> Draft<'a> {
     /// `base` (in id order) with the overlay's versions instead, plus overlay entries that match.
     fn merged<'b>(&'b self, base: Vec<&'b Stored>, extra: impl Fn(&Stored) -> bool) -> Vec<&'b Stored> {
         let added: Vec<&Stored> = self.overlay.values().flatten().filter(|s| extra(s)).collect();
-        let mut out: Vec<&Stored> = base
-            .into_iter()
-            .filter(|s| !self.overlay.contains_key(s.id().key()))
-            .collect();
+        let mut out: Vec<&Stored> = base.into_iter().filter(|s| !self.overlay.contains_key(s.id().key())).collect();
         if added.is_empty() {
             return out;
         }
@@ -376,11 +354,7 @@ impl View for Draft<'_> {
             let link = stored.resource.as_peering()?;
             (link.remote_vnet_id() == to && is_direct_child(key, from.key())).then_some(stored)
         });
-        drafted.or_else(|| {
-            self.base
-                .link_from_to(from, to)
-                .filter(|s| !self.overlay.contains_key(s.id().key()))
-        })
+        drafted.or_else(|| self.base.link_from_to(from, to).filter(|s| !self.overlay.contains_key(s.id().key())))
     }
 }
 
@@ -411,10 +385,7 @@ pub trait ViewExt: View {
     }
 
     fn subnets_of(&self, vnet: &ResourceId) -> Vec<&Subnet> {
-        self.children_of(vnet, Kind::Subnet)
-            .into_iter()
-            .filter_map(|s| s.resource.as_subnet())
-            .collect()
+        self.children_of(vnet, Kind::Subnet).into_iter().filter_map(|s| s.resource.as_subnet()).collect()
     }
 
     /// The peering links that live under `vnet`.
@@ -427,10 +398,7 @@ pub trait ViewExt: View {
 
     /// The peering links of other VNets whose remote is `vnet`.
     fn links_to(&self, vnet: &ResourceId) -> Vec<&VirtualNetworkPeering> {
-        self.referrers(vnet, Kind::VirtualNetworkPeering)
-            .into_iter()
-            .filter_map(|s| s.resource.as_peering())
-            .collect()
+        self.referrers(vnet, Kind::VirtualNetworkPeering).into_iter().filter_map(|s| s.resource.as_peering()).collect()
     }
 
     /// The link from `from` to `to`, if `from` has one.
@@ -474,9 +442,7 @@ mod tests {
                 location: Location::parse("westus").unwrap(),
                 tags: Default::default(),
                 managed_by: None,
-                properties: ResourceGroupProperties {
-                    provisioning_state: ProvisioningState::Succeeded,
-                },
+                properties: ResourceGroupProperties { provisioning_state: ProvisioningState::Succeeded },
             }),
             etag: "W/\"1\"".into(),
             revision: 0,
@@ -489,24 +455,15 @@ mod tests {
         let mut state = State::new();
         state.insert(rg("a"));
         let sub = ResourceId::subscription("s").unwrap();
-        let undo = state.apply(
-            &[Change::Put(Box::new(rg("b"))), Change::Delete(rg("a").id().clone())],
-            7,
-        );
+        let undo = state.apply(&[Change::Put(Box::new(rg("b"))), Change::Delete(rg("a").id().clone())], 7);
         assert_eq!(state.revision(), 7);
-        let names: Vec<_> = state
-            .children_of(&sub, Kind::ResourceGroup)
-            .iter()
-            .map(|s| s.resource.name().to_owned())
-            .collect();
+        let names: Vec<_> =
+            state.children_of(&sub, Kind::ResourceGroup).iter().map(|s| s.resource.name().to_owned()).collect();
         assert_eq!(names, ["b"]);
         state.undo(undo);
         assert_eq!(state.revision(), 0);
-        let names: Vec<_> = state
-            .children_of(&sub, Kind::ResourceGroup)
-            .iter()
-            .map(|s| s.resource.name().to_owned())
-            .collect();
+        let names: Vec<_> =
+            state.children_of(&sub, Kind::ResourceGroup).iter().map(|s| s.resource.name().to_owned()).collect();
         assert_eq!(names, ["a"]);
         assert_eq!(state.all_of(Kind::ResourceGroup).len(), 1);
     }

@@ -95,12 +95,7 @@ pub struct Writer<'a> {
 impl<'a> Writer<'a> {
     fn new(state: &'a mut State) -> Writer<'a> {
         let revision = state.revision() + 1;
-        Writer {
-            state,
-            revision,
-            undo: Vec::new(),
-            staged: Vec::new(),
-        }
+        Writer { state, revision, undo: Vec::new(), staged: Vec::new() }
     }
 
     /// The state with everything staged so far applied.

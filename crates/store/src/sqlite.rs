@@ -35,21 +35,14 @@ impl SqliteStore {
     pub fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Directory {
-                path: dir.display().to_string(),
-                message: e.to_string(),
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Directory { path: dir.display().to_string(), message: e.to_string() })?;
         }
         let display = path.display().to_string();
-        let db = |e: rusqlite::Error| StoreError::Database {
-            path: display.clone(),
-            message: e.to_string(),
-        };
+        let db = |e: rusqlite::Error| StoreError::Database { path: display.clone(), message: e.to_string() };
         let mut conn = Connection::open(&path).map_err(db)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(db)?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Database {
                 path: display,
@@ -58,9 +51,7 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(db)?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(db)?;
             tx.execute_batch(SCHEMA).map_err(db)?;
             let found: Option<String> = tx
                 .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
@@ -73,16 +64,11 @@ impl SqliteStore {
                         params![SCHEMA_VERSION.to_string()],
                     )
                     .map_err(db)?;
-                    tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', '0')", [])
-                        .map_err(db)?;
+                    tx.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', '0')", []).map_err(db)?;
                 }
                 Some(Ok(v)) if v <= SCHEMA_VERSION => {}
                 Some(Ok(v)) => {
-                    return Err(StoreError::NewerSchema {
-                        path: display,
-                        found: v,
-                        supported: SCHEMA_VERSION,
-                    });
+                    return Err(StoreError::NewerSchema { path: display, found: v, supported: SCHEMA_VERSION });
                 }
                 Some(Err(_)) => {
                     return Err(StoreError::Corrupt {
@@ -94,14 +80,7 @@ impl SqliteStore {
             }
             tx.commit().map_err(db)?;
         }
-        let store = SqliteStore {
-            path,
-            inner: Mutex::new(Inner {
-                conn,
-                state: State::new(),
-                data_version: -1,
-            }),
-        };
+        let store = SqliteStore { path, inner: Mutex::new(Inner { conn, state: State::new(), data_version: -1 }) };
         store.reload()?;
         Ok(store)
     }
@@ -111,10 +90,7 @@ impl SqliteStore {
     }
 
     fn err(&self, e: rusqlite::Error) -> StoreError {
-        StoreError::Database {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        }
+        StoreError::Database { path: self.path.display().to_string(), message: e.to_string() }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -126,19 +102,12 @@ impl SqliteStore {
     /// Loads the whole state from the `resources` table.
     fn reload(&self) -> Result<(), StoreError> {
         let mut inner = self.lock();
-        let Inner {
-            conn,
-            state,
-            data_version,
-        } = &mut *inner;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
-            .map_err(|e| self.err(e))?;
+        let Inner { conn, state, data_version } = &mut *inner;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(|e| self.err(e))?;
         let mut fresh = State::new();
         {
-            let mut stmt = tx
-                .prepare("SELECT id, body, etag, meta, revision FROM resources")
-                .map_err(|e| self.err(e))?;
+            let mut stmt =
+                tx.prepare("SELECT id, body, etag, meta, revision FROM resources").map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map([], |r| {
                     Ok((
@@ -156,29 +125,19 @@ impl SqliteStore {
             }
         }
         fresh.set_revision(self.committed_revision(&tx)?);
-        *data_version = tx
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+        *data_version = tx.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         *state = fresh;
         Ok(())
     }
 
     fn decode(&self, id: &str, body: &str, etag: String, meta: &str, revision: i64) -> Result<Stored, StoreError> {
-        let corrupt = |reason: String| StoreError::Corrupt {
-            path: self.path.display().to_string(),
-            id: id.to_owned(),
-            reason,
-        };
+        let corrupt =
+            |reason: String| StoreError::Corrupt { path: self.path.display().to_string(), id: id.to_owned(), reason };
         let resource: Resource = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
         let meta: Meta = serde_json::from_str(meta).map_err(|e| corrupt(e.to_string()))?;
         let revision = u64::try_from(revision).map_err(|_| corrupt("negative revision".into()))?;
-        Ok(Stored {
-            resource,
-            etag,
-            revision,
-            meta,
-        })
+        Ok(Stored { resource, etag, revision, meta })
     }
 
     fn committed_revision(&self, conn: &Connection) -> Result<u64, StoreError> {
@@ -253,10 +212,7 @@ impl SqliteStore {
             // The file went back in time (replaced underneath us): start over from its contents.
             return Err(StoreError::Database {
                 path: self.path.display().to_string(),
-                message: format!(
-                    "the store's revision went back from {} to {committed}",
-                    state.revision()
-                ),
+                message: format!("the store's revision went back from {} to {committed}", state.revision()),
             });
         }
         for record in self.read_changes(conn, state.revision(), usize::MAX)? {
@@ -279,9 +235,7 @@ impl SqliteStore {
                    etag = excluded.etag, meta = excluded.meta, revision = excluded.revision",
             )
             .map_err(db)?;
-        let mut delete = conn
-            .prepare_cached("DELETE FROM resources WHERE key = ?1")
-            .map_err(db)?;
+        let mut delete = conn.prepare_cached("DELETE FROM resources WHERE key = ?1").map_err(db)?;
         let mut log = conn
             .prepare_cached(
                 "INSERT INTO changes (revision, seq, key, id, type, op, body, etag, meta)
@@ -299,20 +253,9 @@ impl SqliteStore {
                     })?;
                     let meta = serde_json::to_string(&stored.meta).unwrap_or_else(|_| "{}".into());
                     let kind = stored.kind().arm_type();
-                    put.execute(params![id.key(), id.as_str(), kind, body, stored.etag, meta, rev])
+                    put.execute(params![id.key(), id.as_str(), kind, body, stored.etag, meta, rev]).map_err(db)?;
+                    log.execute(params![rev, seq, id.key(), id.as_str(), kind, "put", body, stored.etag, meta])
                         .map_err(db)?;
-                    log.execute(params![
-                        rev,
-                        seq,
-                        id.key(),
-                        id.as_str(),
-                        kind,
-                        "put",
-                        body,
-                        stored.etag,
-                        meta
-                    ])
-                    .map_err(db)?;
                 }
                 Change::Delete(id) => {
                     let kind = id.kind().map(Kind::arm_type).unwrap_or_default();
@@ -332,11 +275,7 @@ impl SqliteStore {
                 }
             }
         }
-        conn.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'revision'",
-            params![revision.to_string()],
-        )
-        .map_err(db)?;
+        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'revision'", params![revision.to_string()]).map_err(db)?;
         Ok(())
     }
 }
@@ -344,14 +283,8 @@ impl SqliteStore {
 impl Store for SqliteStore {
     fn write<T, E>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T, E>) -> Result<Committed<T>, WriteError<E>> {
         let mut inner = self.lock();
-        let Inner {
-            conn,
-            state,
-            data_version,
-        } = &mut *inner;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.err(e))?;
+        let Inner { conn, state, data_version } = &mut *inner;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
         self.catch_up(&tx, state)?;
         let mut writer = Writer::new(state);
         let value = match f(&mut writer) {
@@ -365,9 +298,7 @@ impl Store for SqliteStore {
             return Ok(Committed { value, revision: None });
         }
         let revision = writer.revision;
-        let result = self
-            .write_rows(&tx, revision, &writer.staged)
-            .and_then(|()| tx.commit().map_err(|e| self.err(e)));
+        let result = self.write_rows(&tx, revision, &writer.staged).and_then(|()| tx.commit().map_err(|e| self.err(e)));
         if let Err(e) = result {
             writer.roll_back();
             return Err(WriteError::Store(e));
@@ -377,26 +308,15 @@ impl Store for SqliteStore {
         // Our own commit does not move data_version; leave it as it was so that another process's
         // commit in between is still noticed on the next read.
         let _ = data_version;
-        Ok(Committed {
-            value,
-            revision: Some(revision),
-        })
+        Ok(Committed { value, revision: Some(revision) })
     }
 
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, StoreError> {
         let mut inner = self.lock();
-        let Inner {
-            conn,
-            state,
-            data_version,
-        } = &mut *inner;
-        let now: i64 = conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+        let Inner { conn, state, data_version } = &mut *inner;
+        let now: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
         if now != *data_version {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Deferred)
-                .map_err(|e| self.err(e))?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(|e| self.err(e))?;
             self.catch_up(&tx, state)?;
             tx.commit().map_err(|e| self.err(e))?;
             *data_version = now;

@@ -36,24 +36,16 @@ pub struct CompileError {
     pub path: Path,
     pub message: String,
     /// When the problem is one Azure would report, its error.
-    pub azure: Option<AzureError>,
+    pub azure: Option<Box<AzureError>>,
 }
 
 impl CompileError {
     fn new(path: &Path, message: impl Into<String>) -> CompileError {
-        CompileError {
-            path: path.clone(),
-            message: message.into(),
-            azure: None,
-        }
+        CompileError { path: path.clone(), message: message.into(), azure: None }
     }
 
     fn azure(path: &Path, error: AzureError) -> CompileError {
-        CompileError {
-            path: path.clone(),
-            message: error.to_string(),
-            azure: Some(error),
-        }
+        CompileError { path: path.clone(), message: error.to_string(), azure: Some(Box::new(error)) }
     }
 }
 
@@ -87,11 +79,7 @@ impl Compiled {
 
     fn declare(&mut self, id: &ResourceId, kind: Kind, path: &Path) {
         if !self.declared.iter().any(|d| &d.id == id) {
-            self.declared.push(Declared {
-                id: id.clone(),
-                kind,
-                path: path.clone(),
-            });
+            self.declared.push(Declared { id: id.clone(), kind, path: path.clone() });
         }
     }
 }
@@ -104,20 +92,11 @@ struct Names {
 
 impl Names {
     fn add(&mut self, kind: Kind, id: &ResourceId, path: &Path) -> Result<()> {
-        let entries = self
-            .by_kind
-            .entry(kind)
-            .or_default()
-            .entry(id.name().to_lowercase())
-            .or_default();
+        let entries = self.by_kind.entry(kind).or_default().entry(id.name().to_lowercase()).or_default();
         if let Some((_, first)) = entries.iter().find(|(existing, _)| existing == id) {
             return Err(CompileError::new(
                 path,
-                format!(
-                    "{} '{}' is declared twice (first at {first})",
-                    kind.short_name(),
-                    id.name()
-                ),
+                format!("{} '{}' is declared twice (first at {first})", kind.short_name(), id.name()),
             ));
         }
         entries.push((id.clone(), path.clone()));
@@ -125,11 +104,7 @@ impl Names {
     }
 
     fn get(&self, kind: Kind, name: &str) -> &[(ResourceId, Path)] {
-        self.by_kind
-            .get(&kind)
-            .and_then(|m| m.get(&name.to_lowercase()))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.by_kind.get(&kind).and_then(|m| m.get(&name.to_lowercase())).map(Vec::as_slice).unwrap_or(&[])
     }
 }
 
@@ -164,10 +139,7 @@ pub fn compile(doc: &Topology, state: &State, defaults: &Defaults) -> std::resul
         tenants: HashMap::new(),
         groups: HashMap::new(),
         default_location,
-        out: Compiled {
-            name: doc.name.clone(),
-            ..Compiled::default()
-        },
+        out: Compiled { name: doc.name.clone(), ..Compiled::default() },
     };
     c.tenancy()?;
     c.declare_names()?;
@@ -234,10 +206,7 @@ impl<'a> Compiler<'a> {
         if known {
             Ok(name.to_owned())
         } else {
-            Err(CompileError::new(
-                path,
-                format!("no tenant '{name}' is declared in this file or exists in the lab"),
-            ))
+            Err(CompileError::new(path, format!("no tenant '{name}' is declared in this file or exists in the lab")))
         }
     }
 
@@ -248,9 +217,7 @@ impl<'a> Compiler<'a> {
         if let Some(id) = self.subscriptions.get(&name.to_lowercase()) {
             return Ok(id.clone());
         }
-        let known = ResourceId::subscription(name)
-            .ok()
-            .is_some_and(|id| self.state.exists(&id));
+        let known = ResourceId::subscription(name).ok().is_some_and(|id| self.state.exists(&id));
         let by_display_name = self.state.all_of(Kind::Subscription).into_iter().find_map(|s| {
             s.resource
                 .as_subscription()
@@ -269,10 +236,7 @@ impl<'a> Compiler<'a> {
 
     fn group_id(&self, subscription: Option<&String>, group: Option<&String>, path: &Path) -> Result<ResourceId> {
         let sub = self.subscription(subscription, &path.key("subscription"))?;
-        let name = group
-            .or(self.doc.resource_group.as_ref())
-            .map(String::as_str)
-            .unwrap_or(DEFAULT_RESOURCE_GROUP);
+        let name = group.or(self.doc.resource_group.as_ref()).map(String::as_str).unwrap_or(DEFAULT_RESOURCE_GROUP);
         ResourceId::resource_group(&sub, name).map_err(|e| CompileError::new(&path.key("resourceGroup"), e.to_string()))
     }
 
@@ -305,13 +269,8 @@ impl<'a> Compiler<'a> {
             ($list:expr, $key:literal, $kind:expr) => {
                 for (i, d) in $list.iter().enumerate() {
                     let path = root.key($key).index(i);
-                    let id = self.resource_id(
-                        $kind,
-                        &d.name,
-                        d.subscription.as_ref(),
-                        d.resource_group.as_ref(),
-                        &path,
-                    )?;
+                    let id =
+                        self.resource_id($kind, &d.name, d.subscription.as_ref(), d.resource_group.as_ref(), &path)?;
                     self.names.add($kind, &id, &path)?;
                 }
             };
@@ -339,18 +298,13 @@ impl<'a> Compiler<'a> {
         }
         if let Some((group, name)) = text.split_once('/') {
             let rg = self.group_id(None, Some(&group.to_owned()), path)?;
-            return rg
-                .top_level(kind, name)
-                .map_err(|e| CompileError::new(path, e.to_string()));
+            return rg.top_level(kind, name).map_err(|e| CompileError::new(path, e.to_string()));
         }
         match self.names.get(kind, text) {
             [(id, _)] => Ok(id.clone()),
             [] => {
-                let guess = self
-                    .group_id(None, None, path)?
-                    .top_level(kind, text)
-                    .ok()
-                    .filter(|id| self.state.exists(id));
+                let guess =
+                    self.group_id(None, None, path)?.top_level(kind, text).ok().filter(|id| self.state.exists(id));
                 guess.ok_or_else(|| {
                     CompileError::new(
                         path,
@@ -362,10 +316,8 @@ impl<'a> Compiler<'a> {
                 })
             }
             many => {
-                let groups: Vec<String> = many
-                    .iter()
-                    .map(|(id, _)| id.resource_group_name().unwrap_or_default().to_owned())
-                    .collect();
+                let groups: Vec<String> =
+                    many.iter().map(|(id, _)| id.resource_group_name().unwrap_or_default().to_owned()).collect();
                 Err(CompileError::new(
                     path,
                     format!(
@@ -387,14 +339,10 @@ impl<'a> Compiler<'a> {
             return Ok(id);
         }
         let Some((vnet, subnet)) = text.rsplit_once('/') else {
-            return Err(CompileError::new(
-                path,
-                format!("'{text}' does not name a subnet: write 'vnet/subnet'"),
-            ));
+            return Err(CompileError::new(path, format!("'{text}' does not name a subnet: write 'vnet/subnet'")));
         };
         let vnet = self.resolve(Kind::VirtualNetwork, vnet, path)?;
-        vnet.child(Kind::Subnet, subnet)
-            .map_err(|e| CompileError::new(path, e.to_string()))
+        vnet.child(Kind::Subnet, subnet).map_err(|e| CompileError::new(path, e.to_string()))
     }
 
     fn location_of(&self, id: &ResourceId) -> Option<Location> {
@@ -414,19 +362,9 @@ impl<'a> Compiler<'a> {
                 None => self.location_of(&id).unwrap_or(self.default_location),
             };
             if self.groups.insert(id.key().to_owned(), location).is_some() {
-                return Err(CompileError::new(
-                    &path,
-                    format!("resource group '{}' is declared twice", g.name),
-                ));
+                return Err(CompileError::new(&path, format!("resource group '{}' is declared twice", g.name)));
             }
-            self.out.push(
-                Operation::ResourceGroupPut {
-                    id: id.clone(),
-                    location,
-                    tags: g.tags.clone(),
-                },
-                &path,
-            );
+            self.out.push(Operation::ResourceGroupPut { id: id.clone(), location, tags: g.tags.clone() }, &path);
             self.out.declare(&id, Kind::ResourceGroup, &path);
         }
         // Groups the resources use without declaring them: made in the default location, unless the
@@ -436,10 +374,7 @@ impl<'a> Compiler<'a> {
             ($list:expr, $key:literal) => {
                 for (i, d) in $list.iter().enumerate() {
                     let path = root.key($key).index(i);
-                    implicit.push((
-                        self.group_id(d.subscription.as_ref(), d.resource_group.as_ref(), &path)?,
-                        path,
-                    ));
+                    implicit.push((self.group_id(d.subscription.as_ref(), d.resource_group.as_ref(), &path)?, path));
                 }
             };
         }
@@ -457,8 +392,7 @@ impl<'a> Compiler<'a> {
                 continue;
             }
             let existing = self.location_of(&id);
-            self.groups
-                .insert(id.key().to_owned(), existing.unwrap_or(self.default_location));
+            self.groups.insert(id.key().to_owned(), existing.unwrap_or(self.default_location));
             if existing.is_none() {
                 self.out.push(
                     Operation::ResourceGroupPut {
@@ -491,10 +425,7 @@ impl<'a> Compiler<'a> {
             for (j, r) in n.rules.iter().enumerate() {
                 let rpath = path.key("rules").index(j);
                 let rule_id = id.child(Kind::SecurityRule, &r.name).map_err(|_| {
-                    CompileError::azure(
-                        &rpath.key("name"),
-                        vnetlab_engine::errors::invalid_resource_name(&r.name),
-                    )
+                    CompileError::azure(&rpath.key("name"), vnetlab_engine::errors::invalid_resource_name(&r.name))
                 })?;
                 rules.push((r.name.clone(), rule_spec(r, &rule_id, &rpath)?));
             }
@@ -519,22 +450,15 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, t) in self.doc.route_tables.iter().enumerate() {
             let path = root.key("routeTables").index(i);
-            let id = self.resource_id(
-                Kind::RouteTable,
-                &t.name,
-                t.subscription.as_ref(),
-                t.resource_group.as_ref(),
-                &path,
-            )?;
+            let id =
+                self.resource_id(Kind::RouteTable, &t.name, t.subscription.as_ref(), t.resource_group.as_ref(), &path)?;
             let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
             let location = self.location(t.location.as_ref(), &rg, Kind::RouteTable, &path)?;
             let mut routes = Vec::new();
             for (j, r) in t.routes.iter().enumerate() {
                 let rpath = path.key("routes").index(j);
-                let address_prefix: RoutePrefix = r
-                    .address_prefix
-                    .parse()
-                    .map_err(|e: String| CompileError::new(&rpath.key("addressPrefix"), e))?;
+                let address_prefix: RoutePrefix =
+                    r.address_prefix.parse().map_err(|e: String| CompileError::new(&rpath.key("addressPrefix"), e))?;
                 routes.push((
                     r.name.clone(),
                     RouteSpec {
@@ -573,8 +497,7 @@ impl<'a> Compiler<'a> {
             zones: decl.map(|d| d.zones.clone()).unwrap_or_default(),
             idle_timeout_in_minutes: None,
         };
-        self.out
-            .push(Operation::PublicIpAddressPut { id: id.clone(), spec }, path);
+        self.out.push(Operation::PublicIpAddressPut { id: id.clone(), spec }, path);
         self.out.declare(id, Kind::PublicIpAddress, path);
     }
 
@@ -671,8 +594,7 @@ impl<'a> Compiler<'a> {
                 subnets,
                 ..VirtualNetworkSpec::new(location, address_prefixes)
             };
-            self.out
-                .push(Operation::VirtualNetworkPut { id: id.clone(), spec }, &path);
+            self.out.push(Operation::VirtualNetworkPut { id: id.clone(), spec }, &path);
             self.out.declare(&id, Kind::VirtualNetwork, &path);
         }
         Ok(())
@@ -701,8 +623,7 @@ impl<'a> Compiler<'a> {
                 bgp_asn: s.bgp.as_ref().map(|b| b.asn.unwrap_or(65010)),
                 bgp_peering_address: s.bgp.as_ref().and_then(|b| b.peering_address.clone()),
             };
-            self.out
-                .push(Operation::LocalNetworkGatewayPut { id: id.clone(), spec }, &path);
+            self.out.push(Operation::LocalNetworkGatewayPut { id: id.clone(), spec }, &path);
             self.out.declare(&id, Kind::LocalNetworkGateway, &path);
         }
         Ok(())
@@ -721,9 +642,8 @@ impl<'a> Compiler<'a> {
             None | Some(PublicIpChoice::Create(false)) => Ok(None),
             Some(PublicIpChoice::Create(true)) => {
                 let name = format!("{owner}-ip");
-                let id = rg
-                    .top_level(Kind::PublicIpAddress, &name)
-                    .map_err(|e| CompileError::new(path, e.to_string()))?;
+                let id =
+                    rg.top_level(Kind::PublicIpAddress, &name).map_err(|e| CompileError::new(path, e.to_string()))?;
                 self.public_ip_op(&id, location, None, path);
                 Ok(Some(id))
             }
@@ -743,10 +663,7 @@ impl<'a> Compiler<'a> {
             _ => self.group_id(n.subscription.as_ref(), n.resource_group.as_ref(), path)?,
         };
         let id = rg.top_level(Kind::NetworkInterface, &n.name).map_err(|_| {
-            CompileError::azure(
-                &path.key("name"),
-                vnetlab_engine::errors::invalid_resource_name(&n.name),
-            )
+            CompileError::azure(&path.key("name"), vnetlab_engine::errors::invalid_resource_name(&n.name))
         })?;
         let location = match &n.location {
             Some(l) => {
@@ -781,11 +698,7 @@ impl<'a> Compiler<'a> {
                 public_ip_address: None,
             });
         }
-        let nsg = n
-            .nsg
-            .as_ref()
-            .map(|x| self.resolve(Kind::NetworkSecurityGroup, x, &path.key("nsg")))
-            .transpose()?;
+        let nsg = n.nsg.as_ref().map(|x| self.resolve(Kind::NetworkSecurityGroup, x, &path.key("nsg"))).transpose()?;
         let spec = NetworkInterfaceSpec {
             location,
             tags: n.tags.clone(),
@@ -795,8 +708,7 @@ impl<'a> Compiler<'a> {
             enable_accelerated_networking: false,
             dns_servers: Vec::new(),
         };
-        self.out
-            .push(Operation::NetworkInterfacePut { id: id.clone(), spec }, path);
+        self.out.push(Operation::NetworkInterfacePut { id: id.clone(), spec }, path);
         self.out.declare(&id, Kind::NetworkInterface, path);
         Ok(id)
     }
@@ -855,10 +767,7 @@ impl<'a> Compiler<'a> {
                     out
                 }
                 _ => {
-                    return Err(CompileError::new(
-                        &path,
-                        "a VM needs `subnet` (one NIC) or `nics`, not both",
-                    ));
+                    return Err(CompileError::new(&path, "a VM needs `subnet` (one NIC) or `nics`, not both"));
                 }
             };
             let spec = VirtualMachineSpec {
@@ -869,8 +778,7 @@ impl<'a> Compiler<'a> {
                 storage_profile: serde_json::Value::Null,
                 os_profile: serde_json::json!({ "computerName": vm.name, "adminUsername": "azureuser" }),
             };
-            self.out
-                .push(Operation::VirtualMachinePut { id: id.clone(), spec }, &path);
+            self.out.push(Operation::VirtualMachinePut { id: id.clone(), spec }, &path);
             self.out.declare(&id, Kind::VirtualMachine, &path);
         }
         Ok(())
@@ -899,11 +807,7 @@ impl<'a> Compiler<'a> {
                 let pip = match g.public_ips.get(k) {
                     Some(name) => self.resolve(Kind::PublicIpAddress, name, &path.key("publicIps").index(k))?,
                     None => {
-                        let name = if k == 0 {
-                            format!("{}-pip", g.name)
-                        } else {
-                            format!("{}-pip{}", g.name, k + 1)
-                        };
+                        let name = if k == 0 { format!("{}-pip", g.name) } else { format!("{}-pip{}", g.name, k + 1) };
                         let pip = rg
                             .top_level(Kind::PublicIpAddress, &name)
                             .map_err(|e| CompileError::new(&path, e.to_string()))?;
@@ -939,8 +843,7 @@ impl<'a> Compiler<'a> {
                 enable_private_ip_address: false,
                 ip_configurations,
             };
-            self.out
-                .push(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec }, &path);
+            self.out.push(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec }, &path);
             self.out.declare(&id, Kind::VirtualNetworkGateway, &path);
         }
         Ok(())
@@ -983,10 +886,7 @@ impl<'a> Compiler<'a> {
             links.push(Link::new(&from, &to, &forward, None, path.clone()));
             if p.one_way {
                 if p.reverse.is_some() {
-                    return Err(CompileError::new(
-                        &path.key("reverse"),
-                        "a one-way peering has no reverse link",
-                    ));
+                    return Err(CompileError::new(&path.key("reverse"), "a one-way peering has no reverse link"));
                 }
                 continue;
             }
@@ -998,13 +898,7 @@ impl<'a> Compiler<'a> {
                 only_ipv6: p.only_ipv6,
                 ..LinkOptions::default()
             };
-            links.push(Link::new(
-                &to,
-                &from,
-                reverse.unwrap_or(&default_reverse),
-                None,
-                path.key("reverse"),
-            ));
+            links.push(Link::new(&to, &from, reverse.unwrap_or(&default_reverse), None, path.key("reverse")));
         }
         for (i, c) in self.doc.connectivity.iter().enumerate() {
             let path = root.key("connectivity").index(i);
@@ -1089,11 +983,7 @@ impl<'a> Compiler<'a> {
                 CompileError::azure(&link.path, vnetlab_engine::errors::invalid_resource_name(&link.name))
             })?;
             self.out.push(
-                Operation::PeeringPut {
-                    id: id.clone(),
-                    spec: link.spec,
-                    sync_remote_address_space: false,
-                },
+                Operation::PeeringPut { id: id.clone(), spec: link.spec, sync_remote_address_space: false },
                 &link.path,
             );
             self.out.declare(&id, Kind::VirtualNetworkPeering, &link.path);
@@ -1105,22 +995,15 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, c) in self.doc.connections.iter().enumerate() {
             let path = root.key("connections").index(i);
-            let id = self.resource_id(
-                Kind::Connection,
-                &c.name,
-                c.subscription.as_ref(),
-                c.resource_group.as_ref(),
-                &path,
-            )?;
+            let id =
+                self.resource_id(Kind::Connection, &c.name, c.subscription.as_ref(), c.resource_group.as_ref(), &path)?;
             let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
             let gateway = self.resolve(Kind::VirtualNetworkGateway, &c.gateway, &path.key("gateway"))?;
             let location = match &c.location {
                 Some(l) => {
                     parse_location(l, Kind::Connection).map_err(|e| CompileError::azure(&path.key("location"), e))?
                 }
-                None => self
-                    .gateway_location(&gateway)
-                    .unwrap_or(self.location(None, &rg, Kind::Connection, &path)?),
+                None => self.gateway_location(&gateway).unwrap_or(self.location(None, &rg, Kind::Connection, &path)?),
             };
             let mut spec = ConnectionSpec {
                 location,
@@ -1167,13 +1050,10 @@ impl<'a> Compiler<'a> {
             }
             let back = match (&spec.virtual_network_gateway2, c.both_ways) {
                 (Some(remote), true) => {
-                    let name = c
-                        .reverse_name
-                        .clone()
-                        .unwrap_or_else(|| format!("{}-to-{}", remote.name(), gateway.name()));
-                    let back_id = rg
-                        .top_level(Kind::Connection, &name)
-                        .map_err(|e| CompileError::new(&path, e.to_string()))?;
+                    let name =
+                        c.reverse_name.clone().unwrap_or_else(|| format!("{}-to-{}", remote.name(), gateway.name()));
+                    let back_id =
+                        rg.top_level(Kind::Connection, &name).map_err(|e| CompileError::new(&path, e.to_string()))?;
                     let back_spec = ConnectionSpec {
                         location: self.gateway_location(remote).unwrap_or(location),
                         virtual_network_gateway1: remote.clone(),
@@ -1187,13 +1067,7 @@ impl<'a> Compiler<'a> {
             self.out.push(Operation::ConnectionPut { id: id.clone(), spec }, &path);
             self.out.declare(&id, Kind::Connection, &path);
             if let Some((back_id, back_spec)) = back {
-                self.out.push(
-                    Operation::ConnectionPut {
-                        id: back_id.clone(),
-                        spec: back_spec,
-                    },
-                    &path,
-                );
+                self.out.push(Operation::ConnectionPut { id: back_id.clone(), spec: back_spec }, &path);
                 self.out.declare(&back_id, Kind::Connection, &path);
             }
         }
@@ -1233,10 +1107,7 @@ impl Link {
         spec.origin = origin;
         Link {
             from: from.clone(),
-            name: o
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("{}-to-{}", from.name(), to.name())),
+            name: o.name.clone().unwrap_or_else(|| format!("{}-to-{}", from.name(), to.name())),
             spec,
             path,
         }
@@ -1270,20 +1141,14 @@ fn rule_spec(r: &RuleDecl, rule_id: &ResourceId, path: &Path) -> Result<Security
         let (one, many) = one_or_many(v);
         let parse =
             |s: &str| vnetlab_engine::input::parse_port_range(s).map_err(|e| CompileError::azure(&path.key(key), e));
-        Ok((
-            one.as_deref().map(parse).transpose()?,
-            many.iter().map(|s| parse(s)).collect::<Result<_>>()?,
-        ))
+        Ok((one.as_deref().map(parse).transpose()?, many.iter().map(|s| parse(s)).collect::<Result<_>>()?))
     };
     let addresses = |v: &Option<OneOrMany>, key: &str| -> Result<(Option<AddressMatch>, Vec<AddressMatch>)> {
         let (one, many) = one_or_many(v);
         let parse = |s: &str| {
             vnetlab_engine::input::parse_address_match(s, rule_id).map_err(|e| CompileError::azure(&path.key(key), e))
         };
-        Ok((
-            one.as_deref().map(parse).transpose()?,
-            many.iter().map(|s| parse(s)).collect::<Result<_>>()?,
-        ))
+        Ok((one.as_deref().map(parse).transpose()?, many.iter().map(|s| parse(s)).collect::<Result<_>>()?))
     };
     let (source_port_range, source_port_ranges) = ports(&r.source_ports, "sourcePorts")?;
     let (destination_port_range, destination_port_ranges) = ports(&r.destination_ports, "destinationPorts")?;
@@ -1320,34 +1185,20 @@ pub fn teardown(compiled: &Compiled, state: &State) -> Vec<(Operation, Path)> {
         .map(|d| (d.id.clone(), d.kind))
         .collect();
     // Children the file declares whose parent stays (a peering to a VNet of another file).
-    for d in compiled
-        .declared
-        .iter()
-        .filter(|d| d.kind == Kind::VirtualNetworkPeering)
-    {
+    for d in compiled.declared.iter().filter(|d| d.kind == Kind::VirtualNetworkPeering) {
         let parent_declared = d.id.parent().is_some_and(|p| declared.contains(p.key()));
         if !parent_declared && state.exists(&d.id) {
             ids.push((d.id.clone(), d.kind));
         }
     }
-    let path_of = |id: &ResourceId| {
-        compiled
-            .declared
-            .iter()
-            .find(|d| &d.id == id)
-            .map(|d| d.path.clone())
-            .unwrap_or_default()
-    };
+    let path_of =
+        |id: &ResourceId| compiled.declared.iter().find(|d| &d.id == id).map(|d| d.path.clone()).unwrap_or_default();
     let mut ops: Vec<(Operation, Path)> = vnetlab_engine::teardown_order(ids)
         .into_iter()
         .filter_map(|(id, kind)| vnetlab_engine::delete_operation(&id, kind).map(|op| (op, path_of(&id))))
         .collect();
     // A group goes when everything in it is the file's.
-    for d in compiled
-        .declared
-        .iter()
-        .filter(|d| d.kind == Kind::ResourceGroup && state.exists(&d.id))
-    {
+    for d in compiled.declared.iter().filter(|d| d.kind == Kind::ResourceGroup && state.exists(&d.id)) {
         let only_ours = state
             .descendants(&d.id)
             .iter()
@@ -1357,45 +1208,23 @@ pub fn teardown(compiled: &Compiled, state: &State) -> Vec<(Operation, Path)> {
             ops.push((Operation::ResourceGroupDelete { id: d.id.clone() }, d.path.clone()));
         }
     }
-    for d in compiled
-        .declared
-        .iter()
-        .filter(|d| d.kind == Kind::Subscription && state.exists(&d.id))
-    {
+    for d in compiled.declared.iter().filter(|d| d.kind == Kind::Subscription && state.exists(&d.id)) {
         let groups = state.children_of(&d.id, Kind::ResourceGroup);
-        if groups.iter().all(|g| declared.contains(g.id().key())) {
-            if let Some(sub) = d.id.subscription_id() {
-                ops.push((
-                    Operation::SubscriptionDelete {
-                        subscription_id: sub.to_owned(),
-                    },
-                    d.path.clone(),
-                ));
-            }
+        if groups.iter().all(|g| declared.contains(g.id().key()))
+            && let Some(sub) = d.id.subscription_id()
+        {
+            ops.push((Operation::SubscriptionDelete { subscription_id: sub.to_owned() }, d.path.clone()));
         }
     }
-    for d in compiled
-        .declared
-        .iter()
-        .filter(|d| d.kind == Kind::Tenant && state.exists(&d.id))
-    {
+    for d in compiled.declared.iter().filter(|d| d.kind == Kind::Tenant && state.exists(&d.id)) {
         let Some(t) = d.id.tenant_id() else { continue };
         let subscriptions_ours = state
             .all_of(Kind::Subscription)
             .iter()
-            .filter(|s| {
-                s.resource
-                    .as_subscription()
-                    .is_some_and(|s| s.tenant_id.eq_ignore_ascii_case(t))
-            })
+            .filter(|s| s.resource.as_subscription().is_some_and(|s| s.tenant_id.eq_ignore_ascii_case(t)))
             .all(|s| declared.contains(s.id().key()));
         if subscriptions_ours {
-            ops.push((
-                Operation::TenantDelete {
-                    tenant_id: t.to_owned(),
-                },
-                d.path.clone(),
-            ));
+            ops.push((Operation::TenantDelete { tenant_id: t.to_owned() }, d.path.clone()));
         }
     }
     ops

@@ -29,7 +29,7 @@ pub struct TopologyError {
     /// The field, such as `vnets[0].addressSpace[1]`.
     pub path: Option<String>,
     pub message: String,
-    pub azure: Option<AzureError>,
+    pub azure: Option<Box<AzureError>>,
 }
 
 impl fmt::Display for TopologyError {
@@ -83,15 +83,11 @@ impl Loaded {
                 azure: None,
             })?
         };
-        Ok(Loaded {
-            file: file.to_owned(),
-            text,
-            doc,
-        })
+        Ok(Loaded { file: file.to_owned(), text, doc })
     }
 
     /// Locates a problem at `path` in this file.
-    pub fn error_at(&self, path: &Path, message: String, azure: Option<AzureError>) -> TopologyError {
+    pub fn error_at(&self, path: &Path, message: String, azure: Option<Box<AzureError>>) -> TopologyError {
         TopologyError {
             file: self.file.clone(),
             position: locate(&self.text, path),
@@ -108,7 +104,7 @@ impl Loaded {
     /// The error for operation `index` of `compiled`, refused by the engine with `error`.
     pub fn rejected(&self, compiled: &Compiled, index: usize, error: AzureError) -> TopologyError {
         let path = compiled.sources.get(index).cloned().unwrap_or_default();
-        self.error_at(&path, error.to_string(), Some(error))
+        self.error_at(&path, error.to_string(), Some(Box::new(error)))
     }
 }
 

@@ -161,10 +161,7 @@ mod tests {
         let p = Path::root().key("vnets").index(1).key("addressSpace").index(1);
         assert_eq!(p.to_string(), "vnets[1].addressSpace[1]");
         assert_eq!(locate(DOC, &p), Some((7, 9)));
-        assert_eq!(
-            locate(DOC, &Path::root().key("peerings").index(0).key("remote")),
-            Some((10, 13))
-        );
+        assert_eq!(locate(DOC, &Path::root().key("peerings").index(0).key("remote")), Some((10, 13)));
         assert_eq!(locate(DOC, &Path::root().key("vnets").index(1)), Some((4, 5)));
         assert_eq!(locate(DOC, &Path::root().key("vnets").index(5)), None);
         assert_eq!(locate(DOC, &Path::root().key("nope")), None);

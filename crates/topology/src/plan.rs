@@ -56,47 +56,23 @@ pub fn diff(before: &State, after: &State) -> Vec<PlannedChange> {
         let kind = before.get(&id).or_else(|| after.get(&id)).map(|s| s.kind());
         let Some(kind) = kind else { continue };
         match (body(before, &id), body(after, &id)) {
-            (None, Some(_)) => out.push(PlannedChange {
-                action: Action::Create,
-                id,
-                kind,
-                fields: Vec::new(),
-            }),
-            (Some(_), None) => out.push(PlannedChange {
-                action: Action::Delete,
-                id,
-                kind,
-                fields: Vec::new(),
-            }),
+            (None, Some(_)) => out.push(PlannedChange { action: Action::Create, id, kind, fields: Vec::new() }),
+            (Some(_), None) => out.push(PlannedChange { action: Action::Delete, id, kind, fields: Vec::new() }),
             (Some(a), Some(b)) if a != b => {
                 let mut fields = Vec::new();
                 compare("", &a, &b, &mut fields);
-                out.push(PlannedChange {
-                    action: Action::Update,
-                    id,
-                    kind,
-                    fields,
-                });
+                out.push(PlannedChange { action: Action::Update, id, kind, fields });
             }
             _ => {}
         }
     }
-    out.sort_by(|a, b| {
-        a.action
-            .cmp(&b.action)
-            .then_with(|| a.kind.cmp(&b.kind))
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    out.sort_by(|a, b| a.action.cmp(&b.action).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.id.cmp(&b.id)));
     out
 }
 
 fn compare(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldChange>) {
     let join = |k: &str| {
-        if path.is_empty() {
-            k.to_owned()
-        } else {
-            format!("{path}.{k}")
-        }
+        if path.is_empty() { k.to_owned() } else { format!("{path}.{k}") }
     };
     match (a, b) {
         (Value::Object(x), Value::Object(y)) => {
@@ -104,19 +80,11 @@ fn compare(path: &str, a: &Value, b: &Value, out: &mut Vec<FieldChange>) {
             for k in keys {
                 match (x.get(k), y.get(k)) {
                     (Some(p), Some(q)) => compare(&join(k), p, q, out),
-                    (p, q) => out.push(FieldChange {
-                        path: join(k),
-                        before: p.cloned(),
-                        after: q.cloned(),
-                    }),
+                    (p, q) => out.push(FieldChange { path: join(k), before: p.cloned(), after: q.cloned() }),
                 }
             }
         }
-        _ if a != b => out.push(FieldChange {
-            path: path.to_owned(),
-            before: Some(a.clone()),
-            after: Some(b.clone()),
-        }),
+        _ if a != b => out.push(FieldChange { path: path.to_owned(), before: Some(a.clone()), after: Some(b.clone()) }),
         _ => {}
     }
 }

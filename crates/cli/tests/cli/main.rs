@@ -11,37 +11,22 @@ struct Lab {
 }
 
 fn example(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
-        .display()
-        .to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name).display().to_string()
 }
 
 impl Lab {
     fn new() -> Lab {
-        Lab {
-            home: tempfile::tempdir().unwrap(),
-        }
+        Lab { home: tempfile::tempdir().unwrap() }
     }
 
     fn cmd(&self, args: &[&str]) -> Output {
-        Command::cargo_bin("vnetlab")
-            .unwrap()
-            .env("VNETLAB_HOME", self.home.path())
-            .args(args)
-            .output()
-            .unwrap()
+        Command::cargo_bin("vnetlab").unwrap().env("VNETLAB_HOME", self.home.path()).args(args).output().unwrap()
     }
 
     #[track_caller]
     fn ok(&self, args: &[&str]) -> String {
         let out = self.cmd(args);
-        assert!(
-            out.status.success(),
-            "vnetlab {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "vnetlab {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
         String::from_utf8(out.stdout).unwrap()
     }
 
@@ -49,11 +34,7 @@ impl Lab {
     #[track_caller]
     fn fails(&self, args: &[&str]) -> (i32, String) {
         let out = self.cmd(args);
-        assert!(
-            !out.status.success(),
-            "vnetlab {args:?} succeeded:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert!(!out.status.success(), "vnetlab {args:?} succeeded:\n{}", String::from_utf8_lossy(&out.stdout));
         (out.status.code().unwrap_or(-1), String::from_utf8(out.stderr).unwrap())
     }
 
@@ -71,29 +52,17 @@ impl Lab {
 }
 
 fn ids(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap().to_owned())
-        .collect()
+    list.as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect()
 }
 
 #[test]
 fn every_example_goes_up_plans_nothing_more_and_comes_down() {
     let lab = Lab::new();
     let empty = ids(&lab.json(&["show"]));
-    for name in [
-        "sales-marketing.yaml",
-        "hub-and-spoke.yaml",
-        "mesh.yaml",
-        "global-peering.yaml",
-    ] {
+    for name in ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml"] {
         let file = example(name);
         let planned = lab.ok(&["plan", &file]);
-        assert!(
-            planned.contains("to add") && !planned.contains(" 0 to add"),
-            "{planned}"
-        );
+        assert!(planned.contains("to add") && !planned.contains(" 0 to add"), "{planned}");
         let up = lab.ok(&["up", &file]);
         assert!(up.starts_with("Applied "), "{up}");
         let again = lab.ok(&["up", &file]);
@@ -105,12 +74,7 @@ fn every_example_goes_up_plans_nothing_more_and_comes_down() {
         );
         assert!(lab.ok(&["check"]).contains("every invariant holds"));
     }
-    for name in [
-        "sales-marketing.yaml",
-        "hub-and-spoke.yaml",
-        "mesh.yaml",
-        "global-peering.yaml",
-    ] {
+    for name in ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml"] {
         lab.ok(&["down", &example(name)]);
     }
     assert_eq!(ids(&lab.json(&["show"])), empty);
@@ -151,10 +115,7 @@ fn learn_exercise_through_the_peering_commands() {
     ]);
     assert_eq!(first["properties"]["peeringState"], "Initiated");
     assert_eq!(first["properties"]["peeringSyncLevel"], "RemoteNotInSync");
-    assert_eq!(
-        first["type"],
-        "Microsoft.Network/virtualNetworks/virtualNetworkPeerings"
-    );
+    assert_eq!(first["type"], "Microsoft.Network/virtualNetworks/virtualNetworkPeerings");
     assert!(first["etag"].as_str().unwrap().starts_with("W/\""));
     lab.ok(&[
         "vnet",
@@ -229,17 +190,7 @@ fn learn_exercise_through_the_peering_commands() {
     assert!(err.contains("(AnotherPeeringAlreadyReferencesRemoteVnet)"), "{err}");
     assert_eq!(lab.json(&["show"]), before);
     // Delete one side: the other is Disconnected; a missing peering is exit 3, as az.
-    lab.ok(&[
-        "vnet",
-        "peering",
-        "delete",
-        "-g",
-        "rg1",
-        "--vnet-name",
-        "SalesVNet",
-        "-n",
-        "SalesVNet-To-MarketingVNet",
-    ]);
+    lab.ok(&["vnet", "peering", "delete", "-g", "rg1", "--vnet-name", "SalesVNet", "-n", "SalesVNet-To-MarketingVNet"]);
     let other = lab.json(&[
         "vnet",
         "peering",
@@ -267,10 +218,7 @@ fn learn_exercise_through_the_peering_commands() {
     assert!(err.contains("(NotFound) Resource /subscriptions/"), "{err}");
     let (code, err) = lab.fails(&["vnet", "peering", "list", "-g", "nope", "--vnet-name", "SalesVNet"]);
     assert_eq!(code, 3);
-    assert!(
-        err.contains("(ResourceGroupNotFound) Resource group 'nope' could not be found."),
-        "{err}"
-    );
+    assert!(err.contains("(ResourceGroupNotFound) Resource group 'nope' could not be found."), "{err}");
 }
 
 #[test]
@@ -284,27 +232,14 @@ fn address_space_change_and_sync() {
     lab.ok(&["up", &lab.write("v1.yaml", &text(""))]);
     let plan = lab.ok(&["plan", &lab.write("v2.yaml", &text(", 10.11.0.0/16"))]);
     assert!(plan.contains("properties.addressSpace.addressPrefixes"), "{plan}");
-    assert!(
-        plan.contains("properties.peeringSyncLevel: \"FullyInSync\" -> \"LocalNotInSync\""),
-        "{plan}"
-    );
+    assert!(plan.contains("properties.peeringSyncLevel: \"FullyInSync\" -> \"LocalNotInSync\""), "{plan}");
     lab.ok(&["up", &lab.write("v2.yaml", &text(", 10.11.0.0/16"))]);
     let level = |vnet: &str, name: &str| {
         lab.json(&["vnet", "peering", "show", "-g", "rg", "--vnet-name", vnet, "-n", name])["properties"]["peeringSyncLevel"].clone()
     };
     assert_eq!(level("vnet2", "vnet2-to-vnet1"), "LocalNotInSync");
     assert_eq!(level("vnet1", "vnet1-to-vnet2"), "RemoteNotInSync");
-    let synced = lab.json(&[
-        "vnet",
-        "peering",
-        "sync",
-        "-g",
-        "rg",
-        "--vnet-name",
-        "vnet2",
-        "-n",
-        "vnet2-to-vnet1",
-    ]);
+    let synced = lab.json(&["vnet", "peering", "sync", "-g", "rg", "--vnet-name", "vnet2", "-n", "vnet2-to-vnet1"]);
     assert_eq!(
         synced["properties"]["remoteAddressSpace"]["addressPrefixes"],
         serde_json::json!(["10.1.0.0/16", "10.11.0.0/16"])
@@ -319,12 +254,7 @@ fn bad_files_are_located_and_change_nothing() {
     lab.ok(&["up", &example("sales-marketing.yaml")]);
     let before = lab.json(&["show"]);
     let cases = [
-        (
-            "syntax.yaml",
-            "vnets:\n\t- name: a\n",
-            ":2:1: ",
-            "cannot start any token",
-        ),
+        ("syntax.yaml", "vnets:\n\t- name: a\n", ":2:1: ", "cannot start any token"),
         (
             "field.yaml",
             "vnets:\n  - name: a\n    adressSpace: [10.9.0.0/16]\n",
@@ -373,22 +303,10 @@ fn output_formats() {
     let json = lab.json(&["show", "vnet", "-g", "learn-rg"]);
     assert_eq!(json.as_array().unwrap().len(), 2);
     let table = lab.ok(&["vnet", "list"]);
-    assert!(
-        table.starts_with("Name           ResourceGroup    Location    NumSubnets    Prefixes"),
-        "{table}"
-    );
+    assert!(table.starts_with("Name           ResourceGroup    Location    NumSubnets    Prefixes"), "{table}");
     let vnet = lab.json(&["vnet", "show", "-g", "learn-rg", "-n", "SalesVNet"]);
-    assert_eq!(
-        vnet["properties"]["virtualNetworkPeerings"].as_array().unwrap().len(),
-        1
-    );
-    assert_eq!(
-        vnet["properties"]["subnets"][0]["properties"]["ipConfigurations"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(vnet["properties"]["virtualNetworkPeerings"].as_array().unwrap().len(), 1);
+    assert_eq!(vnet["properties"]["subnets"][0]["properties"]["ipConfigurations"].as_array().unwrap().len(), 1);
     let (code, err) = lab.fails(&["show", "gizmo"]);
     assert_eq!(code, 1);
     assert!(err.contains("unknown resource type 'gizmo'"), "{err}");
@@ -405,34 +323,31 @@ fn several_processes_share_one_store() {
     let home: &Path = lab.home.path();
     let children: Vec<_> = (1..=8)
         .flat_map(|i| {
-            [
-                ("hub".to_owned(), format!("spoke{i}")),
-                (format!("spoke{i}"), "hub".to_owned()),
-            ]
-            .into_iter()
-            .map(move |(from, to)| {
-                std::process::Command::new(assert_cmd::cargo::cargo_bin("vnetlab"))
-                    .env("VNETLAB_HOME", home)
-                    .args([
-                        "vnet",
-                        "peering",
-                        "create",
-                        "-g",
-                        "rg",
-                        "--vnet-name",
-                        &from,
-                        "-n",
-                        &format!("{from}-to-{to}"),
-                        "--remote-vnet",
-                        &to,
-                        "--allow-vnet-access",
-                        "-o",
-                        "json",
-                    ])
-                    .stdout(std::process::Stdio::null())
-                    .spawn()
-                    .unwrap()
-            })
+            [("hub".to_owned(), format!("spoke{i}")), (format!("spoke{i}"), "hub".to_owned())].into_iter().map(
+                move |(from, to)| {
+                    std::process::Command::new(assert_cmd::cargo::cargo_bin("vnetlab"))
+                        .env("VNETLAB_HOME", home)
+                        .args([
+                            "vnet",
+                            "peering",
+                            "create",
+                            "-g",
+                            "rg",
+                            "--vnet-name",
+                            &from,
+                            "-n",
+                            &format!("{from}-to-{to}"),
+                            "--remote-vnet",
+                            &to,
+                            "--allow-vnet-access",
+                            "-o",
+                            "json",
+                        ])
+                        .stdout(std::process::Stdio::null())
+                        .spawn()
+                        .unwrap()
+                },
+            )
         })
         .collect();
     for mut child in children {
@@ -440,13 +355,6 @@ fn several_processes_share_one_store() {
     }
     let links = lab.json(&["show", "peering"]);
     assert_eq!(links.as_array().unwrap().len(), 16);
-    assert!(
-        links
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|l| l["properties"]["peeringState"] == "Connected"),
-        "{links:#}"
-    );
+    assert!(links.as_array().unwrap().iter().all(|l| l["properties"]["peeringState"] == "Connected"), "{links:#}");
     assert!(lab.ok(&["check"]).contains("every invariant holds"));
 }

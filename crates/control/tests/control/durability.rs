@@ -26,18 +26,13 @@ fn vnet(n: u64) -> ResourceId {
 fn step(n: u64) -> Vec<Operation> {
     let west = Location::parse("westus").unwrap();
     let prefix = Prefix::parse(&format!("10.{}.{}.0/24", n / 256, n % 256)).unwrap();
-    let mut ops = vec![Operation::VirtualNetworkPut {
-        id: vnet(n),
-        spec: VirtualNetworkSpec::new(west, vec![prefix]),
-    }];
+    let mut ops = vec![Operation::VirtualNetworkPut { id: vnet(n), spec: VirtualNetworkSpec::new(west, vec![prefix]) }];
     if n > 0 {
         for (from, to) in [(n, n - 1), (n - 1, n)] {
             let mut spec = PeeringSpec::new(vnet(to));
             spec.allow_virtual_network_access = true;
             ops.push(Operation::PeeringPut {
-                id: vnet(from)
-                    .child(Kind::VirtualNetworkPeering, &format!("to-v{to}"))
-                    .unwrap(),
+                id: vnet(from).child(Kind::VirtualNetworkPeering, &format!("to-v{to}")).unwrap(),
                 spec,
                 sync_remote_address_space: false,
             });
@@ -51,22 +46,10 @@ fn presence(state: &vnetlab_model::State, n: u64) -> Option<bool> {
     let mut parts = vec![state.vnet(&vnet(n)).is_some()];
     if n > 0 {
         parts.push(
-            state
-                .peering(
-                    &vnet(n)
-                        .child(Kind::VirtualNetworkPeering, &format!("to-v{}", n - 1))
-                        .unwrap(),
-                )
-                .is_some(),
+            state.peering(&vnet(n).child(Kind::VirtualNetworkPeering, &format!("to-v{}", n - 1)).unwrap()).is_some(),
         );
         parts.push(
-            state
-                .peering(
-                    &vnet(n - 1)
-                        .child(Kind::VirtualNetworkPeering, &format!("to-v{n}"))
-                        .unwrap(),
-                )
-                .is_some(),
+            state.peering(&vnet(n - 1).child(Kind::VirtualNetworkPeering, &format!("to-v{n}")).unwrap()).is_some(),
         );
     }
     if parts.iter().all(|p| *p) {
@@ -87,12 +70,7 @@ fn child_writer() {
     };
     let lab = Lab::open(Path::new(&home)).unwrap();
     let west = Location::parse("westus").unwrap();
-    lab.execute(&Operation::ResourceGroupPut {
-        id: rg(),
-        location: west,
-        tags: Default::default(),
-    })
-    .unwrap();
+    lab.execute(&Operation::ResourceGroupPut { id: rg(), location: west, tags: Default::default() }).unwrap();
     let mut n = lab.read(|s| s.all_of(Kind::VirtualNetwork).len() as u64).unwrap();
     let mut out = std::io::stdout().lock();
     loop {
@@ -117,22 +95,12 @@ impl Rng {
 #[test]
 fn durability_under_sigkill() {
     let home = tempfile::tempdir().unwrap();
-    let seed = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let seed = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1;
     let mut rng = Rng(seed);
     let mut reported_total = 0u64;
     for round in 0..12 {
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "durability::child_writer",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["durability::child_writer", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
             .env(CHILD_ENV, home.path())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -157,11 +125,7 @@ fn durability_under_sigkill() {
         reader.join().unwrap();
         let reported = reported.lock().unwrap().clone();
         reported_total += reported.len() as u64;
-        eprintln!(
-            "round {round}: {} commits reported, last {:?}",
-            reported.len(),
-            reported.last()
-        );
+        eprintln!("round {round}: {} commits reported, last {:?}", reported.len(), reported.last());
 
         let lab =
             Lab::open(home.path()).unwrap_or_else(|e| panic!("round {round} (seed {seed}): store did not open: {e}"));
@@ -173,21 +137,13 @@ fn durability_under_sigkill() {
                     "round {round} (seed {seed}): reported step {n} is missing"
                 );
                 if *n > 0 {
-                    let link = vnet(*n)
-                        .child(Kind::VirtualNetworkPeering, &format!("to-v{}", n - 1))
-                        .unwrap();
-                    assert_eq!(
-                        state.peering(&link).unwrap().properties.peering_state,
-                        PeeringState::Connected
-                    );
+                    let link = vnet(*n).child(Kind::VirtualNetworkPeering, &format!("to-v{}", n - 1)).unwrap();
+                    assert_eq!(state.peering(&link).unwrap().properties.peering_state, PeeringState::Connected);
                 }
             }
             let count = state.all_of(Kind::VirtualNetwork).len() as u64;
             for n in 0..count + 2 {
-                assert!(
-                    presence(state, n).is_some(),
-                    "round {round} (seed {seed}): step {n} was torn"
-                );
+                assert!(presence(state, n).is_some(), "round {round} (seed {seed}): step {n} was torn");
             }
             let violations = vnetlab_engine::invariants::check(state);
             assert!(violations.is_empty(), "round {round} (seed {seed}): {violations:#?}");

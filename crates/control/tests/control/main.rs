@@ -11,9 +11,7 @@ fn a_new_lab_has_the_default_tenant_and_subscription_and_reopens_without_change(
     let home = tempfile::tempdir().unwrap();
     let lab = Lab::open(home.path()).unwrap();
     let revision = lab.store_revision();
-    let counts = lab
-        .read(|s| (s.all_of(Kind::Tenant).len(), s.all_of(Kind::Subscription).len()))
-        .unwrap();
+    let counts = lab.read(|s| (s.all_of(Kind::Tenant).len(), s.all_of(Kind::Subscription).len())).unwrap();
     assert_eq!(counts, (1, 1));
     drop(lab);
     let again = Lab::open(home.path()).unwrap();
@@ -27,11 +25,7 @@ fn a_batch_is_all_or_nothing_and_names_the_failing_operation() {
     let rg = ResourceId::resource_group(DEFAULT_SUBSCRIPTION_ID, "rg").unwrap();
     let west = Location::parse("westus").unwrap();
     let ops = vec![
-        Operation::ResourceGroupPut {
-            id: rg.clone(),
-            location: west,
-            tags: Default::default(),
-        },
+        Operation::ResourceGroupPut { id: rg.clone(), location: west, tags: Default::default() },
         Operation::VirtualNetworkPut {
             id: rg.top_level(Kind::VirtualNetwork, "a").unwrap(),
             spec: VirtualNetworkSpec::new(west, vec![Prefix::parse("10.0.0.0/16").unwrap()]),

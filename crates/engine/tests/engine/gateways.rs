@@ -99,23 +99,16 @@ fn one_vpn_and_one_expressroute_gateway_per_vnet() {
     lab.gateway(&hub, "vpn1");
     let pip = lab.public_ip("vpn2-pip");
     let spec = lab.gateway_spec(&hub, Some(pip), GatewayType::Vpn);
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: lab.id(Kind::VirtualNetworkGateway, "vpn2"),
-        spec,
-    });
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, "vpn2"), spec });
     assert_eq!(e.code, "InvalidGatewayConfiguration");
     assert!(
-        e.message
-            .contains("a virtual network can have one VPN gateway and one ExpressRoute gateway"),
+        e.message.contains("a virtual network can have one VPN gateway and one ExpressRoute gateway"),
         "{}",
         e.message
     );
     let er_pip = lab.public_ip("er-pip");
     let spec = lab.gateway_spec(&hub, Some(er_pip), GatewayType::ExpressRoute);
-    lab.ok(Operation::VirtualNetworkGatewayPut {
-        id: lab.id(Kind::VirtualNetworkGateway, "er"),
-        spec,
-    });
+    lab.ok(Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, "er"), spec });
     lab.sound();
 }
 
@@ -127,10 +120,7 @@ fn gateways_live_in_a_subnet_named_gateway_subnet() {
     let pip = lab.public_ip("pip");
     let mut spec = lab.gateway_spec(&hub, Some(pip), GatewayType::Vpn);
     spec.ip_configurations[0].subnet = hub.child(Kind::Subnet, "gateways").unwrap();
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: lab.id(Kind::VirtualNetworkGateway, "gw"),
-        spec,
-    });
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, "gw"), spec });
     assert_eq!(e.code, "InvalidGatewayConfiguration");
     assert!(e.message.contains("subnet named GatewaySubnet"), "{}", e.message);
 }
@@ -143,33 +133,15 @@ fn gateway_sku_and_type_rules() {
     let id = lab.id(Kind::VirtualNetworkGateway, "gw");
     let mut spec = lab.gateway_spec(&hub, Some(pip.clone()), GatewayType::Vpn);
     spec.vpn_type = Some(VpnType::PolicyBased);
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: id.clone(),
-        spec: spec.clone(),
-    });
-    assert!(
-        e.message
-            .contains("PolicyBased VPN gateways are available only with the Basic SKU"),
-        "{}",
-        e.message
-    );
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec: spec.clone() });
+    assert!(e.message.contains("PolicyBased VPN gateways are available only with the Basic SKU"), "{}", e.message);
     spec.vpn_type = None;
     spec.sku = vnetlab_model::GatewaySkuName::ErGw1AZ;
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: id.clone(),
-        spec: spec.clone(),
-    });
-    assert!(
-        e.message.contains("SKU ErGw1AZ is not available for Vpn gateways"),
-        "{}",
-        e.message
-    );
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec: spec.clone() });
+    assert!(e.message.contains("SKU ErGw1AZ is not available for Vpn gateways"), "{}", e.message);
     spec.sku = vnetlab_model::GatewaySkuName::VpnGw2;
     spec.active_active = true;
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: id.clone(),
-        spec: spec.clone(),
-    });
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec: spec.clone() });
     assert_error(
         &e,
         "ActiveActiveGatewayMustHaveExactlyTwoIpConfigurations",
@@ -180,26 +152,15 @@ fn gateway_sku_and_type_rules() {
     );
     spec.active_active = false;
     spec.ip_configurations[0].public_ip_address = None;
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: id.clone(),
-        spec: spec.clone(),
-    });
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec: spec.clone() });
     assert!(e.message.contains("needs a public IP address"), "{}", e.message);
     spec.ip_configurations[0].public_ip_address = Some(pip);
-    lab.ok(Operation::VirtualNetworkGatewayPut {
-        id: id.clone(),
-        spec: spec.clone(),
-    });
+    lab.ok(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec: spec.clone() });
     // The type cannot change afterwards.
     spec.vpn_type = Some(VpnType::PolicyBased);
     spec.sku = vnetlab_model::GatewaySkuName::Basic;
     let e = lab.err(Operation::VirtualNetworkGatewayPut { id, spec });
-    assert!(
-        e.message
-            .contains("cannot be converted between PolicyBased and RouteBased"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("cannot be converted between PolicyBased and RouteBased"), "{}", e.message);
 }
 
 #[test]
@@ -218,10 +179,7 @@ fn active_active_gateways_have_two_instances_on_two_public_ips() {
     let id = lab.id(Kind::VirtualNetworkGateway, "gw");
     lab.ok(Operation::VirtualNetworkGatewayPut { id: id.clone(), spec });
     let g = lab.state.gateway(&id).unwrap();
-    assert_eq!(
-        g.properties.bgp_settings.bgp_peering_address.as_deref(),
-        Some("10.0.255.4,10.0.255.5")
-    );
+    assert_eq!(g.properties.bgp_settings.bgp_peering_address.as_deref(), Some("10.0.255.4,10.0.255.5"));
     assert_eq!(g.properties.bgp_settings.bgp_peering_addresses.len(), 2);
     // Its public IPs cannot be deleted while it holds them.
     let e = lab.err(Operation::PublicIpAddressDelete { id: pip2.clone() });
@@ -263,18 +221,14 @@ fn vnet_to_vnet_connects_when_both_sides_exist_with_the_same_key() {
     // A gateway with connections cannot be deleted; without them it can.
     let e = lab.err(Operation::VirtualNetworkGatewayDelete { id: ga.clone() });
     assert_eq!(e.code, "InUseVirtualNetworkGatewayCannotBeDeleted");
-    lab.ok(Operation::ConnectionDelete {
-        id: lab.id(Kind::Connection, "a-to-b"),
-    });
+    lab.ok(Operation::ConnectionDelete { id: lab.id(Kind::Connection, "a-to-b") });
     assert_eq!(status(&lab, "b-to-a"), ConnectionStatus::NotConnected);
     // b-to-a still names ga as its far end.
     assert_eq!(
         lab.err(Operation::VirtualNetworkGatewayDelete { id: ga.clone() }).code,
         "InUseVirtualNetworkGatewayCannotBeDeleted"
     );
-    lab.ok(Operation::ConnectionDelete {
-        id: lab.id(Kind::Connection, "b-to-a"),
-    });
+    lab.ok(Operation::ConnectionDelete { id: lab.id(Kind::Connection, "b-to-a") });
     lab.ok(Operation::VirtualNetworkGatewayDelete { id: ga });
     lab.sound();
 }
@@ -307,11 +261,7 @@ fn vnet_to_vnet_needs_route_based_gateways() {
     let op = vnet2vnet(&mut lab, "a-to-b", &ga, &gb, "k");
     let e = lab.err(op);
     assert_eq!(e.code, "InvalidConnectionConfiguration");
-    assert!(
-        e.message.contains("VNet-to-VNet connections need RouteBased gateways"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("VNet-to-VNet connections need RouteBased gateways"), "{}", e.message);
 }
 
 #[test]
@@ -335,12 +285,7 @@ fn connected_address_spaces_must_not_overlap() {
     let op = s2s(&lab, "to-branch2", &ga, &branch2);
     let e = lab.err(op);
     assert_eq!(e.code, "ConnectionOverlappingAddressSpaces");
-    assert!(
-        e.message
-            .contains("192.168.1.0/24 overlaps with address prefix 192.168.0.0/16"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("192.168.1.0/24 overlaps with address prefix 192.168.0.0/16"), "{}", e.message);
     // Changing a connected site's prefixes into the VNet's range is refused too.
     let e = lab.err(Operation::LocalNetworkGatewayPut {
         id: branch1.clone(),
@@ -370,17 +315,9 @@ fn site_to_site_connects_and_sites_get_addresses_from_the_pool() {
     let branch = site(&mut lab, "branch", &["192.168.0.0/16"]);
     let op = s2s(&lab, "hub-to-branch", &gw, &branch);
     lab.ok(op);
-    let c = lab
-        .state
-        .resource(&lab.id(Kind::Connection, "hub-to-branch"))
-        .and_then(Resource::as_connection)
-        .unwrap();
+    let c = lab.state.resource(&lab.id(Kind::Connection, "hub-to-branch")).and_then(Resource::as_connection).unwrap();
     assert_eq!(c.properties.connection_status, ConnectionStatus::Connected);
-    let lgw = lab
-        .state
-        .resource(&branch)
-        .and_then(Resource::as_local_network_gateway)
-        .unwrap();
+    let lgw = lab.state.resource(&branch).and_then(Resource::as_local_network_gateway).unwrap();
     let ip = lgw.properties.gateway_ip_address.unwrap();
     assert!(p("198.18.0.0/15").contains_addr(ip), "{ip}");
 }
@@ -414,10 +351,5 @@ fn expressroute_connections_need_an_expressroute_gateway() {
         },
     };
     let e = lab.err(op);
-    assert!(
-        e.message
-            .contains("ExpressRoute connections need an ExpressRoute gateway"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("ExpressRoute connections need an ExpressRoute gateway"), "{}", e.message);
 }

@@ -20,50 +20,17 @@ const SPACES: [&[&str]; 6] = [
 
 #[derive(Debug, Clone)]
 enum Step {
-    Vnet {
-        v: usize,
-        space: usize,
-        location: bool,
-    },
-    VnetDelete {
-        v: usize,
-    },
-    Subnet {
-        v: usize,
-        slot: usize,
-    },
-    SubnetDelete {
-        v: usize,
-        slot: usize,
-    },
-    Peer {
-        from: usize,
-        to: usize,
-        alt_name: bool,
-        flags: u8,
-        sync: bool,
-    },
-    Unpeer {
-        from: usize,
-        alt_name: bool,
-    },
-    Gateway {
-        v: usize,
-    },
-    GatewayDelete {
-        v: usize,
-    },
-    Nic {
-        v: usize,
-        slot: usize,
-        n: usize,
-    },
-    NicDelete {
-        n: usize,
-    },
-    Group {
-        delete: bool,
-    },
+    Vnet { v: usize, space: usize, location: bool },
+    VnetDelete { v: usize },
+    Subnet { v: usize, slot: usize },
+    SubnetDelete { v: usize, slot: usize },
+    Peer { from: usize, to: usize, alt_name: bool, flags: u8, sync: bool },
+    Unpeer { from: usize, alt_name: bool },
+    Gateway { v: usize },
+    GatewayDelete { v: usize },
+    Nic { v: usize, slot: usize, n: usize },
+    NicDelete { n: usize },
+    Group { delete: bool },
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -92,19 +59,10 @@ fn subnet_slot(lab: &Lab, v: usize, slot: usize) -> Option<(ResourceId, vnetlab_
     use vnetlab_model::ViewExt;
     let id = vnet(lab, v);
     let vn = lab.state.vnet(&id)?;
-    let range = vn
-        .properties
-        .address_space
-        .address_prefixes
-        .iter()
-        .find(|p| p.is_ipv4())?;
+    let range = vn.properties.address_space.address_prefixes.iter().find(|p| p.is_ipv4())?;
     let base = range.nth(u128::from(slot as u32) * 256)?;
     let prefix = vnetlab_model::Prefix::parse(&format!("{base}/24")).ok()?;
-    let name = if slot == 2 {
-        "GatewaySubnet".to_owned()
-    } else {
-        format!("s{slot}")
-    };
+    let name = if slot == 2 { "GatewaySubnet".to_owned() } else { format!("s{slot}") };
     Some((id.child(Kind::Subnet, &name).ok()?, prefix))
 }
 
@@ -126,10 +84,8 @@ fn to_ops(lab: &Lab, step: &Step) -> Vec<Operation> {
             },
         };
         let spec = lab.gateway_spec(&vnet(lab, *v), Some(pip), GatewayType::Vpn);
-        let gw = Operation::VirtualNetworkGatewayPut {
-            id: lab.id(Kind::VirtualNetworkGateway, &format!("gw{v}")),
-            spec,
-        };
+        let gw =
+            Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, &format!("gw{v}")), spec };
         return vec![pip_op, gw];
     }
     to_op(lab, step).into_iter().collect()
@@ -147,21 +103,10 @@ fn to_op(lab: &Lab, step: &Step) -> Option<Operation> {
         Step::VnetDelete { v } => Operation::VirtualNetworkDelete { id: vnet(lab, *v) },
         Step::Subnet { v, slot } => {
             let (id, prefix) = subnet_slot(lab, *v, *slot)?;
-            Operation::SubnetPut {
-                id,
-                spec: SubnetSpec::with_prefix(prefix),
-            }
+            Operation::SubnetPut { id, spec: SubnetSpec::with_prefix(prefix) }
         }
-        Step::SubnetDelete { v, slot } => Operation::SubnetDelete {
-            id: subnet_slot(lab, *v, *slot)?.0,
-        },
-        Step::Peer {
-            from,
-            to,
-            alt_name,
-            flags,
-            sync,
-        } => {
+        Step::SubnetDelete { v, slot } => Operation::SubnetDelete { id: subnet_slot(lab, *v, *slot)?.0 },
+        Step::Peer { from, to, alt_name, flags, sync } => {
             let name = if *alt_name { "alt" } else { "main" };
             let (from, to) = (vnet(lab, *from), vnet(lab, *to));
             let mut op = lab.peer_op(&from, &to, name, |s| {
@@ -170,22 +115,18 @@ fn to_op(lab: &Lab, step: &Step) -> Option<Operation> {
                 s.allow_gateway_transit = flags & 4 != 0;
                 s.use_remote_gateways = flags & 8 != 0 && flags & 16 != 0;
             });
-            if let Operation::PeeringPut {
-                sync_remote_address_space,
-                ..
-            } = &mut op
-            {
+            if let Operation::PeeringPut { sync_remote_address_space, .. } = &mut op {
                 *sync_remote_address_space = *sync;
             }
             op
         }
-        Step::Unpeer { from, alt_name } => Operation::PeeringDelete {
-            id: lab.link_id(&vnet(lab, *from), if *alt_name { "alt" } else { "main" }),
-        },
+        Step::Unpeer { from, alt_name } => {
+            Operation::PeeringDelete { id: lab.link_id(&vnet(lab, *from), if *alt_name { "alt" } else { "main" }) }
+        }
         Step::Gateway { .. } => return None,
-        Step::GatewayDelete { v } => Operation::VirtualNetworkGatewayDelete {
-            id: lab.id(Kind::VirtualNetworkGateway, &format!("gw{v}")),
-        },
+        Step::GatewayDelete { v } => {
+            Operation::VirtualNetworkGatewayDelete { id: lab.id(Kind::VirtualNetworkGateway, &format!("gw{v}")) }
+        }
         Step::Nic { v, slot, n } => {
             let (subnet, _) = subnet_slot(lab, *v, *slot)?;
             Operation::NetworkInterfacePut {
@@ -209,23 +150,18 @@ fn to_op(lab: &Lab, step: &Step) -> Option<Operation> {
                 },
             }
         }
-        Step::NicDelete { n } => Operation::NetworkInterfaceDelete {
-            id: lab.id(Kind::NetworkInterface, &format!("nic{n}")),
-        },
+        Step::NicDelete { n } => {
+            Operation::NetworkInterfaceDelete { id: lab.id(Kind::NetworkInterface, &format!("nic{n}")) }
+        }
         Step::Group { delete: true } => Operation::ResourceGroupDelete { id: lab.rg_id("rg") },
-        Step::Group { delete: false } => Operation::ResourceGroupPut {
-            id: lab.rg_id("rg"),
-            location: westus(),
-            tags: Default::default(),
-        },
+        Step::Group { delete: false } => {
+            Operation::ResourceGroupPut { id: lab.rg_id("rg"), location: westus(), tags: Default::default() }
+        }
     })
 }
 
 fn bodies(state: &State) -> Vec<(String, String, vnetlab_model::Resource)> {
-    state
-        .iter()
-        .map(|s| (s.id().key().to_owned(), s.etag.clone(), s.resource.clone()))
-        .collect()
+    state.iter().map(|s| (s.id().key().to_owned(), s.etag.clone(), s.resource.clone())).collect()
 }
 
 proptest! {

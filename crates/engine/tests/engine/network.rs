@@ -58,10 +58,7 @@ fn vnet_address_space_rules() {
             "Address prefixes 10.0.0.0/16 and 10.0.1.0/24 of virtual network {id} overlap. The prefixes of one address space must not overlap each other."
         ),
     );
-    let e = lab.err(Operation::VirtualNetworkPut {
-        id: id.clone(),
-        spec: VirtualNetworkSpec::new(westus(), vec![]),
-    });
+    let e = lab.err(Operation::VirtualNetworkPut { id: id.clone(), spec: VirtualNetworkSpec::new(westus(), vec![]) });
     assert_error(
         &e,
         "InvalidAddressSpace",
@@ -113,10 +110,7 @@ fn subnet_rules() {
     lab.ok(put("b", "10.0.2.0/29"));
     let sid = v.child(Kind::Subnet, "c").unwrap();
     assert_error(
-        &lab.err(Operation::SubnetPut {
-            id: sid.clone(),
-            spec: SubnetSpec::default(),
-        }),
+        &lab.err(Operation::SubnetPut { id: sid.clone(), spec: SubnetSpec::default() }),
         "AddressPrefixStringCannotBeNullOrEmpty",
         400,
         &format!("Address prefix string for resource {sid} cannot be null or empty."),
@@ -124,11 +118,7 @@ fn subnet_rules() {
     // A subnet of a missing VNet: ARM's not-found for the parent.
     let ghost = lab.vnet_id("ghost").child(Kind::Subnet, "s").unwrap();
     assert_eq!(
-        lab.err(Operation::SubnetPut {
-            id: ghost,
-            spec: SubnetSpec::with_prefix(p("10.0.0.0/24"))
-        })
-        .status,
+        lab.err(Operation::SubnetPut { id: ghost, spec: SubnetSpec::with_prefix(p("10.0.0.0/24")) }).status,
         404
     );
     // A VNet PUT that carries subnets replaces the set.
@@ -148,16 +138,8 @@ fn a_subnet_in_use_keeps_its_range() {
     let v = lab.vnet("v", &["10.0.0.0/16"]);
     let s = lab.subnet(&v, "apps", "10.0.1.0/24");
     lab.nic("n", &s, None).unwrap();
-    let e = lab.err(Operation::SubnetPut {
-        id: s,
-        spec: SubnetSpec::with_prefix(p("10.0.1.0/25")),
-    });
-    assert_error(
-        &e,
-        "InUseSubnetCannotBeUpdated",
-        400,
-        "Subnet apps is in use and cannot be updated.",
-    );
+    let e = lab.err(Operation::SubnetPut { id: s, spec: SubnetSpec::with_prefix(p("10.0.1.0/25")) });
+    assert_error(&e, "InUseSubnetCannotBeUpdated", 400, "Subnet apps is in use and cannot be updated.");
 }
 
 #[test]
@@ -180,9 +162,7 @@ fn nic_addresses_avoid_the_five_azure_reserves() {
         "Subnet small with address prefix 10.0.0.0/29 does not have enough capacity for 1 IP addresses.",
     );
     // Freed addresses are reused.
-    lab.ok(Operation::NetworkInterfaceDelete {
-        id: lab.id(Kind::NetworkInterface, "n1"),
-    });
+    lab.ok(Operation::NetworkInterfaceDelete { id: lab.id(Kind::NetworkInterface, "n1") });
     let nic = lab.nic("n4", &s, None).unwrap();
     assert_eq!(lab.nic_ip(&nic), "10.0.0.5");
     lab.sound();
@@ -261,10 +241,7 @@ fn nsg_rules_are_validated() {
         400,
         "Security rule has invalid Priority. Value provided: 0 Allowed range 100-4096.",
     );
-    assert_eq!(
-        lab.err(put("r", rule(4097, SecurityRuleDirection::Inbound))).code,
-        "SecurityRuleInvalidPriority"
-    );
+    assert_eq!(lab.err(put("r", rule(4097, SecurityRuleDirection::Inbound))).code, "SecurityRuleInvalidPriority");
     lab.ok(put("allow-ssh", rule(100, SecurityRuleDirection::Inbound)));
     assert_error(
         &lab.err(put("other", rule(100, SecurityRuleDirection::Inbound))),
@@ -289,15 +266,9 @@ fn nsg_rules_are_validated() {
     let mut mixed = rule(300, SecurityRuleDirection::Inbound);
     mixed.source_address_prefix = Some("10.0.0.0/8".parse().unwrap());
     mixed.destination_address_prefix = Some("fd00::/8".parse().unwrap());
-    assert_eq!(
-        lab.err(put("mixed", mixed)).code,
-        "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies"
-    );
+    assert_eq!(lab.err(put("mixed", mixed)).code, "ResourceCannotContainAddressPrefixesFromDifferentAddressFamilies");
     // The port and address parsers report Azure's codes.
-    assert_eq!(
-        input::parse_port_range("636, 389").unwrap_err().code,
-        "SecurityRuleInvalidPortRange"
-    );
+    assert_eq!(input::parse_port_range("636, 389").unwrap_err().code, "SecurityRuleInvalidPortRange");
     assert_error(
         &input::parse_address_match("50.206.209.68/27", &rid).unwrap_err(),
         "SecurityRuleInvalidAddressPrefix",
@@ -344,10 +315,7 @@ fn nsgs_and_route_tables_in_use_cannot_be_deleted() {
         400,
         "Route table rt is in use and cannot be deleted.",
     );
-    lab.ok(Operation::SubnetPut {
-        id: s,
-        spec: SubnetSpec::with_prefix(p("10.0.0.0/24")),
-    });
+    lab.ok(Operation::SubnetPut { id: s, spec: SubnetSpec::with_prefix(p("10.0.0.0/24")) });
     lab.ok(Operation::NetworkSecurityGroupDelete { id: n });
     lab.ok(Operation::RouteTableDelete { id: rt });
 }
@@ -359,10 +327,7 @@ fn an_nsg_cannot_go_on_gateway_subnet() {
     let v = lab.vnet("v", &["10.0.0.0/16"]);
     let e = lab.err(Operation::SubnetPut {
         id: v.child(Kind::Subnet, "GatewaySubnet").unwrap(),
-        spec: SubnetSpec {
-            network_security_group: Some(n),
-            ..SubnetSpec::with_prefix(p("10.0.255.0/27"))
-        },
+        spec: SubnetSpec { network_security_group: Some(n), ..SubnetSpec::with_prefix(p("10.0.255.0/27")) },
     });
     assert_eq!(e.code, "NetworkSecurityGroupCannotBeAttachedToGatewaySubnet");
 }
@@ -386,10 +351,7 @@ fn routes_are_validated() {
         next_hop_ip_address: ip.map(|s| s.parse().unwrap()),
         next_hop_ip_addresses: vec![],
     };
-    let put = |spec: RouteSpec| Operation::RoutePut {
-        id: rt.child(Kind::Route, "r").unwrap(),
-        spec,
-    };
+    let put = |spec: RouteSpec| Operation::RoutePut { id: rt.child(Kind::Route, "r").unwrap(), spec };
     let e = lab.err(put(route(RouteNextHopType::VirtualAppliance, None)));
     assert_eq!(e.code, "InvalidNextHopIpAddress");
     for bad in ["127.0.0.1", "224.0.0.1", "169.254.1.1", "168.63.129.16"] {
@@ -399,10 +361,7 @@ fn routes_are_validated() {
             "{bad}"
         );
     }
-    assert_eq!(
-        lab.err(put(route(RouteNextHopType::VnetLocal, Some("10.0.1.4")))).code,
-        "InvalidNextHopIpAddress"
-    );
+    assert_eq!(lab.err(put(route(RouteNextHopType::VnetLocal, Some("10.0.1.4")))).code, "InvalidNextHopIpAddress");
     lab.ok(put(route(RouteNextHopType::VirtualAppliance, Some("10.0.1.4"))));
     for hop in [
         RouteNextHopType::VirtualNetworkGateway,
@@ -412,10 +371,8 @@ fn routes_are_validated() {
     ] {
         lab.ok(put(route(hop, None)));
     }
-    let dup = Operation::RoutePut {
-        id: rt.child(Kind::Route, "dup").unwrap(),
-        spec: route(RouteNextHopType::None, None),
-    };
+    let dup =
+        Operation::RoutePut { id: rt.child(Kind::Route, "dup").unwrap(), spec: route(RouteNextHopType::None, None) };
     assert_eq!(lab.err(dup).code, "RouteConflict");
 }
 
@@ -448,10 +405,7 @@ fn public_ip_rules() {
         spec: spec(Some(vnetlab_model::PublicIpSkuName::Basic), None, vec!["1".into()]),
     });
     assert_eq!(e.code, "ZonesNotAllowedInBasicSkuResource");
-    lab.ok(Operation::PublicIpAddressPut {
-        id: id.clone(),
-        spec: spec(None, None, vec![]),
-    });
+    lab.ok(Operation::PublicIpAddressPut { id: id.clone(), spec: spec(None, None, vec![]) });
     let other = lab.public_ip("other");
     let addr = |lab: &Lab, id: &ResourceId| {
         lab.state
@@ -486,15 +440,8 @@ fn vms_own_their_nics() {
     };
     let op = vm(&lab, "vm1", vec![(nic.clone(), None)]);
     lab.ok(op);
-    let stored = lab
-        .state
-        .resource(&lab.id(Kind::VirtualMachine, "vm1"))
-        .and_then(|r| r.as_virtual_machine())
-        .unwrap();
-    assert!(
-        stored.properties.os_profile.get("adminPassword").is_none(),
-        "secrets are not stored"
-    );
+    let stored = lab.state.resource(&lab.id(Kind::VirtualMachine, "vm1")).and_then(|r| r.as_virtual_machine()).unwrap();
+    assert!(stored.properties.os_profile.get("adminPassword").is_none(), "secrets are not stored");
     let op = vm(&lab, "vm2", vec![(nic.clone(), None)]);
     let e = lab.err(op);
     assert_eq!(e.code, "NicInUse");
@@ -582,31 +529,17 @@ fn resource_group_and_subscription_rules() {
     );
     let missing = ResourceId::resource_group("00000000-0000-0000-0000-00000000dead", "rg").unwrap();
     assert_error(
-        &lab.err(Operation::ResourceGroupPut {
-            id: missing,
-            location: westus(),
-            tags: Default::default(),
-        }),
+        &lab.err(Operation::ResourceGroupPut { id: missing, location: westus(), tags: Default::default() }),
         "SubscriptionNotFound",
         404,
         "The subscription '00000000-0000-0000-0000-00000000dead' could not be found.",
     );
     assert_eq!(
-        lab.err(Operation::ResourceGroupPut {
-            id: lab.rg_id("bad."),
-            location: westus(),
-            tags: Default::default()
-        })
-        .code,
+        lab.err(Operation::ResourceGroupPut { id: lab.rg_id("bad."), location: westus(), tags: Default::default() })
+            .code,
         "InvalidResourceGroupName"
     );
-    assert_eq!(
-        lab.err(Operation::SubscriptionDelete {
-            subscription_id: SUB.into()
-        })
-        .code,
-        "SubscriptionNotEmpty"
-    );
+    assert_eq!(lab.err(Operation::SubscriptionDelete { subscription_id: SUB.into() }).code, "SubscriptionNotEmpty");
     assert_eq!(
         lab.err(Operation::SubscriptionPut {
             subscription_id: "x".into(),
@@ -617,9 +550,7 @@ fn resource_group_and_subscription_rules() {
         "TenantNotFound"
     );
     assert_eq!(
-        input::parse_location("Mars Central", Kind::VirtualNetwork)
-            .unwrap_err()
-            .code,
+        input::parse_location("Mars Central", Kind::VirtualNetwork).unwrap_err().code,
         "LocationNotAvailableForResourceType"
     );
 }

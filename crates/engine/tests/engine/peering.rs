@@ -7,10 +7,7 @@ use vnetlab_model::{Kind, Location, PeeringState, PeeringSyncLevel, Provisioning
 use crate::support::*;
 
 fn sales_marketing(lab: &mut Lab) -> (ResourceId, ResourceId) {
-    (
-        lab.vnet("SalesVNet", &["10.1.0.0/16"]),
-        lab.vnet("MarketingVNet", &["10.2.0.0/16"]),
-    )
+    (lab.vnet("SalesVNet", &["10.1.0.0/16"]), lab.vnet("MarketingVNet", &["10.2.0.0/16"]))
 }
 
 fn spaces(list: &[&str]) -> Vec<vnetlab_model::Prefix> {
@@ -25,18 +22,9 @@ fn rule_1_10_first_link_is_initiated_and_second_connects_both() {
     let first = lab.peering(&a);
     assert_eq!(first.properties.peering_state, PeeringState::Initiated);
     assert_eq!(first.properties.peering_sync_level, PeeringSyncLevel::RemoteNotInSync);
-    assert_eq!(
-        first.properties.remote_address_space.address_prefixes,
-        spaces(&["10.2.0.0/16"])
-    );
-    assert_eq!(
-        first.properties.remote_virtual_network_address_space.address_prefixes,
-        spaces(&["10.2.0.0/16"])
-    );
-    assert_eq!(
-        first.properties.local_virtual_network_address_space.address_prefixes,
-        spaces(&["10.1.0.0/16"])
-    );
+    assert_eq!(first.properties.remote_address_space.address_prefixes, spaces(&["10.2.0.0/16"]));
+    assert_eq!(first.properties.remote_virtual_network_address_space.address_prefixes, spaces(&["10.2.0.0/16"]));
+    assert_eq!(first.properties.local_virtual_network_address_space.address_prefixes, spaces(&["10.1.0.0/16"]));
     let b = lab.link(&marketing, &sales);
     for id in [&a, &b] {
         let l = lab.peering(id);
@@ -44,10 +32,7 @@ fn rule_1_10_first_link_is_initiated_and_second_connects_both() {
         assert_eq!(l.properties.peering_sync_level, PeeringSyncLevel::FullyInSync, "{id}");
     }
     // Both links of a pair share one resource guid (real recording).
-    assert_eq!(
-        lab.peering(&a).properties.resource_guid,
-        lab.peering(&b).properties.resource_guid
-    );
+    assert_eq!(lab.peering(&a).properties.resource_guid, lab.peering(&b).properties.resource_guid);
     lab.sound();
 }
 
@@ -95,12 +80,7 @@ fn rule_1_1_containment_counts_as_overlap() {
     let op = lab.peer_op(&a, &b, "a-b", |_| {});
     let e = lab.err(op);
     assert_eq!(e.code, "VnetAddressSpacesOverlap");
-    assert!(
-        e.message
-            .ends_with("Overlapping address prefixes: 10.0.0.0/8, 10.5.0.0/16"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.ends_with("Overlapping address prefixes: 10.0.0.0/8, 10.5.0.0/16"), "{}", e.message);
 }
 
 #[test]
@@ -118,12 +98,7 @@ fn rule_1_1_with_subnet_peering_the_check_is_on_the_ranges_holding_the_subnets()
     let e = lab.err(op);
     // As observed: the selected subnets' prefixes are listed, local first.
     assert_eq!(e.code, "VnetAddressSpacesOverlap");
-    assert!(
-        e.message
-            .ends_with("Overlapping address prefixes: 10.1.1.0/24, 10.1.2.0/24"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.ends_with("Overlapping address prefixes: 10.1.1.0/24, 10.1.2.0/24"), "{}", e.message);
 }
 
 #[test]
@@ -172,18 +147,8 @@ fn rule_1_2_mirrored_the_remote_must_not_overlap_the_local_vnets_peers() {
     let op = lab.peer_op(&b, &a, "b-to-a", |_| {});
     let e = lab.err(op);
     assert_eq!(e.code, "VnetAddressSpaceOverlapsWithAlreadyPeeredVnet");
-    assert!(
-        e.message
-            .contains("address space of the second virtual network overlaps"),
-        "{}",
-        e.message
-    );
-    assert!(
-        e.message
-            .contains(&format!("virtual network {c} already peered with the first")),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("address space of the second virtual network overlaps"), "{}", e.message);
+    assert!(e.message.contains(&format!("virtual network {c} already peered with the first")), "{}", e.message);
     lab.sound();
 }
 
@@ -289,12 +254,7 @@ fn rule_1_6_local_vnet_must_exist() {
         spec: PeeringSpec::new(sales),
         sync_remote_address_space: false,
     };
-    assert_error(
-        &lab.err(op),
-        "ResourceGroupNotFound",
-        404,
-        "Resource group 'nope' could not be found.",
-    );
+    assert_error(&lab.err(op), "ResourceGroupNotFound", 404, "Resource group 'nope' could not be found.");
 }
 
 #[test]
@@ -307,11 +267,7 @@ fn rule_1_7_peering_across_subscriptions_and_resource_groups() {
         tenant_id: TENANT.into(),
     });
     let rg2 = ResourceId::resource_group(other_sub, "spoke-rg").unwrap();
-    lab.ok(Operation::ResourceGroupPut {
-        id: rg2.clone(),
-        location: westus(),
-        tags: Default::default(),
-    });
+    lab.ok(Operation::ResourceGroupPut { id: rg2.clone(), location: westus(), tags: Default::default() });
     let spoke = rg2.top_level(Kind::VirtualNetwork, "spoke").unwrap();
     lab.ok(Operation::VirtualNetworkPut {
         id: spoke.clone(),
@@ -325,18 +281,11 @@ fn rule_1_7_peering_across_subscriptions_and_resource_groups() {
 }
 
 fn deferred() -> Lab {
-    Lab::with_settings(Settings {
-        provisioning: Provisioning::Deferred,
-        ..Settings::default()
-    })
+    Lab::with_settings(Settings { provisioning: Provisioning::Deferred, ..Settings::default() })
 }
 
 fn pending_operation(lab: &Lab, id: &ResourceId) -> uuid::Uuid {
-    lab.state
-        .get(id)
-        .and_then(|s| s.meta.pending.clone())
-        .map(|p| p.operation_id)
-        .expect("pending operation")
+    lab.state.get(id).and_then(|s| s.meta.pending.clone()).map(|p| p.operation_id).expect("pending operation")
 }
 
 #[test]
@@ -348,14 +297,8 @@ fn rule_1_8_a_vnet_being_updated_cannot_be_peered() {
         lab.ok(Operation::CompleteOperation { operation_id: op });
     }
     let subnet = marketing.child(Kind::Subnet, "default").unwrap();
-    lab.ok(Operation::SubnetPut {
-        id: subnet,
-        spec: SubnetSpec::with_prefix(p("10.2.0.0/24")),
-    });
-    assert_eq!(
-        lab.state.vnet(&marketing).unwrap().properties.provisioning_state,
-        ProvisioningState::Updating
-    );
+    lab.ok(Operation::SubnetPut { id: subnet, spec: SubnetSpec::with_prefix(p("10.2.0.0/24")) });
+    assert_eq!(lab.state.vnet(&marketing).unwrap().properties.provisioning_state, ProvisioningState::Updating);
     let op = lab.peer_op(&sales, &marketing, "s-m", |_| {});
     let e = lab.err(op);
     let link = lab.link_id(&sales, "s-m");
@@ -380,10 +323,7 @@ fn rule_1_9_another_operation_in_progress() {
     let op_id = pending_operation(&lab, &sales);
     let _ = marketing;
     let subnet = sales.child(Kind::Subnet, "default").unwrap();
-    let e = lab.err(Operation::SubnetPut {
-        id: subnet,
-        spec: SubnetSpec::with_prefix(p("10.1.0.0/24")),
-    });
+    let e = lab.err(Operation::SubnetPut { id: subnet, spec: SubnetSpec::with_prefix(p("10.1.0.0/24")) });
     assert_error(
         &e,
         "AnotherOperationInProgress",
@@ -479,62 +419,33 @@ fn rule_1_13_resizing_a_peered_vnet_puts_the_pair_out_of_sync_until_synced() {
     let one_two = lab.link(&vnet1, &vnet2);
     let two_one = lab.link(&vnet2, &vnet1);
     resize(&mut lab, &vnet1, &["10.1.0.0/16", "10.11.0.0/16"]).unwrap();
-    assert_eq!(
-        lab.peering(&two_one).properties.peering_sync_level,
-        PeeringSyncLevel::LocalNotInSync
-    );
-    assert_eq!(
-        lab.peering(&one_two).properties.peering_sync_level,
-        PeeringSyncLevel::RemoteNotInSync
-    );
+    assert_eq!(lab.peering(&two_one).properties.peering_sync_level, PeeringSyncLevel::LocalNotInSync);
+    assert_eq!(lab.peering(&one_two).properties.peering_sync_level, PeeringSyncLevel::RemoteNotInSync);
     // The link still peers the old space; it reports the new one as the remote's current space.
+    assert_eq!(lab.peering(&two_one).properties.remote_address_space.address_prefixes, spaces(&["10.1.0.0/16"]));
     assert_eq!(
-        lab.peering(&two_one).properties.remote_address_space.address_prefixes,
-        spaces(&["10.1.0.0/16"])
-    );
-    assert_eq!(
-        lab.peering(&two_one)
-            .properties
-            .remote_virtual_network_address_space
-            .address_prefixes,
+        lab.peering(&two_one).properties.remote_virtual_network_address_space.address_prefixes,
         spaces(&["10.1.0.0/16", "10.11.0.0/16"])
     );
     assert_eq!(
-        lab.peering(&one_two)
-            .properties
-            .local_virtual_network_address_space
-            .address_prefixes,
+        lab.peering(&one_two).properties.local_virtual_network_address_space.address_prefixes,
         spaces(&["10.1.0.0/16", "10.11.0.0/16"])
     );
     // Syncing the side that is out of date on the other end changes nothing.
     let mut op = lab.peer_op(&vnet1, &vnet2, one_two.name(), |_| {});
-    if let Operation::PeeringPut {
-        sync_remote_address_space,
-        ..
-    } = &mut op
-    {
+    if let Operation::PeeringPut { sync_remote_address_space, .. } = &mut op {
         *sync_remote_address_space = true;
     }
     lab.ok(op);
-    assert_eq!(
-        lab.peering(&one_two).properties.peering_sync_level,
-        PeeringSyncLevel::RemoteNotInSync
-    );
+    assert_eq!(lab.peering(&one_two).properties.peering_sync_level, PeeringSyncLevel::RemoteNotInSync);
     // Syncing VNet2 → VNet1 brings both in sync.
     let mut op = lab.peer_op(&vnet2, &vnet1, two_one.name(), |_| {});
-    if let Operation::PeeringPut {
-        sync_remote_address_space,
-        ..
-    } = &mut op
-    {
+    if let Operation::PeeringPut { sync_remote_address_space, .. } = &mut op {
         *sync_remote_address_space = true;
     }
     lab.ok(op);
     for id in [&one_two, &two_one] {
-        assert_eq!(
-            lab.peering(id).properties.peering_sync_level,
-            PeeringSyncLevel::FullyInSync
-        );
+        assert_eq!(lab.peering(id).properties.peering_sync_level, PeeringSyncLevel::FullyInSync);
     }
     assert_eq!(
         lab.peering(&two_one).properties.remote_address_space.address_prefixes,
@@ -552,10 +463,7 @@ fn rule_1_13_both_sides_resized_is_local_and_remote_not_in_sync() {
     resize(&mut lab, &vnet1, &["10.1.0.0/16", "10.11.0.0/16"]).unwrap();
     resize(&mut lab, &vnet2, &["10.2.0.0/16", "10.12.0.0/16"]).unwrap();
     for id in [&one_two, &two_one] {
-        assert_eq!(
-            lab.peering(id).properties.peering_sync_level,
-            PeeringSyncLevel::LocalAndRemoteNotInSync
-        );
+        assert_eq!(lab.peering(id).properties.peering_sync_level, PeeringSyncLevel::LocalAndRemoteNotInSync);
     }
 }
 
@@ -626,10 +534,7 @@ fn rule_1_14_a_subnet_with_a_nic_cannot_be_deleted() {
         ),
     );
     // The VNet cannot go either (the same error), and nothing changes.
-    assert_eq!(
-        lab.err(Operation::VirtualNetworkDelete { id: v }).code,
-        "InUseSubnetCannotBeDeleted"
-    );
+    assert_eq!(lab.err(Operation::VirtualNetworkDelete { id: v }).code, "InUseSubnetCannotBeDeleted");
     lab.ok(Operation::NetworkInterfaceDelete { id: nic });
     lab.ok(Operation::SubnetDelete { id: s });
 }
@@ -672,10 +577,7 @@ fn rule_1_16a_a_gateway_still_provisioning_counts_as_absent() {
     let gw = lab.id(Kind::VirtualNetworkGateway, "hub-gw");
     let spec = lab.gateway_spec(&hub, Some(pip), vnetlab_model::GatewayType::Vpn);
     lab.ok(Operation::VirtualNetworkGatewayPut { id: gw.clone(), spec });
-    assert_eq!(
-        lab.state.gateway(&gw).unwrap().properties.provisioning_state,
-        ProvisioningState::Updating
-    );
+    assert_eq!(lab.state.gateway(&gw).unwrap().properties.provisioning_state, ProvisioningState::Updating);
     let op = lab.peer_op(&spoke, &hub, "spoke-to-hub", |s| s.use_remote_gateways = true);
     assert_eq!(lab.err(op).code, "RemoteVnetHasNoGateways");
     // doNotVerifyRemoteGateways skips the provisioning check.
@@ -687,10 +589,7 @@ fn rule_1_16a_a_gateway_still_provisioning_counts_as_absent() {
     let link = lab.link_id(&spoke, "spoke-to-hub");
     let complete = pending_operation(&lab, &gw);
     lab.ok(Operation::CompleteOperation { operation_id: complete });
-    assert_eq!(
-        lab.state.gateway(&gw).unwrap().properties.provisioning_state,
-        ProvisioningState::Succeeded
-    );
+    assert_eq!(lab.state.gateway(&gw).unwrap().properties.provisioning_state, ProvisioningState::Succeeded);
     assert_eq!(lab.peering(&link).properties.remote_gateways.len(), 1);
 }
 
@@ -780,10 +679,7 @@ fn rule_1_16d_converse_a_vnet_using_remote_gateways_cannot_get_a_gateway() {
     lab.ok(op);
     let pip = lab.public_ip("spoke-gw-pip");
     let spec = lab.gateway_spec(&spoke, Some(pip), vnetlab_model::GatewayType::Vpn);
-    let e = lab.err(Operation::VirtualNetworkGatewayPut {
-        id: lab.id(Kind::VirtualNetworkGateway, "spoke-gw"),
-        spec,
-    });
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, "spoke-gw"), spec });
     assert_eq!(e.code, "VnetUsesRemoteGatewaysCannotHaveGateway");
     lab.sound();
 }
@@ -827,10 +723,7 @@ fn rule_1_16f_and_1_21_transit_works_over_global_peering() {
     lab.ok(op);
     let op = lab.peer_op(&far, &hub, "far-to-hub", |s| s.use_remote_gateways = true);
     lab.ok(op);
-    assert_eq!(
-        lab.peering(&lab.link_id(&far, "far-to-hub")).properties.peering_state,
-        PeeringState::Connected
-    );
+    assert_eq!(lab.peering(&lab.link_id(&far, "far-to-hub")).properties.peering_state, PeeringState::Connected);
 }
 
 #[test]
@@ -895,9 +788,8 @@ fn rule_1_20_peering_limit_per_vnet_is_configurable() {
         ..Settings::default()
     });
     let hub = lab.vnet("hub", &["10.0.0.0/16"]);
-    let spokes: Vec<ResourceId> = (1..=5)
-        .map(|i| lab.vnet(&format!("spoke{i}"), &[&format!("10.{i}.0.0/16")]))
-        .collect();
+    let spokes: Vec<ResourceId> =
+        (1..=5).map(|i| lab.vnet(&format!("spoke{i}"), &[&format!("10.{i}.0.0/16")])).collect();
     for s in &spokes[..3] {
         lab.link(&hub, s);
     }
@@ -912,13 +804,9 @@ fn rule_1_20_peering_limit_per_vnet_is_configurable() {
         ),
     );
     // Links a hub-and-spoke connectivity configuration manages count against the higher limit.
-    let op = lab.peer_op(&hub, &spokes[3], "fourth", |s| {
-        s.origin = Some(format!("{HUB_AND_SPOKE_ORIGIN_PREFIX}:hub"))
-    });
+    let op = lab.peer_op(&hub, &spokes[3], "fourth", |s| s.origin = Some(format!("{HUB_AND_SPOKE_ORIGIN_PREFIX}:hub")));
     lab.ok(op);
-    let op = lab.peer_op(&hub, &spokes[4], "fifth", |s| {
-        s.origin = Some(format!("{HUB_AND_SPOKE_ORIGIN_PREFIX}:hub"))
-    });
+    let op = lab.peer_op(&hub, &spokes[4], "fifth", |s| s.origin = Some(format!("{HUB_AND_SPOKE_ORIGIN_PREFIX}:hub")));
     assert_eq!(lab.err(op).code, "VnetPeeringLimitReached");
 }
 
@@ -941,12 +829,7 @@ fn rule_1_21_global_peering_within_a_cloud_but_not_across_clouds() {
     let op = lab.peer_op(&us, &cn, "us-cn", |_| {});
     let e = lab.err(op);
     assert_eq!(e.code, "GlobalPeeringAcrossCloudsNotSupported");
-    assert!(
-        e.message
-            .contains("westus (AzureCloud) and chinaeast2 (AzureChinaCloud)"),
-        "{}",
-        e.message
-    );
+    assert!(e.message.contains("westus (AzureCloud) and chinaeast2 (AzureChinaCloud)"), "{}", e.message);
 }
 
 #[test]
@@ -971,12 +854,7 @@ fn rule_1_25_dual_stack_and_ipv4_only_vnets_peer() {
         id: dual.child(Kind::Subnet, "v6").unwrap(),
         spec: SubnetSpec::with_prefix(p("fd00:1::/56")),
     });
-    assert_error(
-        &e,
-        "NetcfgInvalidSubnet",
-        400,
-        "Subnet 'v6' is not valid in virtual network 'dual'.",
-    );
+    assert_error(&e, "NetcfgInvalidSubnet", 400, "Subnet 'v6' is not valid in virtual network 'dual'.");
     lab.subnet(&dual, "v6", "fd00:1::/64");
     lab.link(&dual, &v4);
     let link = lab.link(&v4, &dual);
@@ -1002,10 +880,7 @@ fn rule_1_25_ipv6_only_peering_peers_only_ipv6_prefixes() {
     });
     lab.ok(op);
     let link = lab.link_id(&a, "a-b");
-    assert_eq!(
-        lab.peering(&link).properties.remote_address_space.address_prefixes,
-        spaces(&["fd00:b::/64"])
-    );
+    assert_eq!(lab.peering(&link).properties.remote_address_space.address_prefixes, spaces(&["fd00:b::/64"]));
 }
 
 #[test]
@@ -1045,14 +920,8 @@ fn rule_1_27_subnet_peering_peers_only_the_named_subnets() {
     });
     lab.ok(op);
     let ab = lab.peering(&lab.link_id(&a, "a-b")).clone();
-    assert_eq!(
-        ab.properties.remote_address_space.address_prefixes,
-        spaces(&["10.2.1.0/24"])
-    );
-    assert_eq!(
-        ab.properties.local_address_space.address_prefixes,
-        spaces(&["10.1.1.0/24"])
-    );
+    assert_eq!(ab.properties.remote_address_space.address_prefixes, spaces(&["10.2.1.0/24"]));
+    assert_eq!(ab.properties.local_address_space.address_prefixes, spaces(&["10.1.1.0/24"]));
     assert_eq!(ab.properties.peering_state, PeeringState::Connected);
     assert_eq!(ab.properties.peering_sync_level, PeeringSyncLevel::FullyInSync);
     // The link type cannot change.
@@ -1082,10 +951,7 @@ fn rule_1_27_subnet_peering_peers_only_the_named_subnets() {
 
 #[test]
 fn rule_1_27_subnet_peering_is_limited_to_200_subnets() {
-    let mut lab = Lab::with_settings(Settings {
-        max_subnets_per_subnet_peering: 2,
-        ..Settings::default()
-    });
+    let mut lab = Lab::with_settings(Settings { max_subnets_per_subnet_peering: 2, ..Settings::default() });
     let a = lab.vnet("a", &["10.1.0.0/16"]);
     let b = lab.vnet("b", &["10.2.0.0/16"]);
     lab.subnet(&a, "s1", "10.1.1.0/24");

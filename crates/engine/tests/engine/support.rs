@@ -31,17 +31,8 @@ impl Lab {
     }
 
     pub fn with_settings(settings: Settings) -> Lab {
-        let mut lab = Lab {
-            state: State::new(),
-            ids: SequentialIds::default(),
-            settings,
-            api_version: None,
-        };
-        lab.ok(Operation::TenantPut {
-            tenant_id: TENANT.into(),
-            display_name: "Contoso".into(),
-            default_domain: None,
-        });
+        let mut lab = Lab { state: State::new(), ids: SequentialIds::default(), settings, api_version: None };
+        lab.ok(Operation::TenantPut { tenant_id: TENANT.into(), display_name: "Contoso".into(), default_domain: None });
         lab.ok(Operation::SubscriptionPut {
             subscription_id: SUB.into(),
             display_name: "lab".into(),
@@ -108,10 +99,7 @@ impl Lab {
 
     pub fn vnet_in(&mut self, name: &str, location: &str, prefixes: &[&str]) -> ResourceId {
         let id = self.vnet_id(name);
-        let spec = VirtualNetworkSpec::new(
-            Location::parse(location).unwrap(),
-            prefixes.iter().map(|s| p(s)).collect(),
-        );
+        let spec = VirtualNetworkSpec::new(Location::parse(location).unwrap(), prefixes.iter().map(|s| p(s)).collect());
         self.ok(Operation::VirtualNetworkPut { id: id.clone(), spec });
         id
     }
@@ -122,10 +110,7 @@ impl Lab {
 
     pub fn subnet(&mut self, vnet: &ResourceId, name: &str, prefix: &str) -> ResourceId {
         let id = vnet.child(Kind::Subnet, name).unwrap();
-        self.ok(Operation::SubnetPut {
-            id: id.clone(),
-            spec: SubnetSpec::with_prefix(p(prefix)),
-        });
+        self.ok(Operation::SubnetPut { id: id.clone(), spec: SubnetSpec::with_prefix(p(prefix)) });
         id
     }
 
@@ -143,11 +128,7 @@ impl Lab {
         let mut s = PeeringSpec::new(to.clone());
         s.allow_virtual_network_access = true;
         spec(&mut s);
-        Operation::PeeringPut {
-            id: self.link_id(from, name),
-            spec: s,
-            sync_remote_address_space: false,
-        }
+        Operation::PeeringPut { id: self.link_id(from, name), spec: s, sync_remote_address_space: false }
     }
 
     /// Creates the link `from → to` named `{from}-to-{to}`.
@@ -191,11 +172,7 @@ impl Lab {
             tags: Default::default(),
             gateway_type,
             vpn_type: None,
-            sku: if gateway_type == GatewayType::Vpn {
-                GatewaySkuName::VpnGw1
-            } else {
-                GatewaySkuName::ErGw1AZ
-            },
+            sku: if gateway_type == GatewayType::Vpn { GatewaySkuName::VpnGw1 } else { GatewaySkuName::ErGw1AZ },
             vpn_gateway_generation: None,
             active_active: false,
             enable_bgp: false,
@@ -245,19 +222,13 @@ impl Lab {
 
     pub fn nic_ip(&self, nic: &ResourceId) -> String {
         let n = self.state.resource(nic).and_then(|r| r.as_network_interface()).unwrap();
-        n.properties.ip_configurations[0]
-            .properties
-            .private_ip_address
-            .to_string()
+        n.properties.ip_configurations[0].properties.private_ip_address.to_string()
     }
 
     /// Completes every deferred operation still running.
     pub fn complete_all(&mut self) {
-        let mut pending: Vec<uuid::Uuid> = self
-            .state
-            .iter()
-            .filter_map(|s| s.meta.pending.as_ref().map(|p| p.operation_id))
-            .collect();
+        let mut pending: Vec<uuid::Uuid> =
+            self.state.iter().filter_map(|s| s.meta.pending.as_ref().map(|p| p.operation_id)).collect();
         pending.sort();
         pending.dedup();
         for operation_id in pending {

@@ -74,9 +74,6 @@ impl NetworkInterface {
     /// The primary IP configuration (the first one when none is marked).
     pub fn primary_ip_configuration(&self) -> Option<&NicIpConfiguration> {
         let configs = &self.properties.ip_configurations;
-        configs
-            .iter()
-            .find(|c| c.properties.primary)
-            .or_else(|| configs.first())
+        configs.iter().find(|c| c.properties.primary).or_else(|| configs.first())
     }
 }

@@ -235,9 +235,7 @@ impl FromStr for AddressMatch {
         if tag_like {
             return Ok(AddressMatch::ServiceTag(s.to_owned()));
         }
-        Err(format!(
-            "'{s}' is not an address prefix, an IP address, a service tag or *"
-        ))
+        Err(format!("'{s}' is not an address prefix, an IP address, a service tag or *"))
     }
 }
 
@@ -279,15 +277,7 @@ pub fn default_security_rules(nsg: &ResourceId) -> Vec<SecurityRule> {
             65001,
             Inbound,
         ),
-        (
-            "DenyAllInBound",
-            "Deny all inbound traffic",
-            AddressMatch::Any,
-            AddressMatch::Any,
-            Deny,
-            65500,
-            Inbound,
-        ),
+        ("DenyAllInBound", "Deny all inbound traffic", AddressMatch::Any, AddressMatch::Any, Deny, 65500, Inbound),
         (
             "AllowVnetOutBound",
             "Allow outbound traffic from all VMs to all VMs in VNET",
@@ -306,44 +296,34 @@ pub fn default_security_rules(nsg: &ResourceId) -> Vec<SecurityRule> {
             65001,
             Outbound,
         ),
-        (
-            "DenyAllOutBound",
-            "Deny all outbound traffic",
-            AddressMatch::Any,
-            AddressMatch::Any,
-            Deny,
-            65500,
-            Outbound,
-        ),
+        ("DenyAllOutBound", "Deny all outbound traffic", AddressMatch::Any, AddressMatch::Any, Deny, 65500, Outbound),
     ];
     rows.into_iter()
-        .filter_map(
-            |(name, description, source, destination, access, priority, direction)| {
-                let id = ResourceId::parse(&format!("{nsg}/defaultSecurityRules/{name}")).ok()?;
-                Some(SecurityRule {
-                    id,
-                    name: name.to_owned(),
-                    properties: SecurityRuleProperties {
-                        provisioning_state: ProvisioningState::Succeeded,
-                        description: Some(description.to_owned()),
-                        protocol: SecurityRuleProtocol::Any,
-                        source_port_range: Some(PortRange::Any),
-                        source_port_ranges: Vec::new(),
-                        destination_port_range: Some(PortRange::Any),
-                        destination_port_ranges: Vec::new(),
-                        source_address_prefix: Some(source),
-                        source_address_prefixes: Vec::new(),
-                        destination_address_prefix: Some(destination),
-                        destination_address_prefixes: Vec::new(),
-                        source_application_security_groups: Vec::new(),
-                        destination_application_security_groups: Vec::new(),
-                        access,
-                        priority,
-                        direction,
-                    },
-                })
-            },
-        )
+        .filter_map(|(name, description, source, destination, access, priority, direction)| {
+            let id = ResourceId::parse(&format!("{nsg}/defaultSecurityRules/{name}")).ok()?;
+            Some(SecurityRule {
+                id,
+                name: name.to_owned(),
+                properties: SecurityRuleProperties {
+                    provisioning_state: ProvisioningState::Succeeded,
+                    description: Some(description.to_owned()),
+                    protocol: SecurityRuleProtocol::Any,
+                    source_port_range: Some(PortRange::Any),
+                    source_port_ranges: Vec::new(),
+                    destination_port_range: Some(PortRange::Any),
+                    destination_port_ranges: Vec::new(),
+                    source_address_prefix: Some(source),
+                    source_address_prefixes: Vec::new(),
+                    destination_address_prefix: Some(destination),
+                    destination_address_prefixes: Vec::new(),
+                    source_application_security_groups: Vec::new(),
+                    destination_application_security_groups: Vec::new(),
+                    access,
+                    priority,
+                    direction,
+                },
+            })
+        })
         .collect()
 }
 
@@ -364,18 +344,9 @@ mod tests {
     #[test]
     fn addresses_parse() {
         assert_eq!("*".parse::<AddressMatch>().unwrap(), AddressMatch::Any);
-        assert!(matches!(
-            "10.0.0.0/8".parse::<AddressMatch>().unwrap(),
-            AddressMatch::Prefix(_)
-        ));
-        assert!(matches!(
-            "10.0.0.4".parse::<AddressMatch>().unwrap(),
-            AddressMatch::Address(_)
-        ));
-        assert!(matches!(
-            "Storage.WestUS".parse::<AddressMatch>().unwrap(),
-            AddressMatch::ServiceTag(_)
-        ));
+        assert!(matches!("10.0.0.0/8".parse::<AddressMatch>().unwrap(), AddressMatch::Prefix(_)));
+        assert!(matches!("10.0.0.4".parse::<AddressMatch>().unwrap(), AddressMatch::Address(_)));
+        assert!(matches!("Storage.WestUS".parse::<AddressMatch>().unwrap(), AddressMatch::ServiceTag(_)));
         assert!("10.0.0.1/8".parse::<AddressMatch>().is_err());
         assert!("10.0.0.0/8 ".parse::<AddressMatch>().is_ok());
         assert!("$$".parse::<AddressMatch>().is_err());
@@ -388,10 +359,7 @@ mod tests {
                 .unwrap();
         let rules = default_security_rules(&nsg);
         assert_eq!(rules.len(), 6);
-        assert_eq!(
-            rules[0].id.to_string(),
-            format!("{nsg}/defaultSecurityRules/AllowVnetInBound")
-        );
+        assert_eq!(rules[0].id.to_string(), format!("{nsg}/defaultSecurityRules/AllowVnetInBound"));
         assert_eq!(rules[5].properties.priority, 65500);
     }
 }

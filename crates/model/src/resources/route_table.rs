@@ -102,9 +102,7 @@ impl FromStr for RoutePrefix {
         {
             return Ok(RoutePrefix::ServiceTag(s.to_owned()));
         }
-        Err(format!(
-            "'{s}' is not an address prefix in CIDR notation or a service tag"
-        ))
+        Err(format!("'{s}' is not an address prefix in CIDR notation or a service tag"))
     }
 }
 

@@ -67,9 +67,6 @@ impl VirtualMachine {
     /// The primary NIC: the one marked primary, else the first.
     pub fn primary_nic_id(&self) -> Option<&ResourceId> {
         let nics = &self.properties.network_profile.network_interfaces;
-        nics.iter()
-            .find(|n| n.properties.primary)
-            .or_else(|| nics.first())
-            .map(|n| &n.id)
+        nics.iter().find(|n| n.properties.primary).or_else(|| nics.first()).map(|n| &n.id)
     }
 }

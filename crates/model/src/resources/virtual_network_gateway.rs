@@ -69,10 +69,7 @@ impl GatewaySkuName {
                     | VpnGw5AZ
             ),
             GatewayType::ExpressRoute => {
-                matches!(
-                    self,
-                    Standard | HighPerformance | UltraPerformance | ErGw1AZ | ErGw2AZ | ErGw3AZ | ErGwScale
-                )
+                matches!(self, Standard | HighPerformance | UltraPerformance | ErGw1AZ | ErGw2AZ | ErGw3AZ | ErGwScale)
             }
             GatewayType::LocalGateway => false,
         }
@@ -152,10 +149,7 @@ impl VirtualNetworkGateway {
 
     /// The GatewaySubnet this gateway sits in.
     pub fn subnet_id(&self) -> Option<&ResourceId> {
-        self.properties
-            .ip_configurations
-            .first()
-            .map(|c| &c.properties.subnet.id)
+        self.properties.ip_configurations.first().map(|c| &c.properties.subnet.id)
     }
 
     /// The VNet this gateway belongs to.

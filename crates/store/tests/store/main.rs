@@ -23,9 +23,7 @@ fn peer_op(from: &str, to: &str) -> Operation {
     let from = rg().top_level(Kind::VirtualNetwork, from).unwrap();
     let to = rg().top_level(Kind::VirtualNetwork, to).unwrap();
     Operation::PeeringPut {
-        id: from
-            .child(Kind::VirtualNetworkPeering, &format!("to-{}", to.name()))
-            .unwrap(),
+        id: from.child(Kind::VirtualNetworkPeering, &format!("to-{}", to.name())).unwrap(),
         spec: PeeringSpec::new(to),
         sync_remote_address_space: false,
     }
@@ -33,16 +31,8 @@ fn peer_op(from: &str, to: &str) -> Operation {
 
 fn bootstrap() -> Vec<Operation> {
     vec![
-        Operation::TenantPut {
-            tenant_id: "t".into(),
-            display_name: "t".into(),
-            default_domain: None,
-        },
-        Operation::SubscriptionPut {
-            subscription_id: SUB.into(),
-            display_name: "s".into(),
-            tenant_id: "t".into(),
-        },
+        Operation::TenantPut { tenant_id: "t".into(), display_name: "t".into(), default_domain: None },
+        Operation::SubscriptionPut { subscription_id: SUB.into(), display_name: "s".into(), tenant_id: "t".into() },
         Operation::ResourceGroupPut {
             id: rg(),
             location: Location::parse("westus").unwrap(),
@@ -71,10 +61,7 @@ fn run(
 }
 
 fn bodies(state: &State) -> Vec<(String, String, u64, vnetlab_model::Resource)> {
-    state
-        .iter()
-        .map(|s| (s.id().key().to_owned(), s.etag.clone(), s.revision, s.resource.clone()))
-        .collect()
+    state.iter().map(|s| (s.id().key().to_owned(), s.etag.clone(), s.revision, s.resource.clone())).collect()
 }
 
 fn open(path: &Path) -> SqliteStore {
@@ -90,31 +77,17 @@ fn committed_writes_are_there_after_reopening() {
         let store = open(&path);
         assert_eq!(run(&store, &mut ids, bootstrap()).unwrap(), Some(1));
         assert_eq!(
-            run(
-                &store,
-                &mut ids,
-                vec![vnet_op("a", "10.1.0.0/16"), vnet_op("b", "10.2.0.0/16")]
-            )
-            .unwrap(),
+            run(&store, &mut ids, vec![vnet_op("a", "10.1.0.0/16"), vnet_op("b", "10.2.0.0/16")]).unwrap(),
             Some(2)
         );
-        assert_eq!(
-            run(&store, &mut ids, vec![peer_op("a", "b"), peer_op("b", "a")]).unwrap(),
-            Some(3)
-        );
+        assert_eq!(run(&store, &mut ids, vec![peer_op("a", "b"), peer_op("b", "a")]).unwrap(), Some(3));
         store.read(bodies).unwrap()
     };
     let store = open(&path);
     assert_eq!(store.revision().unwrap(), 3);
     assert_eq!(store.read(bodies).unwrap(), before);
-    let link = rg()
-        .top_level(Kind::VirtualNetwork, "a")
-        .unwrap()
-        .child(Kind::VirtualNetworkPeering, "to-b")
-        .unwrap();
-    let state = store
-        .read(|s| s.peering(&link).map(|p| p.properties.peering_state))
-        .unwrap();
+    let link = rg().top_level(Kind::VirtualNetwork, "a").unwrap().child(Kind::VirtualNetworkPeering, "to-b").unwrap();
+    let state = store.read(|s| s.peering(&link).map(|p| p.properties.peering_state)).unwrap();
     assert_eq!(state, Some(PeeringState::Connected));
 }
 
@@ -127,15 +100,8 @@ fn a_rejected_write_leaves_nothing_behind() {
     run(&store, &mut ids, bootstrap()).unwrap();
     let before = store.read(bodies).unwrap();
     // The first two operations succeed, the third overlaps: the whole write is refused.
-    let result = run(
-        &store,
-        &mut ids,
-        vec![
-            vnet_op("a", "10.1.0.0/16"),
-            vnet_op("b", "10.1.0.0/16"),
-            peer_op("a", "b"),
-        ],
-    );
+    let result =
+        run(&store, &mut ids, vec![vnet_op("a", "10.1.0.0/16"), vnet_op("b", "10.1.0.0/16"), peer_op("a", "b")]);
     match result {
         Err(WriteError::Rejected(e)) => assert_eq!(e.code, "VnetAddressSpacesOverlap"),
         other => panic!("expected a rejection, got {other:?}"),
@@ -185,12 +151,7 @@ fn the_change_feed_replays_into_the_same_state() {
     let mut ids = SequentialIds::default();
     run(&store, &mut ids, bootstrap()).unwrap();
     for i in 0..20 {
-        run(
-            &store,
-            &mut ids,
-            vec![vnet_op(&format!("v{i}"), &format!("10.{i}.0.0/16"))],
-        )
-        .unwrap();
+        run(&store, &mut ids, vec![vnet_op(&format!("v{i}"), &format!("10.{i}.0.0/16"))]).unwrap();
         if i > 0 {
             run(
                 &store,
@@ -225,11 +186,7 @@ fn the_change_feed_replays_into_the_same_state() {
         };
         if complete.is_empty() {
             paged.extend(
-                store
-                    .changes_since(after, usize::MAX)
-                    .unwrap()
-                    .into_iter()
-                    .filter(|c| c.revision == last.revision),
+                store.changes_since(after, usize::MAX).unwrap().into_iter().filter(|c| c.revision == last.revision),
             );
             after = last.revision;
             continue;
@@ -246,15 +203,10 @@ fn a_store_from_a_newer_vnetlab_is_refused() {
     let path = dir.path().join("lab.sqlite3");
     drop(open(&path));
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", [])
-        .unwrap();
+    conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'", []).unwrap();
     drop(conn);
     match SqliteStore::open(&path) {
-        Err(StoreError::NewerSchema {
-            found: 99,
-            supported: 1,
-            ..
-        }) => {}
+        Err(StoreError::NewerSchema { found: 99, supported: 1, .. }) => {}
         Err(e) => panic!("unexpected error {e}"),
         Ok(_) => panic!("opened a newer store"),
     }
@@ -277,10 +229,7 @@ fn a_damaged_record_is_reported_not_panicked_on() {
     drop(conn);
     let e = SqliteStore::open(&path).err().expect("a damaged store opened");
     let text = e.to_string();
-    assert!(
-        text.contains("cannot be read") && text.contains("/resourceGroups/rg"),
-        "{text}"
-    );
+    assert!(text.contains("cannot be read") && text.contains("/resourceGroups/rg"), "{text}");
 }
 
 #[test]

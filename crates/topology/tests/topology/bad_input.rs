@@ -39,10 +39,7 @@ fn malformed_yaml_has_line_and_column() {
 fn unknown_fields_are_named() {
     let e = error("vnets:\n  - name: a\n    adressSpace: [10.1.0.0/16]\n");
     assert!(e.message.contains("unknown field `adressSpace`"), "{e}");
-    assert!(
-        e.message.contains("expected one of") && e.message.contains("`addressSpace`"),
-        "{e}"
-    );
+    assert!(e.message.contains("expected one of") && e.message.contains("`addressSpace`"), "{e}");
     assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
     let e = error("vnetz: []\n");
     assert!(e.message.contains("unknown field `vnetz`"), "{e}");
@@ -54,11 +51,7 @@ fn wrong_types_and_enum_values_are_located() {
     assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
     let e =
         error("nsgs:\n  - name: n\n    rules:\n      - {name: r, priority: 100, direction: Sideways, access: Allow}\n");
-    assert!(
-        e.message
-            .contains("'Sideways' is not a valid value; expected one of: Inbound, Outbound"),
-        "{e}"
-    );
+    assert!(e.message.contains("'Sideways' is not a valid value; expected one of: Inbound, Outbound"), "{e}");
     assert_eq!(e.position.map(|p| p.0), Some(4), "{e}");
     let e = error("vms:\n  - name: v\n    subnet: a/s\n    privateIp: 10.0.0.999\n");
     assert_eq!(e.position.map(|p| p.0), Some(4), "{e}");
@@ -73,11 +66,7 @@ fn non_canonical_prefixes_are_refused_as_azure_does() {
     assert_eq!(e.path.as_deref(), Some("vnets[0].addressSpace[1]"));
     assert_eq!(e.position, Some((6, 9)));
     assert!(e.message.contains("the address prefix should be 10.2.0.0/16"), "{e}");
-    assert!(
-        e.message
-            .contains("/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/a"),
-        "{e}"
-    );
+    assert!(e.message.contains("/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/a"), "{e}");
     let e = error(
         "vnets:\n  - name: a\n    addressSpace: [10.1.0.0/16]\n    subnets:\n      - name: s\n        addressPrefix: 10.1.1.7/24\n",
     );
@@ -96,10 +85,7 @@ fn non_canonical_prefixes_are_refused_as_azure_does() {
 fn unknown_references_name_the_resource_and_field() {
     let e = error(&format!("{TWO_VNETS}peerings:\n  - vnet: a\n    remote: c\n"));
     assert_eq!(e.path.as_deref(), Some("peerings[0].remote"));
-    assert_eq!(
-        e.message,
-        "no virtual network named 'c' is declared in this file or exists in resource group 'rg'"
-    );
+    assert_eq!(e.message, "no virtual network named 'c' is declared in this file or exists in resource group 'rg'");
     assert_eq!(e.position, Some((9, 13)));
     let e = error(&format!("{TWO_VNETS}vms:\n  - name: vm\n    subnet: a/nope\n"));
     // The subnet resolves to an id; the engine finds it missing, at the VM's declaration.
@@ -124,10 +110,7 @@ fn ambiguous_and_duplicate_declarations() {
     let e = error(
         "vnets:\n  - {name: a, resourceGroup: x, addressSpace: [10.1.0.0/16]}\n  - {name: a, resourceGroup: y, addressSpace: [10.2.0.0/16]}\n  - {name: b, addressSpace: [10.3.0.0/16]}\npeerings:\n  - {vnet: b, remote: a}\n",
     );
-    assert!(
-        e.message.contains("'a' is ambiguous") && e.message.contains("write 'group/a'"),
-        "{e}"
-    );
+    assert!(e.message.contains("'a' is ambiguous") && e.message.contains("write 'group/a'"), "{e}");
     let e = error("vnets:\n  - {name: a, addressSpace: [10.1.0.0/16]}\n  - {name: A, addressSpace: [10.2.0.0/16]}\n");
     assert!(e.message.contains("declared twice"), "{e}");
     let e = error(&format!(
@@ -144,21 +127,11 @@ fn rule_violations_carry_azure_code_and_message_at_the_declaration() {
     let azure = e.azure.clone().unwrap();
     assert_eq!(azure.code, "VnetAddressSpacesOverlap");
     assert_eq!(azure.status, 400);
-    assert!(
-        azure
-            .message
-            .ends_with("Overlapping address prefixes: 10.1.0.0/16, 10.1.128.0/17"),
-        "{}",
-        azure.message
-    );
+    assert!(azure.message.ends_with("Overlapping address prefixes: 10.1.0.0/16, 10.1.128.0/17"), "{}", azure.message);
     assert_eq!(e.path.as_deref(), Some("peerings[0]"));
     assert_eq!(e.position.map(|p| p.0), Some(6));
     assert!(e.to_string().starts_with("bad.yaml:6:"), "{e}");
-    assert!(
-        e.to_string()
-            .contains("(VnetAddressSpacesOverlap) Cannot create or update peering"),
-        "{e}"
-    );
+    assert!(e.to_string().contains("(VnetAddressSpacesOverlap) Cannot create or update peering"), "{e}");
     // useRemoteGateways without a gateway in the hub.
     let e = error(
         "vnets:\n  - {name: hub, addressSpace: [10.0.0.0/16]}\n  - {name: s, addressSpace: [10.1.0.0/16]}\nconnectivity:\n  - {type: hubAndSpoke, hub: hub, spokes: [s], useHubAsGateway: true}\n",

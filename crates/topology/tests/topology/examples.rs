@@ -11,9 +11,7 @@ use vnetlab_topology::{Action, Loaded, diff, simulate, teardown};
 use crate::{SUB, defaults, fresh_lab, up};
 
 fn example(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples")
-        .join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name)
 }
 
 fn check_example(name: &str) -> vnetlab_model::State {
@@ -25,33 +23,17 @@ fn check_example(name: &str) -> vnetlab_model::State {
     let violations = vnetlab_engine::invariants::check(&applied);
     assert!(violations.is_empty(), "{name}: {violations:#?}");
     // Every link the file declares is Connected.
-    for link in applied
-        .all_of(Kind::VirtualNetworkPeering)
-        .iter()
-        .filter_map(|s| s.resource.as_peering())
-    {
-        assert_eq!(
-            link.properties.peering_state,
-            PeeringState::Connected,
-            "{name}: {}",
-            link.id
-        );
+    for link in applied.all_of(Kind::VirtualNetworkPeering).iter().filter_map(|s| s.resource.as_peering()) {
+        assert_eq!(link.properties.peering_state, PeeringState::Connected, "{name}: {}", link.id);
     }
     // The plan is exactly what was applied: creations only, one per new resource.
     let planned = diff(&start, &applied);
-    assert!(
-        planned.iter().all(|c| c.action == Action::Create),
-        "{name}: {planned:#?}"
-    );
+    assert!(planned.iter().all(|c| c.action == Action::Create), "{name}: {planned:#?}");
     assert_eq!(planned.len(), applied.len() - start.len());
     // Applying again changes nothing.
     let again = loaded.compile(&applied, &defaults()).unwrap();
     let twice = simulate(&applied, &again.ops, &Settings::default()).unwrap();
-    assert!(
-        diff(&applied, &twice).is_empty(),
-        "{name}: second up changed {:#?}",
-        diff(&applied, &twice)
-    );
+    assert!(diff(&applied, &twice).is_empty(), "{name}: second up changed {:#?}", diff(&applied, &twice));
     // Teardown leaves the lab as it started.
     let down: Vec<_> = teardown(&again, &twice).into_iter().map(|(op, _)| op).collect();
     let gone = simulate(&twice, &down, &Settings::default()).unwrap();
@@ -67,25 +49,13 @@ fn sales_marketing() {
     let rg = ResourceId::resource_group(SUB, "learn-rg").unwrap();
     assert_eq!(state.all_of(Kind::VirtualMachine).len(), 2);
     let sales = rg.top_level(Kind::VirtualNetwork, "SalesVNet").unwrap();
-    let link = state
-        .peering(
-            &sales
-                .child(Kind::VirtualNetworkPeering, "SalesVNet-To-MarketingVNet")
-                .unwrap(),
-        )
-        .unwrap();
+    let link = state.peering(&sales.child(Kind::VirtualNetworkPeering, "SalesVNet-To-MarketingVNet").unwrap()).unwrap();
     assert!(link.properties.allow_virtual_network_access);
     let nic = state
         .resource(&rg.top_level(Kind::NetworkInterface, "SalesVM-nic").unwrap())
         .and_then(|r| r.as_network_interface())
         .unwrap();
-    assert_eq!(
-        nic.properties.ip_configurations[0]
-            .properties
-            .private_ip_address
-            .to_string(),
-        "10.1.1.4"
-    );
+    assert_eq!(nic.properties.ip_configurations[0].properties.private_ip_address.to_string(), "10.1.1.4");
 }
 
 #[test]
@@ -99,34 +69,19 @@ fn hub_and_spoke() {
         let to_hub = state.link_between(&spoke, &hub).unwrap();
         assert!(to_hub.properties.use_remote_gateways && to_hub.properties.allow_forwarded_traffic);
         assert_eq!(to_hub.properties.remote_gateways.len(), 1);
-        assert!(
-            state
-                .link_between(&hub, &spoke)
-                .unwrap()
-                .properties
-                .allow_gateway_transit
-        );
+        assert!(state.link_between(&hub, &spoke).unwrap().properties.allow_gateway_transit);
     }
     let nva = state
         .resource(&rg.top_level(Kind::NetworkInterface, "nva-nic").unwrap())
         .and_then(|r| r.as_network_interface())
         .unwrap();
     assert!(nva.properties.enable_ip_forwarding);
-    assert_eq!(
-        nva.properties.ip_configurations[0]
-            .properties
-            .private_ip_address
-            .to_string(),
-        "10.0.1.4"
-    );
+    assert_eq!(nva.properties.ip_configurations[0].properties.private_ip_address.to_string(), "10.0.1.4");
     let connection = state
         .resource(&rg.top_level(Kind::Connection, "hub-to-branch-office").unwrap())
         .and_then(|r| r.as_connection())
         .unwrap();
-    assert_eq!(
-        connection.properties.connection_status,
-        vnetlab_model::ConnectionStatus::Connected
-    );
+    assert_eq!(connection.properties.connection_status, vnetlab_model::ConnectionStatus::Connected);
     assert_eq!(state.all_of(Kind::Route).len(), 1);
 }
 
@@ -153,16 +108,11 @@ fn global_peering() {
 /// The ARM JSON of a VNet with its subnets and peerings inline; regenerate with VNETLAB_BLESS=1.
 #[test]
 fn golden_arm_json_of_a_peered_vnet() {
-    let state = up(
-        &fresh_lab(),
-        "sales-marketing.yaml",
-        &std::fs::read_to_string(example("sales-marketing.yaml")).unwrap(),
-    )
-    .unwrap();
-    let vnet = ResourceId::resource_group(SUB, "learn-rg")
-        .unwrap()
-        .top_level(Kind::VirtualNetwork, "SalesVNet")
-        .unwrap();
+    let state =
+        up(&fresh_lab(), "sales-marketing.yaml", &std::fs::read_to_string(example("sales-marketing.yaml")).unwrap())
+            .unwrap();
+    let vnet =
+        ResourceId::resource_group(SUB, "learn-rg").unwrap().top_level(Kind::VirtualNetwork, "SalesVNet").unwrap();
     let body = render(&state, state.get(&vnet).unwrap());
     let text = serde_json::to_string_pretty(&body).unwrap() + "\n";
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/topology/golden/sales-vnet.json");
@@ -170,8 +120,5 @@ fn golden_arm_json_of_a_peered_vnet() {
         std::fs::write(&path, &text).unwrap();
     }
     let expected = std::fs::read_to_string(&path).expect("golden file; run with VNETLAB_BLESS=1 to create it");
-    assert_eq!(
-        text, expected,
-        "ARM JSON changed; if intended, regenerate with VNETLAB_BLESS=1"
-    );
+    assert_eq!(text, expected, "ARM JSON changed; if intended, regenerate with VNETLAB_BLESS=1");
 }

@@ -11,10 +11,7 @@ pub const TENANT: &str = "0000aaaa-0000-0000-0000-000000000001";
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 
 pub fn defaults() -> Defaults {
-    Defaults {
-        tenant_id: TENANT.into(),
-        subscription_id: SUB.into(),
-    }
+    Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into() }
 }
 
 /// A lab with its default tenant and subscription, as `vnetlab` starts one.
@@ -23,11 +20,7 @@ pub fn fresh_lab() -> State {
     let mut ids = SequentialIds::starting_at(1_000_000);
     let settings = Settings::default();
     for op in [
-        Operation::TenantPut {
-            tenant_id: TENANT.into(),
-            display_name: "vnetlab".into(),
-            default_domain: None,
-        },
+        Operation::TenantPut { tenant_id: TENANT.into(), display_name: "vnetlab".into(), default_domain: None },
         Operation::SubscriptionPut {
             subscription_id: SUB.into(),
             display_name: "vnetlab".into(),
