@@ -215,6 +215,8 @@ pub struct VirtualNetworkSpec {
     pub enable_vm_protection: bool,
     pub encryption: Option<VirtualNetworkEncryption>,
     pub flow_timeout_in_minutes: Option<u32>,
+    /// `bgpCommunities.virtualNetworkCommunity`, e.g. `12076:20010`.
+    pub bgp_community: Option<String>,
     /// The VNet's whole subnet set, as an ARM PUT carries it: subnets not listed are deleted.
     /// `None` leaves the subnets as they are.
     pub subnets: Option<Vec<(String, SubnetSpec)>>,
@@ -231,6 +233,7 @@ impl VirtualNetworkSpec {
             enable_vm_protection: false,
             encryption: None,
             flow_timeout_in_minutes: None,
+            bgp_community: None,
             subnets: None,
         }
     }

@@ -331,6 +331,7 @@ pub(crate) fn peering_put(
             local_virtual_network_address_space: AddressSpace::default(),
             remote_address_space,
             remote_virtual_network_address_space: AddressSpace::default(),
+            remote_bgp_communities: None,
             remote_virtual_network_encryption: None,
             remote_gateways: Vec::new(),
         },
@@ -529,6 +530,7 @@ fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeerin
     if let Some(remote) = remote {
         u.remote_virtual_network_address_space = remote.properties.address_space.clone();
         u.remote_virtual_network_encryption = remote.properties.encryption.clone();
+        u.remote_bgp_communities = remote.properties.bgp_communities.clone();
     }
     u.remote_gateways = if p.use_remote_gateways && remote.is_some() {
         view.gateways_of(remote_id).into_iter().map(|g| SubResource::new(g.id.clone())).collect()

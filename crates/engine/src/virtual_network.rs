@@ -2,8 +2,8 @@
 //! subnet set, and deletion (1.11).
 
 use vnetlab_model::{
-    AddressSpace, AzureError, DhcpOptions, Kind, Prefix, ProvisioningState, Resource, ResourceId, View, ViewExt,
-    VirtualNetwork, VirtualNetworkProperties,
+    AddressSpace, AzureError, BgpCommunities, DhcpOptions, Kind, Prefix, ProvisioningState, Resource, ResourceId, View,
+    ViewExt, VirtualNetwork, VirtualNetworkProperties,
 };
 
 use crate::Effect;
@@ -59,6 +59,11 @@ pub(crate) fn vnet_put(
             enable_vm_protection: spec.enable_vm_protection,
             encryption: spec.encryption.clone(),
             flow_timeout_in_minutes: spec.flow_timeout_in_minutes,
+            // TODO-fidelity: Azure also reports the region's own community (regionalCommunity).
+            bgp_communities: spec
+                .bgp_community
+                .as_ref()
+                .map(|c| BgpCommunities { virtual_network_community: c.clone(), regional_community: None }),
         },
     };
 

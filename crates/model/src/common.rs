@@ -155,6 +155,16 @@ impl AddressSpace {
 /// Resource tags.
 pub type Tags = BTreeMap<String, String>;
 
+/// `bgpCommunities` of a VNet, echoed on peerings as `remoteBgpCommunities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BgpCommunities {
+    pub virtual_network_community: String,
+    /// Azure's community for the VNet's region (read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regional_community: Option<String>,
+}
+
 /// `encryption` of a VNet, echoed on peerings as `remoteVirtualNetworkEncryption`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

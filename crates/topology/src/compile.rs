@@ -590,6 +590,7 @@ impl<'a> Compiler<'a> {
             };
             let spec = VirtualNetworkSpec {
                 dns_servers: v.dns_servers.clone(),
+                bgp_community: v.bgp_community.clone(),
                 tags: v.tags.clone(),
                 subnets,
                 ..VirtualNetworkSpec::new(location, address_prefixes)

@@ -99,6 +99,8 @@ pub struct VnetDecl {
     pub address_space: Vec<String>,
     #[serde(default)]
     pub dns_servers: Vec<IpAddr>,
+    /// BGP community of the VNet, such as `12076:20010`.
+    pub bgp_community: Option<String>,
     #[serde(default)]
     pub tags: Tags,
     /// The VNet's subnets. Omitted: subnets are left as they are; listed: exactly these.

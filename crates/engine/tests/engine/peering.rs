@@ -1011,3 +1011,26 @@ fn an_unchanged_put_writes_nothing() {
     assert!(lab.ok(Operation::VirtualNetworkPut { id: a, spec }).changes.is_empty());
     assert_eq!(lab.state.revision(), before + 2);
 }
+
+#[test]
+fn links_report_the_remote_vnets_encryption_and_bgp_communities() {
+    let mut lab = Lab::new();
+    let a = lab.vnet("a", &["10.1.0.0/16"]);
+    let b = lab.vnet_id("b");
+    let mut spec = VirtualNetworkSpec::new(westus(), vec![p("10.2.0.0/16")]);
+    spec.bgp_community = Some("12076:20010".into());
+    spec.encryption = Some(vnetlab_model::VirtualNetworkEncryption {
+        enabled: true,
+        enforcement: Some(vnetlab_model::EncryptionEnforcement::AllowUnencrypted),
+    });
+    lab.ok(Operation::VirtualNetworkPut { id: b.clone(), spec: spec.clone() });
+    let link = lab.link(&a, &b);
+    let p = &lab.peering(&link).properties;
+    assert_eq!(p.remote_bgp_communities.as_ref().unwrap().virtual_network_community, "12076:20010");
+    assert!(p.remote_virtual_network_encryption.as_ref().unwrap().enabled);
+    // A change on the remote shows on the link.
+    spec.bgp_community = Some("12076:20011".into());
+    lab.ok(Operation::VirtualNetworkPut { id: b, spec });
+    let p = &lab.peering(&link).properties;
+    assert_eq!(p.remote_bgp_communities.as_ref().unwrap().virtual_network_community, "12076:20011");
+}

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::arm_enum;
-use crate::common::{AddressSpace, ProvisioningState, SubResource, VirtualNetworkEncryption};
+use crate::common::{AddressSpace, BgpCommunities, ProvisioningState, SubResource, VirtualNetworkEncryption};
 use crate::id::ResourceId;
 
 arm_enum!(
@@ -74,6 +74,9 @@ pub struct VirtualNetworkPeeringProperties {
     pub remote_address_space: AddressSpace,
     /// The remote VNet's address space right now; differs from `remote_address_space` until a sync.
     pub remote_virtual_network_address_space: AddressSpace,
+    /// The remote VNet's BGP communities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_bgp_communities: Option<BgpCommunities>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_virtual_network_encryption: Option<VirtualNetworkEncryption>,
     /// The remote VNet's gateways, while `use_remote_gateways` is set.

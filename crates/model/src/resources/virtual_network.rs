@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::common::{AddressSpace, ProvisioningState, Tags, VirtualNetworkEncryption};
+use crate::common::{AddressSpace, BgpCommunities, ProvisioningState, Tags, VirtualNetworkEncryption};
 use crate::id::ResourceId;
 use crate::location::Location;
 
@@ -37,6 +37,8 @@ pub struct VirtualNetworkProperties {
     pub encryption: Option<VirtualNetworkEncryption>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_timeout_in_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp_communities: Option<BgpCommunities>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

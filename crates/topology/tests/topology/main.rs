@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod examples;
+mod robustness;
 
 use vnetlab_engine::{Context, Operation, SequentialIds, Settings};
 use vnetlab_model::State;
