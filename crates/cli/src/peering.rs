@@ -143,6 +143,18 @@ fn require_vnet(env: &Env, group: &str, vnet: &ResourceId) -> Result<()> {
     Ok(())
 }
 
+/// The id of link `name` under VNet `vnet_name`; with `vnet_must_exist`, a missing group or VNet is
+/// reported as ARM reports it.
+fn link_id(env: &Env, group: &str, vnet_name: &str, name: &str, vnet_must_exist: bool) -> Result<ResourceId> {
+    let vnet = vnet_id(env, group, vnet_name)?;
+    if vnet_must_exist {
+        require_vnet(env, group, &vnet)?;
+    }
+    Ok(vnet
+        .child(Kind::VirtualNetworkPeering, name)
+        .map_err(|_| vnetlab_engine::errors::invalid_resource_name(name))?)
+}
+
 fn rendered(env: &Env, id: &ResourceId) -> Result<Value> {
     env.lab
         .read(|s| s.get(id).map(|stored| render(s, stored)))?
@@ -218,18 +230,11 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             Ok(())
         }
         PeeringCommand::Show { resource_group, vnet_name, name } => {
-            let vnet = vnet_id(env, &resource_group, &vnet_name)?;
-            require_vnet(env, &resource_group, &vnet)?;
-            let id = vnet
-                .child(Kind::VirtualNetworkPeering, &name)
-                .map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
+            let id = link_id(env, &resource_group, &vnet_name, &name, true)?;
             print_one(env, &rendered(env, &id)?)
         }
         PeeringCommand::Create { resource_group, vnet_name, name, remote_vnet, flags } => {
-            let vnet = vnet_id(env, &resource_group, &vnet_name)?;
-            let id = vnet
-                .child(Kind::VirtualNetworkPeering, &name)
-                .map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
+            let id = link_id(env, &resource_group, &vnet_name, &name, false)?;
             // As az: a bare name is a VNet in the same resource group.
             let remote = if remote_vnet.starts_with('/') {
                 vnetlab_engine::input::parse_resource_id(&remote_vnet, "properties.remoteVirtualNetwork.id")?
@@ -241,11 +246,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             put(env, &id, spec, false)
         }
         PeeringCommand::Update { resource_group, vnet_name, name, set, flags } => {
-            let vnet = vnet_id(env, &resource_group, &vnet_name)?;
-            require_vnet(env, &resource_group, &vnet)?;
-            let id = vnet
-                .child(Kind::VirtualNetworkPeering, &name)
-                .map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
+            let id = link_id(env, &resource_group, &vnet_name, &name, true)?;
             let mut spec = current_spec(env, &id)?;
             for assignment in &set {
                 set_property(&mut spec, assignment)?;
@@ -254,19 +255,12 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             put(env, &id, spec, false)
         }
         PeeringCommand::Delete { resource_group, vnet_name, name } => {
-            let vnet = vnet_id(env, &resource_group, &vnet_name)?;
-            let id = vnet
-                .child(Kind::VirtualNetworkPeering, &name)
-                .map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
+            let id = link_id(env, &resource_group, &vnet_name, &name, false)?;
             env.lab.execute(&Operation::PeeringDelete { id })?;
             Ok(())
         }
         PeeringCommand::Sync { resource_group, vnet_name, name } => {
-            let vnet = vnet_id(env, &resource_group, &vnet_name)?;
-            require_vnet(env, &resource_group, &vnet)?;
-            let id = vnet
-                .child(Kind::VirtualNetworkPeering, &name)
-                .map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
+            let id = link_id(env, &resource_group, &vnet_name, &name, true)?;
             let spec = current_spec(env, &id)?;
             put(env, &id, spec, true)
         }

@@ -131,3 +131,38 @@ pub fn ensure_provisioned(view: &impl View, id: &ResourceId, used_by: &ResourceI
         _ => Ok(()),
     }
 }
+
+/// The checks every create-or-update of a top-level resource starts with: its group exists, its
+/// name is valid, it stays in its region, and no other operation is running on it.
+pub fn check_put(view: &impl View, ctx: &Context<'_>, id: &ResourceId, location: Location) -> Result<(), AzureError> {
+    require_resource_group(view, id)?;
+    check_name(id.name())?;
+    check_location_unchanged(view.resource(id), location)?;
+    ensure_idle(view, ctx, id)
+}
+
+/// The start of every delete of a top-level resource: its group must exist, a resource that is
+/// not there is no error (HTTP 204: `Ok(false)`), and a busy one refuses.
+pub fn check_delete(view: &impl View, ctx: &Context<'_>, id: &ResourceId, kind: Kind) -> Result<bool, AzureError> {
+    require_resource_group(view, id)?;
+    if view.resource(id).is_none_or(|r| r.kind() != kind) {
+        return Ok(false);
+    }
+    ensure_idle(view, ctx, id)?;
+    Ok(true)
+}
+
+/// The children of `parent` of `kind` whose names are not in `keep`: what a PUT carrying the whole
+/// child set removes.
+pub fn children_not_in(view: &impl View, parent: &ResourceId, kind: Kind, keep: &[&str]) -> Vec<ResourceId> {
+    view.children_of(parent, kind)
+        .into_iter()
+        .filter(|c| !keep.iter().any(|n| n.eq_ignore_ascii_case(c.id().name())))
+        .map(|c| c.id().clone())
+        .collect()
+}
+
+/// Every child of `parent` of `kind`.
+pub fn children(view: &impl View, parent: &ResourceId, kind: Kind) -> Vec<ResourceId> {
+    children_not_in(view, parent, kind, &[])
+}

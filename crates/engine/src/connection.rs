@@ -7,7 +7,7 @@ use vnetlab_model::{
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_reference, require_resource_group};
+use crate::common::{check_delete, check_put, require_reference};
 use crate::errors;
 use crate::operation::ConnectionSpec;
 use crate::tx::Tx;
@@ -77,10 +77,7 @@ pub(crate) fn connection_put(
     spec: &ConnectionSpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_connection);
     let invalid = |reason: String| errors::invalid_connection(id, &reason);
 
@@ -159,10 +156,7 @@ pub(crate) fn connection_put(
         shared_key =
             existing.and_then(|e| e.properties.shared_key.clone()).or_else(|| Some(tx.ctx.guid().simple().to_string()));
     }
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let connection = Connection {
         id: id.clone(),
         name: id.name().to_owned(),
@@ -199,14 +193,18 @@ pub(crate) fn connection_put(
 
 pub(crate) fn connection_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    let Some(c) = view.resource(id).and_then(Resource::as_connection) else {
+    if !check_delete(view, tx.ctx, id, Kind::Connection)? {
         return Ok(Effect::Absent);
-    };
-    ensure_idle(view, tx.ctx, id)?;
-    let gateways: Vec<ResourceId> = std::iter::once(c.properties.virtual_network_gateway1.id.clone())
-        .chain(c.properties.virtual_network_gateway2.as_ref().map(|g| g.id.clone()))
-        .collect();
+    }
+    let gateways: Vec<ResourceId> = view
+        .resource(id)
+        .and_then(Resource::as_connection)
+        .map(|c| {
+            std::iter::once(c.properties.virtual_network_gateway1.id.clone())
+                .chain(c.properties.virtual_network_gateway2.as_ref().map(|g| g.id.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     tx.delete(id);
     refresh_connections(tx, &gateways);
     Ok(Effect::Deleted)

@@ -12,7 +12,7 @@ use vnetlab_model::{
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_reference, require_resource_group};
+use crate::common::{check_delete, check_name, check_put, require_reference};
 use crate::errors;
 use crate::ipam::{first_free, is_reserved, used_addresses};
 use crate::operation::NetworkInterfaceSpec;
@@ -30,10 +30,7 @@ pub(crate) fn nic_put(
     spec: &NetworkInterfaceSpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_network_interface);
 
     if spec.ip_configurations.is_empty() {
@@ -180,18 +177,14 @@ pub(crate) fn nic_put(
         },
     };
     let created = existing.is_none();
-    tx.put(Resource::NetworkInterface(nic));
-    tx.lock(id, "PutNetworkInterfaceOperation");
-    Ok(if created { Effect::Created } else { Effect::Updated })
+    Ok(tx.finish_put(Resource::NetworkInterface(nic), created, "PutNetworkInterfaceOperation"))
 }
 
 pub(crate) fn nic_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    if view.resource(id).and_then(Resource::as_network_interface).is_none() {
+    if !check_delete(view, tx.ctx, id, Kind::NetworkInterface)? {
         return Ok(Effect::Absent);
     }
-    ensure_idle(view, tx.ctx, id)?;
     if let Some(vm) = view.referrers(id, Kind::VirtualMachine).first() {
         return Err(errors::nic_in_use(id, vm.id()));
     }

@@ -7,7 +7,7 @@ use vnetlab_model::{
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_parent, require_resource_group};
+use crate::common::{check_delete, check_name, check_put, children_not_in, ensure_idle, require_parent};
 use crate::errors;
 use crate::operation::{NetworkSecurityGroupSpec, SecurityRuleSpec};
 use crate::tx::Tx;
@@ -119,15 +119,9 @@ pub(crate) fn nsg_put(
     spec: &NetworkSecurityGroupSpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_network_security_group);
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let mut rules = Vec::new();
     let mut removed = Vec::new();
     if let Some(list) = &spec.security_rules {
@@ -137,13 +131,10 @@ pub(crate) fn nsg_put(
                 return Err(errors::security_rule_conflict(name, name));
             }
             let rule_id = id.child(Kind::SecurityRule, name).map_err(|_| errors::invalid_resource_name(name))?;
-            rules.push(build_security_rule(&rule_id, rule, &keys)?);
+            rules.push(Resource::SecurityRule(build_security_rule(&rule_id, rule, &keys)?));
         }
-        for old in view.children_of(id, Kind::SecurityRule) {
-            if !list.iter().any(|(n, _)| n.eq_ignore_ascii_case(old.id().name())) {
-                removed.push(old.id().clone());
-            }
-        }
+        let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+        removed = children_not_in(view, id, Kind::SecurityRule, &names);
     }
     let nsg = NetworkSecurityGroup {
         id: id.clone(),
@@ -157,24 +148,20 @@ pub(crate) fn nsg_put(
         },
     };
     let created = existing.is_none();
-    tx.put(Resource::NetworkSecurityGroup(nsg));
-    for r in rules {
-        tx.put(Resource::SecurityRule(r));
-    }
-    for r in &removed {
-        tx.delete(r);
-    }
-    tx.lock(id, "PutNetworkSecurityGroupOperation");
-    Ok(if created { Effect::Created } else { Effect::Updated })
+    Ok(tx.finish_put_with_children(
+        Resource::NetworkSecurityGroup(nsg),
+        rules,
+        &removed,
+        created,
+        "PutNetworkSecurityGroupOperation",
+    ))
 }
 
 pub(crate) fn nsg_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    if view.resource(id).and_then(Resource::as_network_security_group).is_none() {
+    if !check_delete(view, tx.ctx, id, Kind::NetworkSecurityGroup)? {
         return Ok(Effect::Absent);
     }
-    ensure_idle(view, tx.ctx, id)?;
     let users: Vec<ResourceId> = view
         .referrers(id, Kind::Subnet)
         .into_iter()
@@ -184,11 +171,7 @@ pub(crate) fn nsg_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Eff
     if !users.is_empty() {
         return Err(errors::in_use_network_security_group_cannot_be_deleted(id, &users));
     }
-    let rules: Vec<ResourceId> = view.children_of(id, Kind::SecurityRule).iter().map(|s| s.id().clone()).collect();
-    for r in &rules {
-        tx.delete(r);
-    }
-    tx.delete(id);
+    tx.delete_with_children(id, Kind::SecurityRule);
     Ok(Effect::Deleted)
 }
 

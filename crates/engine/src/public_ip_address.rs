@@ -2,12 +2,12 @@
 
 use vnetlab_model::arm::public_ip_user;
 use vnetlab_model::{
-    AllocationMethod, AzureError, IpVersion, ProvisioningState, PublicIpAddress, PublicIpAddressProperties,
+    AllocationMethod, AzureError, IpVersion, Kind, ProvisioningState, PublicIpAddress, PublicIpAddressProperties,
     PublicIpSku, PublicIpSkuName, PublicIpSkuTier, Resource, ResourceId, ViewExt,
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_resource_group};
+use crate::common::{check_delete, check_put};
 use crate::errors;
 use crate::ipam::{first_free_in_pool, public_addresses_in_use};
 use crate::operation::PublicIpAddressSpec;
@@ -19,10 +19,7 @@ pub(crate) fn public_ip_put(
     spec: &PublicIpAddressSpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_public_ip_address);
     let sku = spec.sku.or(existing.map(|e| e.sku.name)).unwrap_or(PublicIpSkuName::Standard);
     let tier = spec.tier.or(existing.map(|e| e.sku.tier)).unwrap_or(PublicIpSkuTier::Regional);
@@ -49,10 +46,7 @@ pub(crate) fn public_ip_put(
                 .ok_or_else(|| errors::public_ip_pool_exhausted(id, pool))?
         }
     };
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let pip = PublicIpAddress {
         id: id.clone(),
         name: id.name().to_owned(),
@@ -70,18 +64,14 @@ pub(crate) fn public_ip_put(
         },
     };
     let created = existing.is_none();
-    tx.put(Resource::PublicIpAddress(pip));
-    tx.lock(id, "PutPublicIpAddressOperation");
-    Ok(if created { Effect::Created } else { Effect::Updated })
+    Ok(tx.finish_put(Resource::PublicIpAddress(pip), created, "PutPublicIpAddressOperation"))
 }
 
 pub(crate) fn public_ip_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    if view.resource(id).and_then(Resource::as_public_ip_address).is_none() {
+    if !check_delete(view, tx.ctx, id, Kind::PublicIpAddress)? {
         return Ok(Effect::Absent);
     }
-    ensure_idle(view, tx.ctx, id)?;
     if let Some(user) = public_ip_user(view, id) {
         return Err(errors::public_ip_address_cannot_be_deleted(id, &user));
     }

@@ -8,7 +8,7 @@ use vnetlab_model::{
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_parent, require_resource_group};
+use crate::common::{check_delete, check_name, check_put, children_not_in, ensure_idle, require_parent};
 use crate::errors;
 use crate::operation::{RouteSpec, RouteTableSpec};
 use crate::tx::Tx;
@@ -111,15 +111,9 @@ pub(crate) fn route_table_put(
     spec: &RouteTableSpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_route_table);
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let mut routes = Vec::new();
     let mut removed = Vec::new();
     if let Some(list) = &spec.routes {
@@ -129,13 +123,10 @@ pub(crate) fn route_table_put(
             if list[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
                 return Err(errors::route_conflict(&route_id, name, &route.address_prefix.to_string()));
             }
-            routes.push(build_route(&route_id, route, &keys)?);
+            routes.push(Resource::Route(build_route(&route_id, route, &keys)?));
         }
-        for old in view.children_of(id, Kind::Route) {
-            if !list.iter().any(|(n, _)| n.eq_ignore_ascii_case(old.id().name())) {
-                removed.push(old.id().clone());
-            }
-        }
+        let names: Vec<&str> = list.iter().map(|(n, _)| n.as_str()).collect();
+        removed = children_not_in(view, id, Kind::Route, &names);
     }
     let table = RouteTable {
         id: id.clone(),
@@ -149,32 +140,18 @@ pub(crate) fn route_table_put(
         },
     };
     let created = existing.is_none();
-    tx.put(Resource::RouteTable(table));
-    for r in routes {
-        tx.put(Resource::Route(r));
-    }
-    for r in &removed {
-        tx.delete(r);
-    }
-    tx.lock(id, "PutRouteTableOperation");
-    Ok(if created { Effect::Created } else { Effect::Updated })
+    Ok(tx.finish_put_with_children(Resource::RouteTable(table), routes, &removed, created, "PutRouteTableOperation"))
 }
 
 pub(crate) fn route_table_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    if view.resource(id).and_then(Resource::as_route_table).is_none() {
+    if !check_delete(view, tx.ctx, id, Kind::RouteTable)? {
         return Ok(Effect::Absent);
     }
-    ensure_idle(view, tx.ctx, id)?;
     if !view.referrers(id, Kind::Subnet).is_empty() {
         return Err(errors::in_use_route_table_cannot_be_deleted(id.name()));
     }
-    let routes: Vec<ResourceId> = view.children_of(id, Kind::Route).iter().map(|s| s.id().clone()).collect();
-    for r in &routes {
-        tx.delete(r);
-    }
-    tx.delete(id);
+    tx.delete_with_children(id, Kind::Route);
     Ok(Effect::Deleted)
 }
 

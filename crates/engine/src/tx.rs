@@ -4,6 +4,7 @@ use vnetlab_model::{
     Change, Draft, Meta, PendingOperation, ProvisioningState, Resource, ResourceId, State, Stored, View,
 };
 
+use crate::Effect;
 use crate::context::{Context, Provisioning};
 
 pub(crate) struct Tx<'s, 'c, 'a> {
@@ -36,6 +37,43 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
 
     pub fn delete(&mut self, id: &ResourceId) {
         self.draft.delete(id);
+    }
+
+    /// Writes the target of a create-or-update and keeps it locked while provisioning is
+    /// deferred; the effect to report.
+    pub fn finish_put(&mut self, resource: Resource, created: bool, operation_name: &'static str) -> Effect {
+        let id = resource.id().clone();
+        self.put(resource);
+        self.lock(&id, operation_name);
+        if created { Effect::Created } else { Effect::Updated }
+    }
+
+    /// As [`Tx::finish_put`] for a resource whose PUT carries its children (an NSG's rules, a route
+    /// table's routes): writes them and removes the children it no longer lists.
+    pub fn finish_put_with_children(
+        &mut self,
+        parent: Resource,
+        children: Vec<Resource>,
+        removed: &[ResourceId],
+        created: bool,
+        operation_name: &'static str,
+    ) -> Effect {
+        let effect = self.finish_put(parent, created, operation_name);
+        for child in children {
+            self.put(child);
+        }
+        for r in removed {
+            self.delete(r);
+        }
+        effect
+    }
+
+    /// Deletes a resource and its children of `kind`.
+    pub fn delete_with_children(&mut self, id: &ResourceId, kind: vnetlab_model::Kind) {
+        for child in crate::common::children(&self.draft, id, kind) {
+            self.delete(&child);
+        }
+        self.delete(id);
     }
 
     /// Keeps `id` `Updating` until the operation completes, when provisioning is deferred.

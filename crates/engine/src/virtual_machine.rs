@@ -6,7 +6,7 @@ use vnetlab_model::{
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_reference, require_resource_group};
+use crate::common::{check_delete, check_put, require_reference};
 use crate::errors;
 use crate::operation::VirtualMachineSpec;
 use crate::tx::Tx;
@@ -26,10 +26,7 @@ pub(crate) fn vm_put(
     spec: &VirtualMachineSpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_virtual_machine);
     if spec.network_interfaces.is_empty() {
         return Err(errors::invalid_virtual_machine(
@@ -80,18 +77,14 @@ pub(crate) fn vm_put(
         },
     };
     let created = existing.is_none();
-    tx.put(Resource::VirtualMachine(vm));
-    tx.lock(id, "PutVirtualMachineOperation");
-    Ok(if created { Effect::Created } else { Effect::Updated })
+    Ok(tx.finish_put(Resource::VirtualMachine(vm), created, "PutVirtualMachineOperation"))
 }
 
 pub(crate) fn vm_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    if view.resource(id).and_then(Resource::as_virtual_machine).is_none() {
+    if !check_delete(view, tx.ctx, id, Kind::VirtualMachine)? {
         return Ok(Effect::Absent);
     }
-    ensure_idle(view, tx.ctx, id)?;
     tx.delete(id);
     Ok(Effect::Deleted)
 }

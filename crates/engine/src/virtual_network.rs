@@ -41,10 +41,7 @@ pub(crate) fn vnet_put(
         }
     }
 
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let vnet = VirtualNetwork {
         id: id.clone(),
         name: id.name().to_owned(),

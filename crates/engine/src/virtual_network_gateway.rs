@@ -13,7 +13,7 @@ use vnetlab_model::{
 };
 
 use crate::Effect;
-use crate::common::{check_location_unchanged, check_name, ensure_idle, require_reference, require_resource_group};
+use crate::common::{check_delete, check_name, check_put, require_reference};
 use crate::connection::{check_connection_overlaps, refresh_connections};
 use crate::errors;
 use crate::ipam::{first_free, first_free_in_pool, public_addresses_in_use, used_addresses};
@@ -30,10 +30,7 @@ pub(crate) fn gateway_put(
     spec: &VirtualNetworkGatewaySpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.gateway(id);
     let invalid = |reason: String| errors::invalid_gateway(id, &reason);
 
@@ -208,10 +205,7 @@ pub(crate) fn gateway_put(
     } else {
         instances[0].to_string()
     };
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let gateway = VirtualNetworkGateway {
         id: id.clone(),
         name: id.name().to_owned(),
@@ -247,16 +241,14 @@ pub(crate) fn gateway_put(
 
 pub(crate) fn gateway_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    let Some(gateway) = view.gateway(id) else {
+    if !check_delete(view, tx.ctx, id, Kind::VirtualNetworkGateway)? {
         return Ok(Effect::Absent);
-    };
-    ensure_idle(view, tx.ctx, id)?;
+    }
+    let vnet_id = view.gateway(id).and_then(|g| g.vnet_id());
     let connections: Vec<ResourceId> = view.referrers(id, Kind::Connection).iter().map(|s| s.id().clone()).collect();
     if !connections.is_empty() {
         return Err(errors::gateway_has_connections(id, &connections));
     }
-    let vnet_id = gateway.vnet_id();
     tx.delete(id);
     // 1.16g: spokes keep useRemoteGateways; their gateway routes and remoteGateways go.
     if let Some(vnet) = vnet_id {
@@ -271,10 +263,7 @@ pub(crate) fn local_gateway_put(
     spec: &LocalNetworkGatewaySpec,
 ) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    check_name(id.name())?;
-    check_location_unchanged(view.resource(id), spec.location)?;
-    ensure_idle(view, tx.ctx, id)?;
+    check_put(view, tx.ctx, id, spec.location)?;
     let existing = view.resource(id).and_then(Resource::as_local_network_gateway);
     for (i, p) in spec.address_prefixes.iter().enumerate() {
         if let Some(q) = spec.address_prefixes[..i].iter().find(|q| q.overlaps(p)) {
@@ -302,10 +291,7 @@ pub(crate) fn local_gateway_put(
         peer_weight: 0,
         bgp_peering_addresses: Vec::new(),
     });
-    let resource_guid = match existing {
-        Some(e) => e.properties.resource_guid,
-        None => tx.ctx.guid(),
-    };
+    let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let local = LocalNetworkGateway {
         id: id.clone(),
         name: id.name().to_owned(),
@@ -334,11 +320,9 @@ pub(crate) fn local_gateway_put(
 
 pub(crate) fn local_gateway_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
     let view = &tx.draft;
-    require_resource_group(view, id)?;
-    if view.resource(id).and_then(Resource::as_local_network_gateway).is_none() {
+    if !check_delete(view, tx.ctx, id, Kind::LocalNetworkGateway)? {
         return Ok(Effect::Absent);
     }
-    ensure_idle(view, tx.ctx, id)?;
     let connections: Vec<ResourceId> = view.referrers(id, Kind::Connection).iter().map(|s| s.id().clone()).collect();
     if !connections.is_empty() {
         return Err(errors::local_gateway_has_connections(id, &connections));
