@@ -679,8 +679,17 @@ fn rule_1_16d_converse_a_vnet_using_remote_gateways_cannot_get_a_gateway() {
     lab.ok(op);
     let pip = lab.public_ip("spoke-gw-pip");
     let spec = lab.gateway_spec(&spoke, Some(pip), vnetlab_model::GatewayType::Vpn);
-    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, "spoke-gw"), spec });
-    assert_eq!(e.code, "VnetUsesRemoteGatewaysCannotHaveGateway");
+    let gw = lab.id(Kind::VirtualNetworkGateway, "spoke-gw");
+    let e = lab.err(Operation::VirtualNetworkGatewayPut { id: gw.clone(), spec });
+    let link = lab.link_id(&spoke, "spoke-to-hub");
+    assert_error(
+        &e,
+        "VnetUsesRemoteGatewaysCannotHaveGateway",
+        400,
+        &format!(
+            "Virtual network gateway {gw} cannot be created in virtual network {spoke} because its peering {link} has UseRemoteGateways flag set to true. Turn off UseRemoteGateways on that peering first."
+        ),
+    );
     lab.sound();
 }
 
@@ -710,8 +719,14 @@ fn rule_1_16e_basic_sku_gateways_do_not_offer_transit() {
     let spoke = lab.vnet("spoke", &["10.1.0.0/16"]);
     let op = lab.peer_op(&spoke, &hub, "spoke-to-hub", |s| s.use_remote_gateways = true);
     let e = lab.err(op);
-    assert_eq!(e.code, "GatewayTransitNotSupportedForBasicSku");
-    assert!(e.message.contains(&gw.to_string()));
+    assert_error(
+        &e,
+        "GatewayTransitNotSupportedForBasicSku",
+        400,
+        &format!(
+            "Peering spoke/spoke-to-hub cannot have UseRemoteGateways flag set to true because remote gateway {gw} uses the Basic SKU, which does not support gateway transit."
+        ),
+    );
 }
 
 #[test]
@@ -828,8 +843,15 @@ fn rule_1_21_global_peering_within_a_cloud_but_not_across_clouds() {
     let cn = lab.vnet_in("cn", "chinaeast2", &["10.3.0.0/16"]);
     let op = lab.peer_op(&us, &cn, "us-cn", |_| {});
     let e = lab.err(op);
-    assert_eq!(e.code, "GlobalPeeringAcrossCloudsNotSupported");
-    assert!(e.message.contains("westus (AzureCloud) and chinaeast2 (AzureChinaCloud)"), "{}", e.message);
+    let link = lab.link_id(&us, "us-cn");
+    assert_error(
+        &e,
+        "GlobalPeeringAcrossCloudsNotSupported",
+        400,
+        &format!(
+            "Cannot create or update peering {link}: virtual networks in westus (AzureCloud) and chinaeast2 (AzureChinaCloud) belong to different clouds. Global peering works between regions of one cloud only."
+        ),
+    );
 }
 
 #[test]
@@ -841,7 +863,15 @@ fn rule_1_24_classic_remotes_are_refused() {
     ))
     .unwrap();
     let op = lab.peer_op(&v, &classic, "to-classic", |_| {});
-    assert_eq!(lab.err(op).code, "ClassicVirtualNetworkPeeringNotSupported");
+    let link = lab.link_id(&v, "to-classic");
+    assert_error(
+        &lab.err(op),
+        "ClassicVirtualNetworkPeeringNotSupported",
+        400,
+        &format!(
+            "Peering {link} references classic virtual network {classic}. vnetlab models Resource Manager virtual networks only; classic virtual networks were retired."
+        ),
+    );
 }
 
 #[test]
@@ -927,7 +957,15 @@ fn rule_1_27_subnet_peering_peers_only_the_named_subnets() {
     // The link type cannot change.
     let op = lab.peer_op(&a, &b, "a-b", |_| {});
     let e = lab.err(op);
-    assert_eq!(e.code, "ChangingPeeringTypeNotAllowed");
+    let ab_id = lab.link_id(&a, "a-b");
+    assert_error(
+        &e,
+        "ChangingPeeringTypeNotAllowed",
+        400,
+        &format!(
+            "Cannot change peerCompleteVnets of peering {ab_id}: switching between virtual network peering and subnet peering (or IPv6-only peering) requires deleting the peering and creating it again."
+        ),
+    );
     // Unknown subnet names are refused.
     let op = lab.peer_op(&a, &b, "a-b", |s| {
         s.peer_complete_vnets = false;
@@ -935,8 +973,14 @@ fn rule_1_27_subnet_peering_peers_only_the_named_subnets() {
         s.remote_subnet_names = vec!["app".into()];
     });
     let e = lab.err(op);
-    assert_eq!(e.code, "InvalidSubnetPeeringConfiguration");
-    assert!(e.message.contains("names subnet 'nope'"));
+    assert_error(
+        &e,
+        "InvalidSubnetPeeringConfiguration",
+        400,
+        &format!(
+            "Peering {ab_id} is not valid: localSubnetNames names subnet 'nope', which virtual network {a} does not have."
+        ),
+    );
     // Adding a subnet to the link through an update brings it into the peered space.
     let op = lab.peer_op(&a, &b, "a-b", |s| {
         s.peer_complete_vnets = false;
@@ -962,7 +1006,13 @@ fn rule_1_27_subnet_peering_is_limited_to_200_subnets() {
         s.local_subnet_names = vec!["s1".into(), "s2".into()];
         s.remote_subnet_names = vec!["s1".into()];
     });
-    assert_eq!(lab.err(op).code, "SubnetPeeringSubnetLimitExceeded");
+    let link = lab.link_id(&a, "a-b");
+    assert_error(
+        &lab.err(op),
+        "SubnetPeeringSubnetLimitExceeded",
+        400,
+        &format!("Peering {link} names 3 subnets; subnet peering allows at most 2 subnets across both sides."),
+    );
 }
 
 #[test]
