@@ -50,7 +50,7 @@ fn bodies(state: &State, kind: Kind, subscription: Option<&str>, group: Option<&
         .filter(|s| {
             subscription.is_none_or(|sub| s.id().subscription_id().is_some_and(|x| x.eq_ignore_ascii_case(sub)))
         })
-        .filter(|s| group.is_none_or(|g| s.id().resource_group_name().is_some_and(|x| x.eq_ignore_ascii_case(g))))
+        .filter(|s| group.is_none_or(|g| s.id().resource_group_name().is_some_and(|x| vnetlab_model::same_name(x, g))))
         .map(|s| render(state, s))
         .collect()
 }

@@ -157,7 +157,7 @@ pub fn check_delete(view: &impl View, ctx: &Context<'_>, id: &ResourceId, kind: 
 pub fn children_not_in(view: &impl View, parent: &ResourceId, kind: Kind, keep: &[&str]) -> Vec<ResourceId> {
     view.children_of(parent, kind)
         .into_iter()
-        .filter(|c| !keep.iter().any(|n| n.eq_ignore_ascii_case(c.id().name())))
+        .filter(|c| !keep.iter().any(|n| vnetlab_model::same_name(n, c.id().name())))
         .map(|c| c.id().clone())
         .collect()
 }

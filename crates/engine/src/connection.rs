@@ -133,6 +133,18 @@ pub(crate) fn connection_put(
             if gw1.vnet_id() == gw2.vnet_id() {
                 return Err(invalid("both gateways are in the same virtual network.".into()));
             }
+            // §4: across regions, subscriptions and tenants, but not across clouds.
+            if gw1.location.cloud() != gw2.location.cloud() {
+                return Err(invalid(format!(
+                    "VNet-to-VNet connections do not cross clouds: {} is in {} ({}) and {} in {} ({}).",
+                    gw1.id,
+                    gw1.location,
+                    gw1.location.cloud().name(),
+                    gw2.id,
+                    gw2.location,
+                    gw2.location.cloud().name()
+                )));
+            }
         }
         ConnectionType::ExpressRoute => {
             if gw1.properties.gateway_type != GatewayType::ExpressRoute {

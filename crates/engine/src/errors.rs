@@ -137,15 +137,13 @@ pub fn resource_group_not_found(name: &str) -> AzureError {
 
 /// ARM's 404 for a top-level resource (also used when a child's parent is missing; 1.6).
 pub fn resource_not_found(id: &ResourceId) -> AzureError {
-    let type_and_name = match (id.type_path(), id.kind().and_then(|k| k.parent()).is_some()) {
-        (Some(t), false) => format!("{t}/{}", id.name()),
-        _ => {
-            // For a child resource ARM names its top-level ancestor's type path and names.
-            let segments: Vec<&str> = id.as_str().split('/').collect();
-            let names: Vec<&str> = segments.iter().skip(7).step_by(2).copied().collect();
-            format!("{}/{}", id.type_path().unwrap_or_default(), names.join("/"))
-        }
+    let Some(type_path) = id.type_path() else {
+        return resource_group_not_found(id.resource_group_name().unwrap_or(id.name()));
     };
+    // ARM names a child resource by its type path and every name on the way down:
+    // `Microsoft.Network/virtualNetworks/subnets/vnet1/default`.
+    let names: Vec<&str> = id.as_str().split('/').skip(8).step_by(2).collect();
+    let type_and_name = format!("{type_path}/{}", names.join("/"));
     AzureError::not_found(
         "ResourceNotFound",
         format!(
@@ -477,6 +475,16 @@ pub fn remote_gateway_sku_does_not_support_transit(peering: &ResourceId, gateway
         format!(
             "Peering {} cannot have UseRemoteGateways flag set to true because remote gateway {gateway} uses the Basic SKU, which does not support gateway transit.",
             short_peering_name(peering)
+        ),
+    )
+}
+
+/// 1.16e converse. [gap] vnetlab's own code and message.
+pub fn basic_gateway_with_transit_users(gateway: &ResourceId, vnet: &ResourceId, peering: &ResourceId) -> AzureError {
+    AzureError::bad_request(
+        "GatewayTransitNotSupportedForBasicSku",
+        format!(
+            "Virtual network gateway {gateway} cannot use the Basic SKU while peering {peering} uses the gateways of virtual network {vnet}: gateway transit is not available with the Basic SKU."
         ),
     )
 }

@@ -3,7 +3,7 @@
 //! store.
 //!
 //! 1. A link is Connected exactly when both links of the pair exist and reference each other; two
-//!    links that reference each other are both Connected.
+//!    links that reference each other are both Connected. No VNet peers with itself.
 //! 2. A Disconnected link has no reverse link.
 //! 3. The two links of a Connected pair share one resource guid.
 //! 4. A VNet has at most one link to any remote VNet.
@@ -36,6 +36,10 @@ pub fn check(view: &impl View) -> Vec<String> {
         let Some(local) = link.local_vnet_id() else {
             continue;
         };
+        if link.remote_vnet_id() == &local {
+            out.push(format!("1: {} peers its VNet with itself", link.id));
+            continue;
+        }
         let reverse = view.reverse_link(link);
         let state = link.properties.peering_state;
         match (state, reverse) {

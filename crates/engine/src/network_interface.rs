@@ -45,7 +45,7 @@ pub(crate) fn nic_put(
     let mut configs = Vec::new();
     for (i, c) in spec.ip_configurations.iter().enumerate() {
         check_name(&c.name)?;
-        if spec.ip_configurations[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+        if spec.ip_configurations[..i].iter().any(|o| vnetlab_model::same_name(&o.name, &c.name)) {
             return Err(errors::invalid_network_interface(
                 id,
                 &format!("IP configuration name '{}' is used twice.", c.name),
@@ -112,7 +112,9 @@ pub(crate) fn nic_put(
             AllocationMethod::Dynamic => {
                 // A dynamic address stays with its configuration while it remains valid.
                 let kept = existing
-                    .and_then(|e| e.properties.ip_configurations.iter().find(|o| o.name.eq_ignore_ascii_case(&c.name)))
+                    .and_then(|e| {
+                        e.properties.ip_configurations.iter().find(|o| vnetlab_model::same_name(&o.name, &c.name))
+                    })
                     .filter(|o| o.properties.subnet.id == c.subnet)
                     .map(|o| o.properties.private_ip_address)
                     .filter(|ip| {

@@ -56,8 +56,9 @@ pub(crate) fn build_security_rule(
     if !(100..=4096).contains(&spec.priority) {
         return Err(errors::security_rule_invalid_priority(i64::from(spec.priority)));
     }
-    if let Some((other, _, _)) =
-        siblings.iter().find(|(n, p, d)| !n.eq_ignore_ascii_case(name) && *p == spec.priority && *d == spec.direction)
+    if let Some((other, _, _)) = siblings
+        .iter()
+        .find(|(n, p, d)| !vnetlab_model::same_name(n, name) && *p == spec.priority && *d == spec.direction)
     {
         return Err(errors::security_rule_conflict(other, name));
     }
@@ -127,7 +128,7 @@ pub(crate) fn nsg_put(
     if let Some(list) = &spec.security_rules {
         let keys: Vec<RuleKey> = list.iter().map(|(n, r)| (n.clone(), r.priority, r.direction)).collect();
         for (i, (name, rule)) in list.iter().enumerate() {
-            if list[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if list[..i].iter().any(|(n, _)| vnetlab_model::same_name(n, name)) {
                 return Err(errors::security_rule_conflict(name, name));
             }
             let rule_id = id.child(Kind::SecurityRule, name).map_err(|_| errors::invalid_resource_name(name))?;

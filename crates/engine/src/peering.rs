@@ -96,10 +96,13 @@ impl OverlapCheck<'_> {
         if !pairs.is_empty() {
             let mut listed = Vec::new();
             if self.complete {
+                // The overlapping prefixes of the local VNet, then the remote's (each once).
+                let mut remote = Vec::new();
                 for (l, r) in &pairs {
-                    listed.push(*l);
-                    listed.push(*r);
+                    push_unique(&mut listed, *l);
+                    push_unique(&mut remote, *r);
                 }
+                listed.extend(remote);
             } else {
                 // Azure lists the selected subnets' prefixes that sit in the overlapping ranges.
                 let local_subnets = peered_space(view, &self.local.id, false, self.local_subnets, self.only_ipv6);
@@ -139,6 +142,37 @@ impl OverlapCheck<'_> {
         }
         Ok(())
     }
+}
+
+/// After a change to `vnet`'s address space or subnets, every link under it or pointing at it must
+/// still pass the overlap rules (1.1, 1.2, 1.27.1) as a PUT of that link would now. With `subnet`,
+/// only the subnet peerings that name that subnet of `vnet`.
+pub(crate) fn recheck_links(view: &impl View, vnet: &ResourceId, subnet: Option<&str>) -> Result<(), AzureError> {
+    let names_it = |link: &VirtualNetworkPeering, names: &[String]| match subnet {
+        None => true,
+        Some(s) => !link.properties.peer_complete_vnets && names.iter().any(|n| vnetlab_model::same_name(n, s)),
+    };
+    let outgoing = view.links_of(vnet).into_iter().filter(|l| names_it(l, &l.properties.local_subnet_names));
+    let incoming = view.links_to(vnet).into_iter().filter(|l| names_it(l, &l.properties.remote_subnet_names));
+    for link in outgoing.chain(incoming) {
+        let Some(local_id) = link.local_vnet_id() else { continue };
+        let (Some(local), Some(remote)) = (view.vnet(&local_id), view.vnet(link.remote_vnet_id())) else { continue };
+        if local.id == remote.id {
+            continue;
+        }
+        let p = &link.properties;
+        OverlapCheck {
+            link: &link.id,
+            local,
+            remote,
+            complete: p.peer_complete_vnets,
+            local_subnets: &p.local_subnet_names,
+            remote_subnets: &p.remote_subnet_names,
+            only_ipv6: p.enable_only_ipv6_peering,
+        }
+        .run(view)?;
+    }
+    Ok(())
 }
 
 /// The first VNet `vnet` links to (other than `except`) whose peered space overlaps `ranges`: what
@@ -205,15 +239,16 @@ pub(crate) fn peering_put(
     }
 
     // 1.3 [gap]: Azure's API error for self-peering is not public. A VNet always overlaps itself,
-    // so vnetlab answers with the overlap error (the reference's recommendation); the check below
-    // produces it. Only the remote lookup has to be skipped.
-    let remote = if remote_id == &local_id {
-        local
-    } else {
-        match view.resource(remote_id) {
-            Some(Resource::VirtualNetwork(v)) => v,
-            _ => return Err(errors::invalid_global_resource_reference(remote_id, id)),
-        }
+    // so vnetlab answers with the overlap error (the reference's recommendation), whatever the link
+    // type: every prefix of the VNet, as local and as remote.
+    if remote_id == &local_id {
+        let space = &local.properties.address_space.address_prefixes;
+        let listed: Vec<Prefix> = space.iter().chain(space.iter()).copied().collect();
+        return Err(errors::vnet_address_spaces_overlap(id, &local_id, &local_id, &listed));
+    }
+    let remote = match view.resource(remote_id) {
+        Some(Resource::VirtualNetwork(v)) => v,
+        _ => return Err(errors::invalid_global_resource_reference(remote_id, id)),
     };
 
     // 1.8 and 1.9.
@@ -246,11 +281,18 @@ pub(crate) fn peering_put(
     }
 
     // 1.27.
+    // 1.25: IPv6-only peering is a kind of subnet peering.
     if spec.peer_complete_vnets {
         if !spec.local_subnet_names.is_empty() || !spec.remote_subnet_names.is_empty() {
             return Err(errors::invalid_subnet_peering(
                 id,
                 "localSubnetNames and remoteSubnetNames apply only when peerCompleteVnets is false.",
+            ));
+        }
+        if spec.enable_only_ipv6_peering {
+            return Err(errors::invalid_subnet_peering(
+                id,
+                "enableOnlyIPv6Peering applies only to subnet peering (peerCompleteVnets false).",
             ));
         }
     } else {
@@ -260,6 +302,19 @@ pub(crate) fn peering_put(
         let limit = tx.ctx.settings.max_subnets_per_subnet_peering;
         if count > limit {
             return Err(errors::too_many_peered_subnets(id, count, limit));
+        }
+        if spec.enable_only_ipv6_peering {
+            for (vnet, names) in [(local, &spec.local_subnet_names), (remote, &spec.remote_subnet_names)] {
+                if peered_space(view, &vnet.id, false, names, true).is_empty() {
+                    return Err(errors::invalid_subnet_peering(
+                        id,
+                        &format!(
+                            "enableOnlyIPv6Peering is set, but the named subnets of {} have no IPv6 prefix: the peering would peer nothing.",
+                            vnet.id
+                        ),
+                    ));
+                }
+            }
         }
     }
 
@@ -285,7 +340,7 @@ pub(crate) fn peering_put(
 
     // 1.16.
     if spec.use_remote_gateways {
-        check_use_remote_gateways(view, id, &local_id, remote_id, spec, reverse)?;
+        check_use_remote_gateways(view, id, &local_id, remote_id, reverse)?;
     }
 
     let resource_guid = match (existing, reverse) {
@@ -294,8 +349,12 @@ pub(crate) fn peering_put(
         (None, None) => tx.ctx.guid(),
     };
     let reviving = existing.is_some_and(|e| e.properties.peering_state == PeeringState::Disconnected);
+    // 1.27.2: changing the remote subnets of a link is how a subnet peering's selection changes; it
+    // takes effect at once (ARM templates cannot ask for a sync).
+    let selection_changed =
+        existing.is_some_and(|e| !same_names(&e.properties.remote_subnet_names, &spec.remote_subnet_names));
     let remote_address_space = match existing {
-        Some(e) if !sync && !reviving => e.properties.remote_address_space.clone(),
+        Some(e) if !sync && !reviving && !selection_changed => e.properties.remote_address_space.clone(),
         _ => AddressSpace::new(peered_space(
             view,
             remote_id,
@@ -351,6 +410,16 @@ pub(crate) fn peering_put(
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
 
+/// The same subnet names, in any order and case.
+fn same_names(a: &[String], b: &[String]) -> bool {
+    let fold = |v: &[String]| {
+        let mut v: Vec<String> = v.iter().map(|n| n.to_lowercase()).collect();
+        v.sort();
+        v
+    };
+    fold(a) == fold(b)
+}
+
 fn check_subnet_names(
     view: &impl View,
     id: &ResourceId,
@@ -365,7 +434,7 @@ fn check_subnet_names(
         ));
     }
     for (i, name) in names.iter().enumerate() {
-        if names[..i].iter().any(|n| n.eq_ignore_ascii_case(name)) {
+        if names[..i].iter().any(|n| vnetlab_model::same_name(n, name)) {
             return Err(errors::invalid_subnet_peering(id, &format!("{field} names subnet '{name}' twice.")));
         }
         let exists = vnet.id.child(Kind::Subnet, name).ok().is_some_and(|sid| view.subnet(&sid).is_some());
@@ -384,16 +453,14 @@ fn check_use_remote_gateways(
     id: &ResourceId,
     local_id: &ResourceId,
     remote_id: &ResourceId,
-    spec: &PeeringSpec,
     reverse: Option<&VirtualNetworkPeering>,
 ) -> Result<(), AzureError> {
-    // a: a gateway that is still provisioning counts as absent unless the client asked not to verify.
+    // a: a gateway that is still provisioning counts as absent, and `doNotVerifyRemoteGateways`
+    // does not change that (observed: the flag did not get around the check).
     let remote_gateways: Vec<_> = view
         .gateways_of(remote_id)
         .into_iter()
-        .filter(|g| {
-            spec.do_not_verify_remote_gateways || g.properties.provisioning_state == ProvisioningState::Succeeded
-        })
+        .filter(|g| g.properties.provisioning_state == ProvisioningState::Succeeded)
         .collect();
     if remote_gateways.is_empty() {
         return Err(errors::remote_vnet_has_no_gateways(id, remote_id));
@@ -429,8 +496,9 @@ pub(crate) fn peering_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result
         return Ok(Effect::Absent);
     };
     ensure_idle(view, tx.ctx, id)?;
-    ensure_provisioned(view, &local_id, id)?;
     let remote_id = link.remote_vnet_id().clone();
+    ensure_provisioned(view, &local_id, id)?;
+    ensure_provisioned(view, &remote_id, id)?;
     tx.delete(id);
     // 1.11: the other side becomes Disconnected.
     refresh_pair(tx, &local_id, &remote_id);
@@ -519,13 +587,17 @@ fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeerin
     let u = &mut updated.properties;
     u.peering_state = peering_state;
     u.peering_sync_level = PeeringSyncLevel::from_flags(local_not_in_sync, remote_not_in_sync);
-    u.local_address_space = AddressSpace::new(peered_space(
-        view,
-        &local_id,
-        p.peer_complete_vnets,
-        &p.local_subnet_names,
-        p.enable_only_ipv6_peering,
-    ));
+    // The local space this link peers: what the other side has synced, once there is one.
+    u.local_address_space = match connected_reverse {
+        Some(r) => r.properties.remote_address_space.clone(),
+        None => AddressSpace::new(peered_space(
+            view,
+            &local_id,
+            p.peer_complete_vnets,
+            &p.local_subnet_names,
+            p.enable_only_ipv6_peering,
+        )),
+    };
     u.local_virtual_network_address_space = local.properties.address_space.clone();
     if let Some(remote) = remote {
         u.remote_virtual_network_address_space = remote.properties.address_space.clone();

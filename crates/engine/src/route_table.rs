@@ -38,7 +38,7 @@ pub(crate) fn build_route(id: &ResourceId, spec: &RouteSpec, siblings: &[RouteKe
     check_name(name)?;
     let destination = spec.address_prefix.to_string();
     if let Some((other, _)) =
-        siblings.iter().find(|(n, p)| !n.eq_ignore_ascii_case(name) && p.eq_ignore_ascii_case(&destination))
+        siblings.iter().find(|(n, p)| !vnetlab_model::same_name(n, name) && p.eq_ignore_ascii_case(&destination))
     {
         return Err(errors::route_conflict(id, other, &destination));
     }
@@ -120,7 +120,7 @@ pub(crate) fn route_table_put(
         let keys: Vec<RouteKey> = list.iter().map(|(n, r)| (n.clone(), r.address_prefix.to_string())).collect();
         for (i, (name, route)) in list.iter().enumerate() {
             let route_id = id.child(Kind::Route, name).map_err(|_| errors::invalid_resource_name(name))?;
-            if list[..i].iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+            if list[..i].iter().any(|(n, _)| vnetlab_model::same_name(n, name)) {
                 return Err(errors::route_conflict(&route_id, name, &route.address_prefix.to_string()));
             }
             routes.push(Resource::Route(build_route(&route_id, route, &keys)?));

@@ -11,7 +11,7 @@ use crate::common::{check_name, ensure_idle, require_parent, require_reference};
 use crate::errors;
 use crate::ipam::subnet_users;
 use crate::operation::SubnetSpec;
-use crate::peering::refresh_links;
+use crate::peering::{recheck_links, refresh_links};
 use crate::tx::Tx;
 
 /// Checks a subnet against its VNet's address space and its siblings, and builds it.
@@ -48,7 +48,7 @@ pub(crate) fn build_subnet(
         }
     }
     for (sibling, sibling_prefixes) in siblings {
-        if sibling.eq_ignore_ascii_case(name) {
+        if vnetlab_model::same_name(sibling, name) {
             continue;
         }
         if sibling_prefixes.iter().any(|s| prefixes.iter().any(|p| p.overlaps(s))) {
@@ -97,7 +97,7 @@ pub(crate) fn build_subnet(
     })
 }
 
-fn same_prefixes(a: &[Prefix], b: &[Prefix]) -> bool {
+pub(crate) fn same_prefixes(a: &[Prefix], b: &[Prefix]) -> bool {
     let mut a = a.to_vec();
     let mut b = b.to_vec();
     a.sort();
@@ -116,17 +116,40 @@ pub(crate) fn subnet_put(tx: &mut Tx<'_, '_, '_>, id: &ResourceId, spec: &Subnet
         view.subnets_of(&vnet_id).iter().map(|s| (s.name.clone(), s.prefixes())).collect();
     let subnet = build_subnet(view, vnet, id, spec, &siblings)?;
     let created = view.subnet(id).is_none();
+    let moved = view.subnet(id).is_some_and(|old| !same_prefixes(&old.prefixes(), &subnet.prefixes()));
     tx.put(Resource::Subnet(subnet));
+    // 1.27.1: a subnet that subnet peerings name must still sit in ranges that do not overlap.
+    if moved {
+        recheck_links(&tx.draft, &vnet_id, Some(id.name()))?;
+    }
     refresh_links(tx, std::slice::from_ref(&vnet_id));
     tx.lock(id, "PutSubnetOperation");
     tx.lock(&vnet_id, "PutSubnetOperation");
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
 
-/// Refuses to remove a subnet that holds NICs or gateways (1.14, 1.28).
-pub(crate) fn ensure_subnet_unused(view: &impl View, id: &ResourceId) -> Result<(), AzureError> {
-    match subnet_users(view, id).first() {
-        Some(user) => Err(errors::in_use_subnet_cannot_be_deleted(id.name(), user)),
+/// Refuses to remove a subnet that holds NICs or gateways (1.14, 1.28), or, with `peerings`, that a
+/// subnet peering names ([gap]: Azure's answer is not public; without the subnet the link would
+/// peer nothing and could not be updated).
+pub(crate) fn ensure_subnet_unused(view: &impl View, id: &ResourceId, peerings: bool) -> Result<(), AzureError> {
+    if let Some(user) = subnet_users(view, id).first() {
+        return Err(errors::in_use_subnet_cannot_be_deleted(id.name(), user));
+    }
+    if !peerings {
+        return Ok(());
+    }
+    let Some(vnet) = id.parent() else { return Ok(()) };
+    let names = |names: &[String]| names.iter().any(|n| vnetlab_model::same_name(n, id.name()));
+    let outgoing = view
+        .links_of(&vnet)
+        .into_iter()
+        .find(|l| !l.properties.peer_complete_vnets && names(&l.properties.local_subnet_names));
+    let incoming = view
+        .links_to(&vnet)
+        .into_iter()
+        .find(|l| !l.properties.peer_complete_vnets && names(&l.properties.remote_subnet_names));
+    match outgoing.or(incoming) {
+        Some(link) => Err(errors::in_use_subnet_cannot_be_deleted(id.name(), &link.id)),
         None => Ok(()),
     }
 }
@@ -139,7 +162,7 @@ pub(crate) fn subnet_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<
         return Ok(Effect::Absent);
     }
     ensure_idle(view, tx.ctx, &vnet_id)?;
-    ensure_subnet_unused(view, id)?;
+    ensure_subnet_unused(view, id, true)?;
     tx.delete(id);
     refresh_links(tx, std::slice::from_ref(&vnet_id));
     tx.lock(&vnet_id, "DeleteSubnetOperation");

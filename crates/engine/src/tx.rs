@@ -90,6 +90,12 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
                 let Some(current) = self.draft.get(&id).cloned() else {
                     continue;
                 };
+                // A resource another running operation holds keeps that operation: completing it
+                // is what frees the resource. (The engine's checks refuse such writes; this is
+                // a safety net.)
+                if current.meta.pending.is_some() {
+                    continue;
+                }
                 let mut resource = current.resource;
                 resource.set_provisioning_state(ProvisioningState::Updating);
                 let meta =

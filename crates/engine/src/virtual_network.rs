@@ -10,8 +10,8 @@ use crate::Effect;
 use crate::common::{check_location_unchanged, check_name, ensure_idle, require_resource_group};
 use crate::errors;
 use crate::operation::VirtualNetworkSpec;
-use crate::peering::{OverlapCheck, refresh_links};
-use crate::subnet::{build_subnet, ensure_subnet_unused};
+use crate::peering::{recheck_links, refresh_links};
+use crate::subnet::{build_subnet, ensure_subnet_unused, same_prefixes};
 use crate::tx::Tx;
 
 /// Whether an api-version string (`2020-06-01`, `2021-01-01-preview`) is older than 2021-01-01.
@@ -66,8 +66,16 @@ pub(crate) fn vnet_put(
 
     let space_changed = existing.is_some_and(|e| !e.properties.address_space.same_set(&vnet.properties.address_space));
     if space_changed {
-        check_peered_resize(view, tx.ctx.api_version.as_deref(), &vnet)?;
+        check_peered_resize(view, tx.ctx.api_version.as_deref(), id)?;
     }
+    let subnets_moved = spec.subnets.as_ref().is_some_and(|list| {
+        list.iter().any(|(name, s)| {
+            let Ok(sid) = id.child(Kind::Subnet, name) else { return false };
+            let wanted: Vec<Prefix> =
+                s.address_prefix.into_iter().chain(s.address_prefixes.iter().flatten().copied()).collect();
+            view.subnet(&sid).is_some_and(|old| !same_prefixes(&old.prefixes(), &wanted))
+        })
+    });
 
     // The subnet set: replaced when the request carries one, else kept and re-checked against the
     // new address space.
@@ -77,7 +85,7 @@ pub(crate) fn vnet_put(
         Some(list) => {
             let mut planned: Vec<(String, Vec<Prefix>)> = Vec::new();
             for (name, s) in list {
-                if planned.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                if planned.iter().any(|(n, _)| vnetlab_model::same_name(n, name)) {
                     return Err(errors::invalid_subnet(name, id.name()));
                 }
                 let prefixes: Vec<Prefix> =
@@ -89,8 +97,8 @@ pub(crate) fn vnet_put(
                 subnets.push(build_subnet(view, &vnet, &subnet_id, s, &planned)?);
             }
             for old in view.subnets_of(id) {
-                if !list.iter().any(|(n, _)| n.eq_ignore_ascii_case(&old.name)) {
-                    ensure_subnet_unused(view, &old.id)?;
+                if !list.iter().any(|(n, _)| vnetlab_model::same_name(n, &old.name)) {
+                    ensure_subnet_unused(view, &old.id, true)?;
                     removed.push(old.id.clone());
                 }
             }
@@ -112,44 +120,33 @@ pub(crate) fn vnet_put(
     for r in &removed {
         tx.delete(r);
     }
+    // 1.13 [gap: the peering code], 1.27.1, §4: the changed VNet must still fit beside its peers
+    // (as a PUT of each link would now check) and beside what its gateways connect to.
+    if space_changed || subnets_moved {
+        recheck_links(&tx.draft, id, None)?;
+    }
+    if space_changed {
+        for gateway in tx.draft.gateways_of(id).into_iter().map(|g| g.id.clone()).collect::<Vec<_>>() {
+            let connections: Vec<ResourceId> =
+                tx.draft.referrers(&gateway, Kind::Connection).iter().map(|c| c.id().clone()).collect();
+            for c in &connections {
+                crate::connection::check_connection_overlaps(&tx.draft, c)?;
+            }
+        }
+    }
     refresh_links(tx, std::slice::from_ref(id));
     tx.lock(id, "PutVirtualNetworkOperation");
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
 
-/// 1.13: a peered VNet may change its address space, but not with an old api-version, and not
-/// into overlap with its peers or theirs [gap: the overlap code is the peering one].
-fn check_peered_resize(view: &impl View, api_version: Option<&str>, vnet: &VirtualNetwork) -> Result<(), AzureError> {
-    let links = view.links_of(&vnet.id);
-    let peered = !links.is_empty() || !view.links_to(&vnet.id).is_empty();
-    if !peered {
-        return Ok(());
+/// 1.13: a peered VNet may change its address space, but not with an api-version older than
+/// 2021-01-01. (That it must not overlap its peers is checked on the result, by `recheck_links`.)
+fn check_peered_resize(view: &impl View, api_version: Option<&str>, vnet: &ResourceId) -> Result<(), AzureError> {
+    let peered = !view.links_of(vnet).is_empty() || !view.links_to(vnet).is_empty();
+    match api_version {
+        Some(v) if peered && older_than_2021(v) => Err(errors::minimum_api_version_for_address_space_update(v)),
+        _ => Ok(()),
     }
-    if let Some(v) = api_version
-        && older_than_2021(v)
-    {
-        return Err(errors::minimum_api_version_for_address_space_update(v));
-    }
-    for link in links {
-        let Some(remote) = view.vnet(link.remote_vnet_id()) else {
-            continue;
-        };
-        if remote.id == vnet.id {
-            continue;
-        }
-        let p = &link.properties;
-        OverlapCheck {
-            link: &link.id,
-            local: vnet,
-            remote,
-            complete: p.peer_complete_vnets,
-            local_subnets: &p.local_subnet_names,
-            remote_subnets: &p.remote_subnet_names,
-            only_ipv6: p.enable_only_ipv6_peering,
-        }
-        .run(view)?;
-    }
-    Ok(())
 }
 
 pub(crate) fn vnet_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
@@ -160,8 +157,10 @@ pub(crate) fn vnet_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Ef
     }
     ensure_idle(view, tx.ctx, id)?;
     let subnets: Vec<ResourceId> = view.subnets_of(id).iter().map(|s| s.id.clone()).collect();
+    // Deleting the VNet takes its links with it and disconnects the others, so only NICs and
+    // gateways hold its subnets.
     for s in &subnets {
-        ensure_subnet_unused(view, s)?;
+        ensure_subnet_unused(view, s, false)?;
     }
     let links: Vec<ResourceId> = view.links_of(id).iter().map(|l| l.id.clone()).collect();
     let remotes: Vec<ResourceId> = view.links_of(id).iter().map(|l| l.remote_vnet_id().clone()).collect();

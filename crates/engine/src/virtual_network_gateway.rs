@@ -79,7 +79,7 @@ pub(crate) fn gateway_put(
     let mut public_ips = Vec::new();
     for (i, c) in configs.iter().enumerate() {
         check_name(&c.name)?;
-        if configs[..i].iter().any(|o| o.name.eq_ignore_ascii_case(&c.name)) {
+        if configs[..i].iter().any(|o| vnetlab_model::same_name(&o.name, &c.name)) {
             return Err(invalid(format!("IP configuration name '{}' is used twice.", c.name)));
         }
         if !c.subnet.name().eq_ignore_ascii_case(vnetlab_model::GATEWAY_SUBNET) {
@@ -141,6 +141,30 @@ pub(crate) fn gateway_put(
     }
 
     let vnet_id = subnet_id.parent().ok_or_else(|| errors::invalid_resource_reference(&subnet_id, id))?;
+    if let Some(e) = existing {
+        if e.vnet_id().is_some_and(|old| old != vnet_id) {
+            return Err(invalid(
+                "a gateway cannot move to another virtual network. Delete it and create a new one.".into(),
+            ));
+        }
+        // Azure resizes within the VpnGw family only; Basic is not resized to or from.
+        let basic = |sku: GatewaySkuName| sku == GatewaySkuName::Basic;
+        if basic(e.properties.sku.name) != basic(spec.sku) {
+            return Err(invalid(format!(
+                "its SKU cannot change from {} to {}: the Basic SKU is not resized to or from other SKUs. Delete the gateway and create a new one.",
+                e.properties.sku.name, spec.sku
+            )));
+        }
+    }
+    // 1.16e: no transit through a Basic VPN gateway, whichever is created first.
+    if spec.gateway_type == GatewayType::Vpn && spec.sku == GatewaySkuName::Basic {
+        let other_gateway = view.gateways_of(&vnet_id).into_iter().any(|g| &g.id != id);
+        if let Some(user) = view.links_to(&vnet_id).into_iter().find(|l| l.properties.use_remote_gateways)
+            && !other_gateway
+        {
+            return Err(errors::basic_gateway_with_transit_users(id, &vnet_id, &user.id));
+        }
+    }
     if let Some(other) =
         view.gateways_of(&vnet_id).into_iter().find(|g| &g.id != id && g.properties.gateway_type == spec.gateway_type)
     {

@@ -239,6 +239,12 @@ impl ResourceId {
     }
 }
 
+/// Whether two resource names are the same name, compared the way resource ids are (keys are
+/// lower-cased in full Unicode, so `Äpps` and `äpps` are one resource).
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 fn nth_slash(s: &str, n: usize) -> usize {
     s.match_indices('/').nth(n).map(|(i, _)| i).unwrap_or(s.len())
 }

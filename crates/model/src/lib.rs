@@ -14,7 +14,7 @@ pub mod state;
 
 pub use common::*;
 pub use error::AzureError;
-pub use id::{IdError, ResourceId, Scope};
+pub use id::{IdError, ResourceId, Scope, same_name};
 pub use kind::Kind;
 pub use location::{Cloud, Location, UnknownLocation};
 pub use prefix::{Prefix, PrefixError};

@@ -6,3 +6,4 @@ mod gateways;
 mod invariants;
 mod network;
 mod peering;
+mod review;
