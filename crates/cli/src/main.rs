@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use vnetlab_control::{DEFAULT_SUBSCRIPTION_ID, Lab, LabError};
+use vnetlab_control::{DEFAULT_SUBSCRIPTION_ID, Lab, LabError, PlannedError};
 use vnetlab_model::{AzureError, Kind, ResourceId, View};
 
 use crate::output::Format;
@@ -100,6 +100,16 @@ impl From<LabError> for Failure {
     }
 }
 
+impl<P> From<PlannedError<Failure, P>> for Failure {
+    fn from(e: PlannedError<Failure, P>) -> Self {
+        match e {
+            PlannedError::Plan(failure) => failure,
+            PlannedError::Rejected { error, .. } => Failure::Azure(error),
+            PlannedError::Store(e) => Failure::Other(e.into()),
+        }
+    }
+}
+
 impl From<AzureError> for Failure {
     fn from(e: AzureError) -> Self {
         Failure::Azure(e)
@@ -143,7 +153,8 @@ impl Env {
 
 fn run(cli: Cli) -> Result<()> {
     let home = cli.home.unwrap_or_else(vnetlab_control::default_home);
-    let lab = Lab::open(&home)?;
+    // Commands that only read do not create the lab: a lab not made yet reads as a new one.
+    let lab = if cli.command.writes() { Lab::open(&home)? } else { Lab::open_existing(&home)? };
     let env = Env { lab, format: cli.output, subscription: cli.subscription };
     match cli.command {
         Command::Up { file } => topology::up(&env, &file),
@@ -159,7 +170,26 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+impl Command {
+    fn writes(&self) -> bool {
+        match self {
+            Command::Up { .. } | Command::Down { .. } => true,
+            Command::Plan { .. } | Command::Show { .. } | Command::Check => false,
+            Command::Vnet { command } => match command {
+                VnetCommand::List { .. } | VnetCommand::Show { .. } => false,
+                VnetCommand::Peering { command } => command.writes(),
+            },
+        }
+    }
+}
+
 fn main() -> ExitCode {
+    // Printing to a closed pipe (`vnetlab show | head`) ends the process quietly, as for other
+    // command-line tools, instead of failing after the work is done.
+    // SAFETY: called first thing in main, before any thread starts; SIG_DFL is a valid disposition.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,9 +2,10 @@
 
 use clap::Subcommand;
 use serde_json::Value;
+use vnetlab_control::Request;
 use vnetlab_engine::{Operation, PeeringSpec};
 use vnetlab_model::arm::render;
-use vnetlab_model::{AzureError, Kind, ResourceId, View, ViewExt};
+use vnetlab_model::{AzureError, Kind, ResourceId, State, View, ViewExt};
 
 use crate::output;
 use crate::{Env, Failure, Result};
@@ -102,6 +103,12 @@ pub struct Flags {
     enable_only_ipv6: Option<bool>,
 }
 
+impl PeeringCommand {
+    pub fn writes(&self) -> bool {
+        !matches!(self, PeeringCommand::List { .. } | PeeringCommand::Show { .. })
+    }
+}
+
 impl Flags {
     fn apply(&self, spec: &mut PeeringSpec) {
         let set = |target: &mut bool, v: Option<bool>| {
@@ -167,11 +174,8 @@ fn print_one(env: &Env, body: &Value) -> Result<()> {
 }
 
 /// The spec an existing link has, to update it.
-fn current_spec(env: &Env, id: &ResourceId) -> Result<PeeringSpec> {
-    let link = env
-        .lab
-        .read(|s| s.peering(id).cloned())?
-        .ok_or_else(|| Failure::Azure(vnetlab_engine::errors::not_found(id)))?;
+fn current_spec(state: &State, id: &ResourceId) -> Result<PeeringSpec> {
+    let link = state.peering(id).cloned().ok_or_else(|| Failure::Azure(vnetlab_engine::errors::not_found(id)))?;
     let p = link.properties;
     let mut spec = PeeringSpec::new(p.remote_virtual_network.id);
     spec.allow_virtual_network_access = p.allow_virtual_network_access;
@@ -213,8 +217,13 @@ fn set_property(spec: &mut PeeringSpec, assignment: &str) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn put(env: &Env, id: &ResourceId, spec: PeeringSpec, sync: bool) -> Result<()> {
-    env.lab.execute(&Operation::PeeringPut { id: id.clone(), spec, sync_remote_address_space: sync })?;
+/// Puts the link with the spec `spec` makes from the current state, in the same transaction: a
+/// concurrent change to another property of the link is kept, not overwritten.
+fn put(env: &Env, id: &ResourceId, sync: bool, spec: impl FnOnce(&State) -> Result<PeeringSpec>) -> Result<()> {
+    env.lab.execute_planned(&Request::default(), |state| {
+        let op = Operation::PeeringPut { id: id.clone(), spec: spec(state)?, sync_remote_address_space: sync };
+        Ok((vec![op], ()))
+    })?;
     print_one(env, &rendered(env, id)?)
 }
 
@@ -243,16 +252,18 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             };
             let mut spec = PeeringSpec::new(remote);
             flags.apply(&mut spec);
-            put(env, &id, spec, false)
+            put(env, &id, false, |_| Ok(spec))
         }
         PeeringCommand::Update { resource_group, vnet_name, name, set, flags } => {
             let id = link_id(env, &resource_group, &vnet_name, &name, true)?;
-            let mut spec = current_spec(env, &id)?;
-            for assignment in &set {
-                set_property(&mut spec, assignment)?;
-            }
-            flags.apply(&mut spec);
-            put(env, &id, spec, false)
+            put(env, &id, false, |state| {
+                let mut spec = current_spec(state, &id)?;
+                for assignment in &set {
+                    set_property(&mut spec, assignment)?;
+                }
+                flags.apply(&mut spec);
+                Ok(spec)
+            })
         }
         PeeringCommand::Delete { resource_group, vnet_name, name } => {
             let id = link_id(env, &resource_group, &vnet_name, &name, false)?;
@@ -261,8 +272,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
         }
         PeeringCommand::Sync { resource_group, vnet_name, name } => {
             let id = link_id(env, &resource_group, &vnet_name, &name, true)?;
-            let spec = current_spec(env, &id)?;
-            put(env, &id, spec, true)
+            put(env, &id, true, |state| current_spec(state, &id))
         }
     }
 }

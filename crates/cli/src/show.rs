@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 use vnetlab_model::arm::render;
-use vnetlab_model::{Kind, State, View};
+use vnetlab_model::{Kind, State, View, ViewExt};
 
 use crate::output;
 use crate::{Env, Failure, Result};
@@ -69,6 +69,13 @@ pub fn show(env: &Env, kind: Option<&str>, group: Option<&str>) -> Result<()> {
         })?],
         None => Kind::ALL.to_vec(),
     };
+    // As az: listing in a group that does not exist is an error, not an empty list.
+    if let Some(name) = group {
+        let rg = env.group(name)?;
+        if !env.lab.read(|s| s.exists(&rg))? {
+            return Err(vnetlab_engine::errors::resource_group_not_found(name).into());
+        }
+    }
     let sections: Vec<(Kind, Vec<Value>)> = env
         .lab
         .read(|state| kinds.iter().map(|k| (*k, bodies(state, *k, subscription.as_deref(), group))).collect())?;

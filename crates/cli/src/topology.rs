@@ -1,11 +1,12 @@
 //! `vnetlab up`, `down` and `plan`: topology files through the one path (engine, then store).
+//! `up` and `down` plan inside the write transaction, on the state they then change.
 
 use std::path::Path;
 
-use vnetlab_control::{DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, LabError};
+use vnetlab_control::{DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, PlannedError, Request};
 use vnetlab_engine::{Effect, Operation};
-use vnetlab_model::{Kind, ResourceId, View};
-use vnetlab_topology::{Action, Compiled, Defaults, Loaded, diff, simulate, teardown};
+use vnetlab_model::{Kind, ResourceId, State, View};
+use vnetlab_topology::{Action, Compiled, Defaults, Loaded, TopologyError, diff, simulate};
 
 use crate::{Env, Failure, Result};
 
@@ -33,44 +34,49 @@ fn label(loaded: &Loaded, compiled: &Compiled) -> String {
     }
 }
 
-fn load(env: &Env, file: &Path) -> Result<(Loaded, Compiled)> {
-    let loaded = Loaded::read(file).map_err(|e| Failure::Other(e.into()))?;
-    let compiled = env.lab.read(|state| loaded.compile(state, &defaults()))?.map_err(|e| Failure::Other(e.into()))?;
-    Ok((loaded, compiled))
+fn read(file: &Path) -> Result<Loaded> {
+    Loaded::read(file).map_err(|e| Failure::Other(e.into()))
 }
 
-/// Runs compiled operations; an engine refusal is reported at its place in the file.
-fn apply(
-    env: &Env,
+/// A planned write that did not commit, reported at its place in the file.
+fn not_applied<P>(
     loaded: &Loaded,
-    ops: &[Operation],
-    sources: &[vnetlab_topology::Path],
-) -> Result<vnetlab_control::Applied> {
-    match env.lab.execute_all(ops) {
-        Ok(applied) => Ok(applied),
-        Err(LabError::Rejected { index, error }) => {
-            let path = sources.get(index).cloned().unwrap_or_default();
-            Err(Failure::Other(loaded.error_at(&path, error.to_string(), Some(Box::new(error))).into()))
+    error: PlannedError<TopologyError, P>,
+    sources: impl FnOnce(&P) -> &[vnetlab_topology::Path],
+) -> Failure {
+    match error {
+        PlannedError::Plan(e) => Failure::Other(e.into()),
+        PlannedError::Rejected { index, error, plan } => {
+            let path = sources(&plan).get(index).cloned().unwrap_or_default();
+            Failure::Other(loaded.error_at(&path, error.to_string(), Some(Box::new(error))).into())
         }
-        Err(e) => Err(e.into()),
+        PlannedError::Store(e) => Failure::Other(e.into()),
     }
 }
 
 pub fn up(env: &Env, file: &Path) -> Result<()> {
-    let (loaded, compiled) = load(env, file)?;
-    let applied = apply(env, &loaded, &compiled.ops, &compiled.sources)?;
+    let loaded = read(file)?;
+    let origin = loaded.origin();
+    let request = Request { api_version: None, origin: Some(&origin) };
+    let (applied, compiled) = env
+        .lab
+        .execute_planned(&request, |state| {
+            let mut compiled = loaded.compile(state, &defaults())?;
+            Ok((std::mem::take(&mut compiled.ops), compiled))
+        })
+        .map_err(|e| not_applied(&loaded, e, |c: &Compiled| &c.sources))?;
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     let mut lines = Vec::new();
-    for (executed, op) in applied.executed.iter().zip(&compiled.ops) {
+    for executed in &applied.executed {
         let (mark, count) = match (executed.effect, executed.changed) {
             (Effect::Created, _) => ("+", &mut created),
             (_, 0) => ("=", &mut unchanged),
             _ => ("~", &mut updated),
         };
         *count += 1;
-        if let Some(target) = op.target() {
+        if let Some(target) = &executed.target {
             let kind = target.kind().map(Kind::short_name).unwrap_or("resource");
-            lines.push(format!("  {mark} {kind:<14} {}", short_id(&target)));
+            lines.push(format!("  {mark} {kind:<14} {}", short_id(target)));
         }
     }
     match applied.revision {
@@ -85,9 +91,10 @@ pub fn up(env: &Env, file: &Path) -> Result<()> {
 }
 
 pub fn plan(env: &Env, file: &Path) -> Result<()> {
-    let (loaded, compiled) = load(env, file)?;
+    let loaded = read(file)?;
     let before = env.lab.read(|s| s.clone())?;
-    let after = match simulate(&before, &compiled.ops, env.lab.settings()) {
+    let compiled = loaded.compile(&before, &defaults()).map_err(|e| Failure::Other(e.into()))?;
+    let after = match simulate(&before, &compiled.ops, env.lab.settings(), Some(&loaded.origin())) {
         Ok(after) => after,
         Err((index, error)) => return Err(Failure::Other(loaded.rejected(&compiled, index, error).into())),
     };
@@ -124,19 +131,32 @@ pub fn plan(env: &Env, file: &Path) -> Result<()> {
 }
 
 pub fn down(env: &Env, file: Option<&Path>) -> Result<()> {
-    let before = env.lab.read(|s| s.len())?;
-    let label = match file {
+    let (before, label) = match file {
         Some(file) => {
-            let (loaded, compiled) = load(env, file)?;
-            let planned = env.lab.read(|state| teardown(&compiled, state))?;
-            let (ops, sources): (Vec<Operation>, Vec<vnetlab_topology::Path>) = planned.into_iter().unzip();
-            apply(env, &loaded, &ops, &sources)?;
-            loaded.file.clone()
+            let loaded = read(file)?;
+            let origin = loaded.origin();
+            let request = Request { api_version: None, origin: Some(&origin) };
+            let (_, (_, before)) = env
+                .lab
+                .execute_planned(&request, |state| {
+                    let (ops, sources) = loaded.teardown(state, &defaults())?.into_iter().unzip();
+                    Ok((ops, (sources, state.len())))
+                })
+                .map_err(|e| not_applied(&loaded, e, |(sources, _): &(Vec<_>, usize)| sources))?;
+            (before, loaded.file.clone())
         }
         None => {
-            let ops = env.lab.read(everything)?;
-            env.lab.execute_all(&ops)?;
-            "the lab".to_owned()
+            let (_, before) = env
+                .lab
+                .execute_planned(&Request::default(), |state| {
+                    Ok::<_, std::convert::Infallible>((everything(state), state.len()))
+                })
+                .map_err(|e| match e {
+                    PlannedError::Rejected { error, .. } => Failure::Azure(error),
+                    PlannedError::Store(e) => Failure::Other(e.into()),
+                    PlannedError::Plan(never) => match never {},
+                })?;
+            (before, "the lab".to_owned())
         }
     };
     let after = env.lab.read(|s| s.len())?;
@@ -144,13 +164,20 @@ pub fn down(env: &Env, file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Every resource group, and every tenant and subscription but the lab's own.
-fn everything(state: &vnetlab_model::State) -> Vec<Operation> {
-    let mut ops: Vec<Operation> = state
-        .all_of(Kind::ResourceGroup)
+/// Everything but the lab's own tenant and subscription: the resources of every group in one
+/// teardown order (a NIC in one group may use a subnet of another), then the groups, then the
+/// other subscriptions and tenants.
+fn everything(state: &State) -> Vec<Operation> {
+    let resources: Vec<(ResourceId, Kind)> = Kind::ALL
         .iter()
-        .map(|g| Operation::ResourceGroupDelete { id: g.id().clone() })
+        .filter(|k| k.parent().is_none() && !matches!(k, Kind::ResourceGroup | Kind::Subscription | Kind::Tenant))
+        .flat_map(|k| state.all_of(*k).into_iter().map(|s| (s.id().clone(), *k)))
         .collect();
+    let mut ops: Vec<Operation> = vnetlab_engine::teardown_order(resources)
+        .into_iter()
+        .filter_map(|(id, kind)| vnetlab_engine::delete_operation(&id, kind))
+        .collect();
+    ops.extend(state.all_of(Kind::ResourceGroup).iter().map(|g| Operation::ResourceGroupDelete { id: g.id().clone() }));
     for s in state.all_of(Kind::Subscription) {
         if let Some(sub) = s.resource.as_subscription().filter(|s| s.subscription_id != DEFAULT_SUBSCRIPTION_ID) {
             ops.push(Operation::SubscriptionDelete { subscription_id: sub.subscription_id.clone() });

@@ -56,6 +56,27 @@ impl LabError {
     }
 }
 
+/// Who is asking: the REST client's api-version, and the origin recorded on created resources.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Request<'a> {
+    pub api_version: Option<&'a str>,
+    pub origin: Option<&'a str>,
+}
+
+/// Why a planned write did not commit.
+#[derive(Debug)]
+pub enum PlannedError<E, P> {
+    /// The plan itself failed; nothing was written.
+    Plan(E),
+    /// The engine refused operation `index` of the plan; nothing was written.
+    Rejected {
+        index: usize,
+        error: AzureError,
+        plan: P,
+    },
+    Store(StoreError),
+}
+
 /// What one operation did.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Executed {
@@ -101,6 +122,17 @@ impl Lab<SqliteStore> {
         let store = SqliteStore::open(home.join(STORE_FILE))?;
         Lab::with_store(store, config.settings)
     }
+
+    /// Opens the lab in `home` to read it; a lab that does not exist yet reads as a new one,
+    /// without being created.
+    pub fn open_existing(home: &Path) -> Result<Lab<SqliteStore>, LabError> {
+        let path = home.join(STORE_FILE);
+        if path.exists() {
+            return Lab::open(home);
+        }
+        let config = Config::load(home)?;
+        Lab::with_store(SqliteStore::open_in_memory()?, config.settings)
+    }
 }
 
 impl<S: Store> Lab<S> {
@@ -141,33 +173,58 @@ impl<S: Store> Lab<S> {
 
     /// Runs operations in order in one transaction: all are committed, or none is.
     pub fn execute_all(&self, ops: &[Operation]) -> Result<Applied, LabError> {
-        self.execute_with(ops, None)
+        self.execute_with(ops, &Request::default())
     }
 
-    /// As [`Lab::execute_all`], with the api-version the REST client sent.
-    pub fn execute_with(&self, ops: &[Operation], api_version: Option<&str>) -> Result<Applied, LabError> {
+    /// As [`Lab::execute_all`], for a particular request.
+    pub fn execute_with(&self, ops: &[Operation], request: &Request<'_>) -> Result<Applied, LabError> {
+        match self.execute_planned(request, |_| Ok::<_, std::convert::Infallible>((ops.to_vec(), ()))) {
+            Ok((applied, ())) => Ok(applied),
+            Err(PlannedError::Rejected { index, error, .. }) => Err(LabError::Rejected { index, error }),
+            Err(PlannedError::Store(e)) => Err(LabError::Store(e)),
+            Err(PlannedError::Plan(never)) => match never {},
+        }
+    }
+
+    /// Plans operations from the current state and runs them, all in one transaction: the state
+    /// the plan saw is the state they run on, whatever other processes do meanwhile. `plan` also
+    /// returns what the caller wants back (such as where each operation came from).
+    pub fn execute_planned<P, E>(
+        &self,
+        request: &Request<'_>,
+        plan: impl FnOnce(&State) -> Result<(Vec<Operation>, P), E>,
+    ) -> Result<(Applied, P), PlannedError<E, P>> {
         let now = SystemTime::now();
         let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         let settings = &self.settings;
         let result = self.store.write(|w| {
+            let (ops, planned) = plan(w.state()).map_err(PlannedError::Plan)?;
             let mut executed = Vec::with_capacity(ops.len());
             for (index, op) in ops.iter().enumerate() {
                 let mut ctx = Context::new(&mut *ids, settings).at(now);
-                ctx.api_version = api_version.map(str::to_owned);
-                let outcome = vnetlab_engine::apply(w.state(), op, &mut ctx).map_err(|error| (index, error))?;
-                executed.push(Executed {
-                    effect: outcome.effect,
-                    target: outcome.target,
-                    changed: outcome.changes.len(),
-                });
-                w.stage(outcome.changes);
+                ctx.api_version = request.api_version.map(str::to_owned);
+                ctx.origin = request.origin.map(str::to_owned);
+                match vnetlab_engine::apply(w.state(), op, &mut ctx) {
+                    Ok(outcome) => {
+                        executed.push(Executed {
+                            effect: outcome.effect,
+                            target: outcome.target,
+                            changed: outcome.changes.len(),
+                        });
+                        w.stage(outcome.changes);
+                    }
+                    Err(error) => return Err(PlannedError::Rejected { index, error, plan: planned }),
+                }
             }
-            Ok::<_, (usize, AzureError)>(executed)
+            Ok((executed, planned))
         });
         match result {
-            Ok(committed) => Ok(Applied { executed: committed.value, revision: committed.revision }),
-            Err(WriteError::Rejected((index, error))) => Err(LabError::Rejected { index, error }),
-            Err(WriteError::Store(e)) => Err(LabError::Store(e)),
+            Ok(committed) => {
+                let (executed, planned) = committed.value;
+                Ok((Applied { executed, revision: committed.revision }, planned))
+            }
+            Err(WriteError::Rejected(e)) => Err(e),
+            Err(WriteError::Store(e)) => Err(PlannedError::Store(e)),
         }
     }
 

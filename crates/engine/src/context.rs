@@ -81,11 +81,19 @@ pub struct Context<'a> {
     pub settings: &'a Settings,
     /// The api-version the client sent, when it came through the REST API.
     pub api_version: Option<String>,
+    /// What made the request (a topology file, say): recorded on the resources it creates.
+    pub origin: Option<String>,
 }
 
 impl<'a> Context<'a> {
     pub fn new(ids: &'a mut dyn IdSource, settings: &'a Settings) -> Context<'a> {
-        Context { now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000), ids, settings, api_version: None }
+        Context {
+            now: SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            ids,
+            settings,
+            api_version: None,
+            origin: None,
+        }
     }
 
     pub fn at(mut self, now: SystemTime) -> Context<'a> {

@@ -398,7 +398,7 @@ pub(crate) fn peering_put(
     let created = existing.is_none();
     let mut meta = view.get(id).map(|s| s.meta.clone()).unwrap_or_default();
     if created {
-        meta = Meta { origin: spec.origin.clone(), ..meta };
+        meta = Meta { origin: spec.origin.clone().or_else(|| tx.ctx.origin.clone()), ..meta };
     }
     let remote_id = remote_id.clone();
     tx.put_with_meta(Resource::VirtualNetworkPeering(link), meta);

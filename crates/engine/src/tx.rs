@@ -24,9 +24,13 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
         &self.draft
     }
 
-    /// Writes `resource` with a fresh etag, keeping the bookkeeping it had.
+    /// Writes `resource` with a fresh etag, keeping the bookkeeping it had; a new resource records
+    /// the request's origin.
     pub fn put(&mut self, resource: Resource) {
-        let meta = self.draft.get(resource.id()).map(|s| s.meta.clone()).unwrap_or_default();
+        let meta = match self.draft.get(resource.id()) {
+            Some(existing) => existing.meta.clone(),
+            None => Meta { origin: self.ctx.origin.clone(), ..Meta::default() },
+        };
         self.put_with_meta(resource, meta);
     }
 
@@ -103,6 +107,7 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
                 self.draft.put(Stored { resource, etag: current.etag, revision: 0, meta });
             }
         }
-        self.draft.into_changes()
+        let ctx = self.ctx;
+        self.draft.into_changes(|| ctx.etag())
     }
 }

@@ -263,11 +263,12 @@ impl<'a> Draft<'a> {
     }
 
     /// The changes, in the order resources were first touched. Writes that leave a resource as it
-    /// was are dropped; a real change to a child resource also gives its parent the child's etag, as
-    /// ARM reports one etag for a VNet and everything inline in it.
-    pub fn into_changes(self) -> Vec<Change> {
+    /// was are dropped. A real change to a child resource changes its parent's etag too, as ARM
+    /// reports one etag for a VNet and everything inline in it: the written child's etag, or for a
+    /// removed child a fresh one from `fresh_etag`.
+    pub fn into_changes(self, mut fresh_etag: impl FnMut() -> String) -> Vec<Change> {
         let mut changes = Vec::new();
-        let mut touched_parents: Vec<(ResourceId, String)> = Vec::new();
+        let mut touched_parents: Vec<(ResourceId, Option<String>)> = Vec::new();
         for key in &self.order {
             let Some(new) = self.overlay.get(key) else {
                 continue;
@@ -277,7 +278,7 @@ impl<'a> Draft<'a> {
                 (None, None) => {}
                 (Some(old), None) => {
                     if old.kind().parent().is_some() {
-                        touched_parents.extend(old.id().parent().map(|p| (p, old.etag.clone())));
+                        touched_parents.extend(old.id().parent().map(|p| (p, None)));
                     }
                     changes.push(Change::Delete(old.id().clone()));
                 }
@@ -287,7 +288,7 @@ impl<'a> Draft<'a> {
                         continue;
                     }
                     if new.kind().parent().is_some() {
-                        touched_parents.extend(new.id().parent().map(|p| (p, new.etag.clone())));
+                        touched_parents.extend(new.id().parent().map(|p| (p, Some(new.etag.clone()))));
                     }
                     changes.push(Change::Put(Box::new(new.clone())));
                 }
@@ -300,7 +301,7 @@ impl<'a> Draft<'a> {
             }
             if let Some(current) = self.get(&parent) {
                 let mut touched = current.clone();
-                touched.etag = etag;
+                touched.etag = etag.unwrap_or_else(&mut fresh_etag);
                 changes.push(Change::Put(Box::new(touched)));
             }
         }
@@ -480,11 +481,11 @@ mod tests {
         draft.delete(rg("a").id());
         assert_eq!(draft.children_of(&sub, Kind::ResourceGroup).len(), 1);
         assert!(draft.get(rg("a").id()).is_none());
-        let changes = draft.into_changes();
+        let changes = draft.into_changes(|| "W/\"fresh\"".to_owned());
         assert_eq!(changes.len(), 2);
         assert!(matches!(&changes[0], Change::Delete(id) if id == rg("a").id()));
         let mut again = Draft::new(&state);
         again.put(rg("a"));
-        assert!(again.into_changes().is_empty());
+        assert!(again.into_changes(String::new).is_empty());
     }
 }

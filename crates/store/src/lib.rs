@@ -90,12 +90,13 @@ pub struct Writer<'a> {
     revision: u64,
     undo: Vec<Undo>,
     staged: Vec<Change>,
+    committed: bool,
 }
 
 impl<'a> Writer<'a> {
     fn new(state: &'a mut State) -> Writer<'a> {
         let revision = state.revision() + 1;
-        Writer { state, revision, undo: Vec::new(), staged: Vec::new() }
+        Writer { state, revision, undo: Vec::new(), staged: Vec::new(), committed: false }
     }
 
     /// The state with everything staged so far applied.
@@ -123,6 +124,16 @@ impl<'a> Writer<'a> {
             self.state.undo(undo);
         }
         self.staged.clear();
+    }
+}
+
+impl Drop for Writer<'_> {
+    /// A write that did not commit, however it ended (an error, a panic in the caller's closure),
+    /// leaves the in-memory state as it was.
+    fn drop(&mut self) {
+        if !self.committed {
+            self.roll_back();
+        }
     }
 }
 

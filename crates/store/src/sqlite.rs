@@ -38,16 +38,32 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Directory { path: dir.display().to_string(), message: e.to_string() })?;
         }
+        let conn = Connection::open(&path)
+            .map_err(|e| StoreError::Database { path: path.display().to_string(), message: e.to_string() })?;
+        SqliteStore::init(path, conn, true)
+    }
+
+    /// A store that lives in memory and ends with the process, for commands that must not create
+    /// a lab on disk (reading a lab that does not exist yet).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let path = PathBuf::from(":memory:");
+        let conn = Connection::open_in_memory()
+            .map_err(|e| StoreError::Database { path: path.display().to_string(), message: e.to_string() })?;
+        SqliteStore::init(path, conn, false)
+    }
+
+    fn init(path: PathBuf, mut conn: Connection, on_disk: bool) -> Result<SqliteStore, StoreError> {
         let display = path.display().to_string();
         let db = |e: rusqlite::Error| StoreError::Database { path: display.clone(), message: e.to_string() };
-        let mut conn = Connection::open(&path).map_err(db)?;
         conn.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db)?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Database {
-                path: display,
-                message: format!("cannot switch to WAL mode (got {mode})"),
-            });
+        if on_disk {
+            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(db)?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError::Database {
+                    path: display,
+                    message: format!("cannot switch to WAL mode (got {mode})"),
+                });
+            }
         }
         conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
         {
@@ -94,8 +110,8 @@ impl SqliteStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave the state half-applied: writes undo their
-        // staged changes before returning, so the data is still consistent.
+        // A panic while holding the lock cannot leave the state half-applied: a write's staged
+        // changes are taken back when its writer is dropped, during unwinding too.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
@@ -104,31 +120,34 @@ impl SqliteStore {
         let mut inner = self.lock();
         let Inner { conn, state, data_version } = &mut *inner;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(|e| self.err(e))?;
-        let mut fresh = State::new();
-        {
-            let mut stmt =
-                tx.prepare("SELECT id, body, etag, meta, revision FROM resources").map_err(|e| self.err(e))?;
-            let rows = stmt
-                .query_map([], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                    ))
-                })
-                .map_err(|e| self.err(e))?;
-            for row in rows {
-                let (id, body, etag, meta, revision) = row.map_err(|e| self.err(e))?;
-                fresh.insert(self.decode(&id, &body, etag, &meta, revision)?);
-            }
-        }
-        fresh.set_revision(self.committed_revision(&tx)?);
+        let fresh = self.load(&tx)?;
         *data_version = tx.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
         tx.commit().map_err(|e| self.err(e))?;
         *state = fresh;
         Ok(())
+    }
+
+    /// The state the `resources` table holds, at the committed revision.
+    fn load(&self, conn: &Connection) -> Result<State, StoreError> {
+        let mut fresh = State::new();
+        let mut stmt = conn.prepare("SELECT id, body, etag, meta, revision FROM resources").map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, i64>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (id, body, etag, meta, revision) = row.map_err(|e| self.err(e))?;
+            fresh.insert(self.decode(&id, &body, etag, &meta, revision)?);
+        }
+        fresh.set_revision(self.committed_revision(conn)?);
+        Ok(fresh)
     }
 
     fn decode(&self, id: &str, body: &str, etag: String, meta: &str, revision: i64) -> Result<Stored, StoreError> {
@@ -210,10 +229,8 @@ impl SqliteStore {
         }
         if committed < state.revision() {
             // The file went back in time (replaced underneath us): start over from its contents.
-            return Err(StoreError::Database {
-                path: self.path.display().to_string(),
-                message: format!("the store's revision went back from {} to {committed}", state.revision()),
-            });
+            *state = self.load(conn)?;
+            return Ok(());
         }
         for record in self.read_changes(conn, state.revision(), usize::MAX)? {
             let _ = state.apply(&[record.to_change()], record.revision);
@@ -289,20 +306,16 @@ impl Store for SqliteStore {
         let mut writer = Writer::new(state);
         let value = match f(&mut writer) {
             Ok(value) => value,
-            Err(e) => {
-                writer.roll_back();
-                return Err(WriteError::Rejected(e));
-            }
+            // Dropping the writer takes its staged changes back, and dropping `tx` rolls back.
+            Err(e) => return Err(WriteError::Rejected(e)),
         };
         if writer.staged.is_empty() {
             return Ok(Committed { value, revision: None });
         }
         let revision = writer.revision;
-        let result = self.write_rows(&tx, revision, &writer.staged).and_then(|()| tx.commit().map_err(|e| self.err(e)));
-        if let Err(e) = result {
-            writer.roll_back();
-            return Err(WriteError::Store(e));
-        }
+        self.write_rows(&tx, revision, &writer.staged)?;
+        tx.commit().map_err(|e| self.err(e))?;
+        writer.committed = true;
         drop(writer);
         state.set_revision(revision);
         // Our own commit does not move data_version; leave it as it was so that another process's

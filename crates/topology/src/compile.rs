@@ -57,6 +57,8 @@ pub struct Declared {
     pub id: ResourceId,
     pub kind: Kind,
     pub path: Path,
+    /// Made because something needs it (a resource group the file only uses), not declared.
+    pub implicit: bool,
 }
 
 /// The file, compiled.
@@ -79,7 +81,13 @@ impl Compiled {
 
     fn declare(&mut self, id: &ResourceId, kind: Kind, path: &Path) {
         if !self.declared.iter().any(|d| &d.id == id) {
-            self.declared.push(Declared { id: id.clone(), kind, path: path.clone() });
+            self.declared.push(Declared { id: id.clone(), kind, path: path.clone(), implicit: false });
+        }
+    }
+
+    fn declare_implicit(&mut self, id: &ResourceId, kind: Kind, path: &Path) {
+        if !self.declared.iter().any(|d| &d.id == id) {
+            self.declared.push(Declared { id: id.clone(), kind, path: path.clone(), implicit: true });
         }
     }
 }
@@ -103,6 +111,10 @@ impl Names {
         Ok(())
     }
 
+    fn contains(&self, kind: Kind, id: &ResourceId) -> bool {
+        self.get(kind, id.name()).iter().any(|(x, _)| x == id)
+    }
+
     fn get(&self, kind: Kind, name: &str) -> &[(ResourceId, Path)] {
         self.by_kind.get(&kind).and_then(|m| m.get(&name.to_lowercase())).map(Vec::as_slice).unwrap_or(&[])
     }
@@ -120,11 +132,38 @@ struct Compiler<'a> {
     /// Resource groups: key of the group's id → location.
     groups: HashMap<String, Location>,
     default_location: Location,
+    /// For teardown: a reference that no longer resolves is taken at its default place instead of
+    /// failing (the resource it names may be gone already).
+    lenient: bool,
+    /// Subnets the file lists, by key, and the VNets whose subnets it lists (keys).
+    subnets: std::collections::HashSet<String>,
+    vnets_listing_subnets: std::collections::HashSet<String>,
+    /// Operations that must run after NICs, VMs and gateways (removing subnets they may leave).
+    deferred: Vec<(Operation, Path)>,
     out: Compiled,
 }
 
 /// Compiles `doc` against the lab's current `state`.
 pub fn compile(doc: &Topology, state: &State, defaults: &Defaults) -> std::result::Result<Compiled, CompileError> {
+    compile_with(doc, state, defaults, false)
+}
+
+/// Compiles `doc` to find what it declares, for teardown: references to resources that are gone
+/// do not stop it.
+pub fn compile_for_teardown(
+    doc: &Topology,
+    state: &State,
+    defaults: &Defaults,
+) -> std::result::Result<Compiled, CompileError> {
+    compile_with(doc, state, defaults, true)
+}
+
+fn compile_with(
+    doc: &Topology,
+    state: &State,
+    defaults: &Defaults,
+    lenient: bool,
+) -> std::result::Result<Compiled, CompileError> {
     let root = Path::root();
     let default_location = match &doc.location {
         Some(l) => parse_location(l, Kind::ResourceGroup).map_err(|e| CompileError::azure(&root.key("location"), e))?,
@@ -139,6 +178,10 @@ pub fn compile(doc: &Topology, state: &State, defaults: &Defaults) -> std::resul
         tenants: HashMap::new(),
         groups: HashMap::new(),
         default_location,
+        lenient,
+        subnets: Default::default(),
+        vnets_listing_subnets: Default::default(),
+        deferred: Vec::new(),
         out: Compiled { name: doc.name.clone(), ..Compiled::default() },
     };
     c.tenancy()?;
@@ -151,6 +194,9 @@ pub fn compile(doc: &Topology, state: &State, defaults: &Defaults) -> std::resul
     c.sites()?;
     c.nics_and_vms()?;
     c.gateways()?;
+    for (op, path) in std::mem::take(&mut c.deferred) {
+        c.out.push(op, &path);
+    }
     c.peerings()?;
     c.connections()?;
     Ok(c.out)
@@ -234,10 +280,14 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The id of the resource group a resource at `path` lives in. A problem with a default is
+    /// reported at the file's top-level key it comes from.
     fn group_id(&self, subscription: Option<&String>, group: Option<&String>, path: &Path) -> Result<ResourceId> {
-        let sub = self.subscription(subscription, &path.key("subscription"))?;
+        let at = |own: bool, key: &str| if own { path.key(key) } else { Path::root().key(key) };
+        let sub = self.subscription(subscription, &at(subscription.is_some(), "subscription"))?;
         let name = group.or(self.doc.resource_group.as_ref()).map(String::as_str).unwrap_or(DEFAULT_RESOURCE_GROUP);
-        ResourceId::resource_group(&sub, name).map_err(|e| CompileError::new(&path.key("resourceGroup"), e.to_string()))
+        ResourceId::resource_group(&sub, name)
+            .map_err(|e| CompileError::new(&at(group.is_some(), "resourceGroup"), e.to_string()))
     }
 
     /// The id of a top-level resource declared at `path`.
@@ -281,6 +331,62 @@ impl<'a> Compiler<'a> {
         names!(doc.public_ips, "publicIps", Kind::PublicIpAddress);
         names!(doc.gateways, "gateways", Kind::VirtualNetworkGateway);
         names!(doc.sites, "sites", Kind::LocalNetworkGateway);
+        names!(doc.vms, "vms", Kind::VirtualMachine);
+        names!(doc.nics, "nics", Kind::NetworkInterface);
+        names!(doc.connections, "connections", Kind::Connection);
+        // The NICs VMs make or list, and the connections back of VNet-to-VNet ones.
+        for (i, vm) in doc.vms.iter().enumerate() {
+            let path = root.key("vms").index(i);
+            let rg = self.group_id(vm.subscription.as_ref(), vm.resource_group.as_ref(), &path)?;
+            let nics: Vec<(String, Option<&String>, Option<&String>, Path)> = match &vm.nics {
+                Some(list) => list
+                    .iter()
+                    .enumerate()
+                    .map(|(k, n)| {
+                        (n.name.clone(), n.subscription.as_ref(), n.resource_group.as_ref(), path.key("nics").index(k))
+                    })
+                    .collect(),
+                None => vec![(format!("{}-nic", vm.name), None, None, path.clone())],
+            };
+            for (name, sub, group, npath) in nics {
+                let nic_rg =
+                    if sub.is_none() && group.is_none() { rg.clone() } else { self.group_id(sub, group, &npath)? };
+                let id = nic_rg
+                    .top_level(Kind::NetworkInterface, &name)
+                    .map_err(|_| CompileError::azure(&npath, vnetlab_engine::errors::invalid_resource_name(&name)))?;
+                self.names.add(Kind::NetworkInterface, &id, &npath)?;
+            }
+        }
+        for (i, c) in doc.connections.iter().enumerate() {
+            if c.connection_type != ConnectionType::Vnet2Vnet || !c.both_ways {
+                continue;
+            }
+            let path = root.key("connections").index(i);
+            let Some(remote) = &c.remote_gateway else { continue };
+            let remote_name = remote.rsplit('/').next().unwrap_or(remote);
+            let gateway_name = c.gateway.rsplit('/').next().unwrap_or(&c.gateway);
+            let name = c.reverse_name.clone().unwrap_or_else(|| format!("{remote_name}-to-{gateway_name}"));
+            let id =
+                self.resource_id(Kind::Connection, &name, c.subscription.as_ref(), c.resource_group.as_ref(), &path)?;
+            self.names.add(Kind::Connection, &id, &path)?;
+        }
+        for (i, v) in doc.vnets.iter().enumerate() {
+            let Some(list) = &v.subnets else { continue };
+            let path = root.key("vnets").index(i);
+            let vnet = self.resource_id(
+                Kind::VirtualNetwork,
+                &v.name,
+                v.subscription.as_ref(),
+                v.resource_group.as_ref(),
+                &path,
+            )?;
+            self.vnets_listing_subnets.insert(vnet.key().to_owned());
+            for s in list {
+                if let Ok(sid) = vnet.child(Kind::Subnet, &s.name) {
+                    self.subnets.insert(sid.key().to_owned());
+                }
+            }
+        }
         Ok(())
     }
 
@@ -298,13 +404,23 @@ impl<'a> Compiler<'a> {
         }
         if let Some((group, name)) = text.split_once('/') {
             let rg = self.group_id(None, Some(&group.to_owned()), path)?;
-            return rg.top_level(kind, name).map_err(|e| CompileError::new(path, e.to_string()));
+            let id = rg.top_level(kind, name).map_err(|e| CompileError::new(path, e.to_string()))?;
+            if !self.lenient && !self.names.contains(kind, &id) && !self.state.exists(&id) {
+                return Err(CompileError::new(
+                    path,
+                    format!("no {what} '{name}' is declared in this file or exists in resource group '{group}'"),
+                ));
+            }
+            return Ok(id);
         }
         match self.names.get(kind, text) {
             [(id, _)] => Ok(id.clone()),
             [] => {
-                let guess =
-                    self.group_id(None, None, path)?.top_level(kind, text).ok().filter(|id| self.state.exists(id));
+                let guess = self
+                    .group_id(None, None, path)?
+                    .top_level(kind, text)
+                    .ok()
+                    .filter(|id| self.lenient || self.state.exists(id));
                 guess.ok_or_else(|| {
                     CompileError::new(
                         path,
@@ -342,7 +458,20 @@ impl<'a> Compiler<'a> {
             return Err(CompileError::new(path, format!("'{text}' does not name a subnet: write 'vnet/subnet'")));
         };
         let vnet = self.resolve(Kind::VirtualNetwork, vnet, path)?;
-        vnet.child(Kind::Subnet, subnet).map_err(|e| CompileError::new(path, e.to_string()))
+        let id = vnet.child(Kind::Subnet, subnet).map_err(|e| CompileError::new(path, e.to_string()))?;
+        // The file's own subnet list is what the VNet will have; otherwise the lab's.
+        let known = if self.vnets_listing_subnets.contains(vnet.key()) {
+            self.subnets.contains(id.key())
+        } else {
+            self.state.exists(&id)
+        };
+        if !known && !self.lenient {
+            return Err(CompileError::new(
+                path,
+                format!("virtual network '{}' has no subnet '{subnet}' in this file or in the lab", vnet.name()),
+            ));
+        }
+        Ok(id)
     }
 
     fn location_of(&self, id: &ResourceId) -> Option<Location> {
@@ -384,6 +513,14 @@ impl<'a> Compiler<'a> {
         used!(doc.public_ips, "publicIps");
         used!(doc.vms, "vms");
         used!(doc.nics, "nics");
+        for (i, vm) in doc.vms.iter().enumerate() {
+            for (k, n) in vm.nics.iter().flatten().enumerate() {
+                if n.subscription.is_some() || n.resource_group.is_some() {
+                    let path = root.key("vms").index(i).key("nics").index(k);
+                    implicit.push((self.group_id(n.subscription.as_ref(), n.resource_group.as_ref(), &path)?, path));
+                }
+            }
+        }
         used!(doc.gateways, "gateways");
         used!(doc.sites, "sites");
         used!(doc.connections, "connections");
@@ -403,7 +540,7 @@ impl<'a> Compiler<'a> {
                     &path,
                 );
             }
-            self.out.declare(&id, Kind::ResourceGroup, &path);
+            self.out.declare_implicit(&id, Kind::ResourceGroup, &path);
         }
         Ok(())
     }
@@ -595,10 +732,56 @@ impl<'a> Compiler<'a> {
                 subnets,
                 ..VirtualNetworkSpec::new(location, address_prefixes)
             };
-            self.out.push(Operation::VirtualNetworkPut { id: id.clone(), spec }, &path);
+            // Subnets the file drops may still hold NICs the file moves elsewhere: keep them until
+            // the NICs and VMs are applied, then put the final set (when they fit beside the new).
+            let dropped = self.dropped_subnets(&id, &spec);
+            match dropped {
+                Some(kept) if !kept.is_empty() => {
+                    let mut first = spec.clone();
+                    if let Some(list) = &mut first.subnets {
+                        list.extend(kept);
+                    }
+                    self.out.push(Operation::VirtualNetworkPut { id: id.clone(), spec: first }, &path);
+                    self.deferred.push((Operation::VirtualNetworkPut { id: id.clone(), spec }, path.clone()));
+                }
+                _ => self.out.push(Operation::VirtualNetworkPut { id: id.clone(), spec }, &path),
+            }
             self.out.declare(&id, Kind::VirtualNetwork, &path);
         }
         Ok(())
+    }
+
+    /// The lab's subnets of `vnet` that `spec` no longer lists, as specs, when they can stay beside
+    /// the listed ones for a while (none of them overlaps a listed subnet).
+    fn dropped_subnets(&self, vnet: &ResourceId, spec: &VirtualNetworkSpec) -> Option<Vec<(String, SubnetSpec)>> {
+        let list = spec.subnets.as_ref()?;
+        let listed: Vec<Prefix> = list
+            .iter()
+            .flat_map(|(_, s)| s.address_prefix.into_iter().chain(s.address_prefixes.iter().flatten().copied()))
+            .collect();
+        let mut kept = Vec::new();
+        for old in self.state.subnets_of(vnet) {
+            if list.iter().any(|(n, _)| vnetlab_model::same_name(n, &old.name)) {
+                continue;
+            }
+            if old.prefixes().iter().any(|p| listed.iter().any(|q| q.overlaps(p))) {
+                return None;
+            }
+            let p = &old.properties;
+            kept.push((
+                old.name.clone(),
+                SubnetSpec {
+                    address_prefix: p.address_prefix,
+                    address_prefixes: p.address_prefixes.clone(),
+                    network_security_group: p.network_security_group.as_ref().map(|r| r.id.clone()),
+                    route_table: p.route_table.as_ref().map(|r| r.id.clone()),
+                    private_endpoint_network_policies: Some(p.private_endpoint_network_policies.clone()),
+                    private_link_service_network_policies: Some(p.private_link_service_network_policies.clone()),
+                    default_outbound_access: p.default_outbound_access,
+                },
+            ));
+        }
+        Some(kept)
     }
 
     fn sites(&mut self) -> Result<()> {
@@ -652,28 +835,31 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// A NIC's operation. It lives in its own group when it names one, else in `default_rg`, and
+    /// in its own location, else its group's (or `default_location` for the VM's group). A public
+    /// IP it makes is named after `ip_owner`.
     fn nic_op(
         &mut self,
         n: &NicDecl,
         default_rg: &ResourceId,
         default_location: Location,
+        ip_owner: &str,
         path: &Path,
     ) -> Result<ResourceId> {
-        let rg = match (&n.subscription, &n.resource_group) {
-            (None, None) => default_rg.clone(),
-            _ => self.group_id(n.subscription.as_ref(), n.resource_group.as_ref(), path)?,
+        let own_group = n.subscription.is_some() || n.resource_group.is_some();
+        let rg = match own_group {
+            false => default_rg.clone(),
+            true => self.group_id(n.subscription.as_ref(), n.resource_group.as_ref(), path)?,
         };
         let id = rg.top_level(Kind::NetworkInterface, &n.name).map_err(|_| {
             CompileError::azure(&path.key("name"), vnetlab_engine::errors::invalid_resource_name(&n.name))
         })?;
-        let location = match &n.location {
-            Some(l) => {
-                parse_location(l, Kind::NetworkInterface).map_err(|e| CompileError::azure(&path.key("location"), e))?
-            }
-            None => default_location,
+        let location = match (&n.location, own_group) {
+            (Some(_), _) | (None, true) => self.location(n.location.as_ref(), &rg, Kind::NetworkInterface, path)?,
+            (None, false) => default_location,
         };
         let subnet = self.resolve_subnet(&n.subnet, &path.key("subnet"))?;
-        let public_ip = self.nic_public_ip(&n.public_ip, &n.name, &rg, location, &path.key("publicIp"))?;
+        let public_ip = self.nic_public_ip(&n.public_ip, ip_owner, &rg, location, &path.key("publicIp"))?;
         let mut ip_configurations = vec![NicIpConfigurationSpec {
             name: "ipconfig1".into(),
             subnet: subnet.clone(),
@@ -721,7 +907,7 @@ impl<'a> Compiler<'a> {
             let path = root.key("nics").index(i);
             let rg = self.group_id(n.subscription.as_ref(), n.resource_group.as_ref(), &path)?;
             let location = self.location(n.location.as_ref(), &rg, Kind::NetworkInterface, &path)?;
-            self.nic_op(n, &rg, location, &path)?;
+            self.nic_op(n, &rg, location, &n.name, &path)?;
         }
         for (i, vm) in doc.vms.iter().enumerate() {
             let path = root.key("vms").index(i);
@@ -751,7 +937,7 @@ impl<'a> Compiler<'a> {
                         extra_ips: Vec::new(),
                     };
                     // The VM's own fields describe its NIC, so errors point at them.
-                    vec![(self.nic_op(&nic, &rg, location, &path)?, Some(true))]
+                    vec![(self.nic_op(&nic, &rg, location, &vm.name, &path)?, Some(true))]
                 }
                 (None, Some(list)) if !list.is_empty() => {
                     if vm.private_ip.is_some() || vm.public_ip.is_some() || vm.ip_forwarding || vm.nsg.is_some() {
@@ -760,10 +946,12 @@ impl<'a> Compiler<'a> {
                             "privateIp, publicIp, ipForwarding and nsg go on each of `nics` when a VM lists its NICs",
                         ));
                     }
+                    // The first NIC is primary unless the file marks another.
+                    let marked = list.iter().any(|n| n.primary == Some(true));
                     let mut out = Vec::new();
                     for (k, n) in list.iter().enumerate() {
-                        let primary = n.primary.or(Some(k == 0));
-                        out.push((self.nic_op(n, &rg, location, &path.key("nics").index(k))?, primary));
+                        let primary = n.primary.unwrap_or(!marked && k == 0);
+                        out.push((self.nic_op(n, &rg, location, &n.name, &path.key("nics").index(k))?, Some(primary)));
                     }
                     out
                 }
@@ -885,6 +1073,10 @@ impl<'a> Compiler<'a> {
                 only_ipv6: p.only_ipv6,
             };
             links.push(Link::new(&from, &to, &forward, None, path.clone()));
+            if from == to {
+                // A VNet peered with itself: the engine answers with Azure's error (1.3).
+                continue;
+            }
             if p.one_way {
                 if p.reverse.is_some() {
                     return Err(CompileError::new(&path.key("reverse"), "a one-way peering has no reverse link"));
@@ -899,7 +1091,9 @@ impl<'a> Compiler<'a> {
                 only_ipv6: p.only_ipv6,
                 ..LinkOptions::default()
             };
-            links.push(Link::new(&to, &from, reverse.unwrap_or(&default_reverse), None, path.key("reverse")));
+            // An error on the way back points at `reverse:` when the file has one, else at the entry.
+            let reverse_path = if reverse.is_some() { path.key("reverse") } else { path.clone() };
+            links.push(Link::new(&to, &from, reverse.unwrap_or(&default_reverse), None, reverse_path));
         }
         for (i, c) in self.doc.connectivity.iter().enumerate() {
             let path = root.key("connectivity").index(i);
@@ -910,7 +1104,12 @@ impl<'a> Compiler<'a> {
                     let hub = self.resolve(Kind::VirtualNetwork, &h.hub, &path.key("hub"))?;
                     let mut spokes = Vec::new();
                     for (k, s) in h.spokes.iter().enumerate() {
-                        spokes.push(self.resolve(Kind::VirtualNetwork, s, &path.key("spokes").index(k))?);
+                        let spath = path.key("spokes").index(k);
+                        let spoke = self.resolve(Kind::VirtualNetwork, s, &spath)?;
+                        if spoke == hub || spokes.contains(&spoke) {
+                            return Err(CompileError::new(&spath, format!("'{s}' is the hub or listed twice")));
+                        }
+                        spokes.push(spoke);
                     }
                     for (k, spoke) in spokes.iter().enumerate() {
                         let spath = path.key("spokes").index(k);
@@ -958,7 +1157,12 @@ impl<'a> Compiler<'a> {
                     let origin = format!("connectivity:mesh:{name}");
                     let mut members = Vec::new();
                     for (k, v) in m.vnets.iter().enumerate() {
-                        members.push(self.resolve(Kind::VirtualNetwork, v, &path.key("vnets").index(k))?);
+                        let vpath = path.key("vnets").index(k);
+                        let member = self.resolve(Kind::VirtualNetwork, v, &vpath)?;
+                        if members.contains(&member) {
+                            return Err(CompileError::new(&vpath, format!("'{v}' is listed twice")));
+                        }
+                        members.push(member);
                     }
                     for (a, x) in members.iter().enumerate() {
                         for y in &members[a + 1..] {
@@ -1172,9 +1376,10 @@ fn rule_spec(r: &RuleDecl, rule_id: &ResourceId, path: &Path) -> Result<Security
     })
 }
 
-/// The operations that remove what the file declares, in teardown order. Resource groups,
-/// subscriptions and tenants the file declares go too, when nothing else is left in them.
-pub fn teardown(compiled: &Compiled, state: &State) -> Vec<(Operation, Path)> {
+/// The operations that remove what the file declares, in teardown order. A resource group goes
+/// when nothing else is left in it and the file declares it, or made it (its origin is `origin`);
+/// a subscription or tenant the file declares goes when everything in it goes.
+pub fn teardown(compiled: &Compiled, state: &State, origin: &str) -> Vec<(Operation, Path)> {
     let declared: std::collections::HashSet<&str> = compiled.declared.iter().map(|d| d.id.key()).collect();
     let mut ids: Vec<(ResourceId, Kind)> = compiled
         .declared
@@ -1198,33 +1403,37 @@ pub fn teardown(compiled: &Compiled, state: &State) -> Vec<(Operation, Path)> {
         .into_iter()
         .filter_map(|(id, kind)| vnetlab_engine::delete_operation(&id, kind).map(|op| (op, path_of(&id))))
         .collect();
-    // A group goes when everything in it is the file's.
-    for d in compiled.declared.iter().filter(|d| d.kind == Kind::ResourceGroup && state.exists(&d.id)) {
+    let mut groups_going: std::collections::HashSet<String> = std::collections::HashSet::new();
+    for d in compiled.declared.iter().filter(|d| d.kind == Kind::ResourceGroup) {
+        let Some(group) = state.get(&d.id) else { continue };
+        let ours = !d.implicit || group.meta.origin.as_deref() == Some(origin);
         let only_ours = state
             .descendants(&d.id)
             .iter()
             .filter(|s| s.kind().parent().is_none())
             .all(|s| declared.contains(s.id().key()));
-        if only_ours {
+        if ours && only_ours {
+            groups_going.insert(d.id.key().to_owned());
             ops.push((Operation::ResourceGroupDelete { id: d.id.clone() }, d.path.clone()));
         }
     }
+    let mut subscriptions_going: std::collections::HashSet<String> = std::collections::HashSet::new();
     for d in compiled.declared.iter().filter(|d| d.kind == Kind::Subscription && state.exists(&d.id)) {
-        let groups = state.children_of(&d.id, Kind::ResourceGroup);
-        if groups.iter().all(|g| declared.contains(g.id().key()))
-            && let Some(sub) = d.id.subscription_id()
-        {
+        let empty_after =
+            state.children_of(&d.id, Kind::ResourceGroup).iter().all(|g| groups_going.contains(g.id().key()));
+        if empty_after && let Some(sub) = d.id.subscription_id() {
+            subscriptions_going.insert(d.id.key().to_owned());
             ops.push((Operation::SubscriptionDelete { subscription_id: sub.to_owned() }, d.path.clone()));
         }
     }
     for d in compiled.declared.iter().filter(|d| d.kind == Kind::Tenant && state.exists(&d.id)) {
         let Some(t) = d.id.tenant_id() else { continue };
-        let subscriptions_ours = state
+        let empty_after = state
             .all_of(Kind::Subscription)
             .iter()
             .filter(|s| s.resource.as_subscription().is_some_and(|s| s.tenant_id.eq_ignore_ascii_case(t)))
-            .all(|s| declared.contains(s.id().key()));
-        if subscriptions_ours {
+            .all(|s| subscriptions_going.contains(s.id().key()));
+        if empty_after {
             ops.push((Operation::TenantDelete { tenant_id: t.to_owned() }, d.path.clone()));
         }
     }

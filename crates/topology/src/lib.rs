@@ -12,9 +12,13 @@ pub mod schema;
 use std::fmt;
 use std::path::Path as FsPath;
 
+use vnetlab_engine::Operation;
 use vnetlab_model::{AzureError, State};
 
-pub use compile::{CompileError, Compiled, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, Declared, Defaults, teardown};
+pub use compile::{
+    CompileError, Compiled, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, Declared, Defaults, compile_for_teardown,
+    teardown,
+};
 pub use locate::{Path, Step, locate};
 pub use plan::{Action, FieldChange, PlannedChange, diff, simulate};
 pub use schema::Topology;
@@ -86,11 +90,25 @@ impl Loaded {
         Ok(Loaded { file: file.to_owned(), text, doc })
     }
 
-    /// Locates a problem at `path` in this file.
+    /// What the resources this file creates record as their origin: `topology:` and the file's
+    /// `name`, else its file name without the extension.
+    pub fn origin(&self) -> String {
+        let stem = FsPath::new(&self.file).file_stem().map(|s| s.to_string_lossy().into_owned());
+        format!("topology:{}", self.doc.name.clone().or(stem).unwrap_or_default())
+    }
+
+    /// Locates a problem at `path` in this file: at the value itself, or at the closest enclosing
+    /// value the file has.
     pub fn error_at(&self, path: &Path, message: String, azure: Option<Box<AzureError>>) -> TopologyError {
+        let mut position = None;
+        let mut prefix = path.clone();
+        while position.is_none() && !prefix.0.is_empty() {
+            position = locate(&self.text, &prefix);
+            prefix.0.pop();
+        }
         TopologyError {
             file: self.file.clone(),
-            position: locate(&self.text, path),
+            position,
             path: (!path.0.is_empty()).then(|| path.to_string()),
             message,
             azure,
@@ -99,6 +117,13 @@ impl Loaded {
 
     pub fn compile(&self, state: &State, defaults: &Defaults) -> Result<Compiled, TopologyError> {
         compile::compile(&self.doc, state, defaults).map_err(|e| self.error_at(&e.path, e.message, e.azure))
+    }
+
+    /// What `down` removes: the file's declarations, even where what they reference is gone.
+    pub fn teardown(&self, state: &State, defaults: &Defaults) -> Result<Vec<(Operation, Path)>, TopologyError> {
+        let compiled = compile::compile_for_teardown(&self.doc, state, defaults)
+            .map_err(|e| self.error_at(&e.path, e.message, e.azure))?;
+        Ok(compile::teardown(&compiled, state, &self.origin()))
     }
 
     /// The error for operation `index` of `compiled`, refused by the engine with `error`.

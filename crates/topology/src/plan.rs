@@ -30,12 +30,19 @@ pub struct PlannedChange {
     pub fields: Vec<FieldChange>,
 }
 
-/// Runs `ops` on a copy of `state`; the copy after all of them, or the first refusal.
-pub fn simulate(state: &State, ops: &[Operation], settings: &Settings) -> Result<State, (usize, AzureError)> {
+/// Runs `ops` on a copy of `state`, for a request from `origin`; the copy after all of them, or the
+/// first refusal.
+pub fn simulate(
+    state: &State,
+    ops: &[Operation],
+    settings: &Settings,
+    origin: Option<&str>,
+) -> Result<State, (usize, AzureError)> {
     let mut scratch = state.clone();
     let mut ids = SequentialIds::default();
     for (i, op) in ops.iter().enumerate() {
         let mut ctx = Context::new(&mut ids, settings);
+        ctx.origin = origin.map(str::to_owned);
         let outcome = vnetlab_engine::apply(&scratch, op, &mut ctx).map_err(|e| (i, e))?;
         let revision = scratch.revision() + 1;
         let _ = scratch.apply(&outcome.changes, revision);

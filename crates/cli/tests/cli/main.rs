@@ -358,3 +358,100 @@ fn several_processes_share_one_store() {
     assert!(links.as_array().unwrap().iter().all(|l| l["properties"]["peeringState"] == "Connected"), "{links:#}");
     assert!(lab.ok(&["check"]).contains("every invariant holds"));
 }
+
+fn spawn(home: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("vnetlab"))
+        .env("VNETLAB_HOME", home)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn down_removes_everything_even_across_groups() {
+    let lab = Lab::new();
+    let file = lab.write(
+        "cross.yaml",
+        "vnets:\n  - {name: net, resourceGroup: a-net-rg, addressSpace: [10.0.0.0/16], subnets: [{name: s, addressPrefix: 10.0.1.0/24}]}\nvms: [{name: vm, resourceGroup: b-vm-rg, subnet: a-net-rg/net/s}]\nsubscriptions: [{id: 22222222-0000-0000-0000-000000000001, name: other}]\n",
+    );
+    let empty = ids(&lab.json(&["show"]));
+    lab.ok(&["up", &file]);
+    let out = lab.ok(&["down"]);
+    assert!(out.starts_with("Removed 7 resources of the lab."), "{out}");
+    assert_eq!(ids(&lab.json(&["show"])), empty);
+}
+
+#[test]
+fn concurrent_updates_of_one_link_keep_both_changes() {
+    let lab = Lab::new();
+    lab.ok(&["up", &lab.write("pair.yaml", "resourceGroup: rg\nvnets: [{name: hub, addressSpace: [10.0.0.0/16]}, {name: s1, addressSpace: [10.1.0.0/16]}]\npeerings: [{vnet: s1, remote: hub}]\n")]);
+    let home = lab.home.path();
+    let link = ["vnet", "peering", "update", "-g", "rg", "--vnet-name", "s1", "-n", "s1-to-hub"];
+    for _ in 0..8 {
+        let reset = [&link[..], &["--allow-forwarded-traffic", "false", "--allow-gateway-transit", "false"]].concat();
+        lab.ok(&reset);
+        let mut one = spawn(home, &[&link[..], &["--allow-forwarded-traffic"]].concat());
+        let mut two = spawn(home, &[&link[..], &["--allow-gateway-transit"]].concat());
+        assert!(one.wait().unwrap().success() && two.wait().unwrap().success());
+        let p =
+            &lab.json(&["vnet", "peering", "show", "-g", "rg", "--vnet-name", "s1", "-n", "s1-to-hub"])["properties"];
+        assert_eq!((&p["allowForwardedTraffic"], &p["allowGatewayTransit"]), (&Value::Bool(true), &Value::Bool(true)));
+    }
+}
+
+#[test]
+fn a_closed_pipe_ends_output_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let lab = Lab::new();
+    let file = example("global-peering.yaml");
+    for args in [vec!["up", file.as_str()], vec!["show", "-o", "json"]] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vnetlab"))
+            .env("VNETLAB_HOME", lab.home.path())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(out.status.success() || out.status.signal() == Some(libc::SIGPIPE), "{args:?}: {:?}", out.status);
+    }
+    // The up committed.
+    assert_eq!(lab.json(&["vnet", "list"]).as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn reading_commands_leave_a_missing_lab_uncreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("not-yet");
+    let run =
+        |args: &[&str]| Command::cargo_bin("vnetlab").unwrap().env("VNETLAB_HOME", &home).args(args).output().unwrap();
+    let file = dir.path().join("a.yaml");
+    std::fs::write(&file, "resourceGroup: rg\nvnets: [{name: a, addressSpace: [10.1.0.0/16]}]\n").unwrap();
+    let plan = run(&["plan", file.to_str().unwrap()]);
+    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(String::from_utf8_lossy(&plan.stdout).contains("Plan: 2 to add"));
+    for args in [&["show"][..], &["vnet", "list"], &["check"]] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let shown: Value = serde_json::from_slice(&run(&["show", "subscription", "-o", "json"]).stdout).unwrap();
+    assert_eq!(shown.as_array().unwrap().len(), 1, "a new lab's subscription, in memory");
+    assert!(!home.exists(), "reading created the lab");
+    assert!(run(&["up", file.to_str().unwrap()]).status.success());
+    assert!(home.join("vnetlab.sqlite3").exists());
+}
+
+#[test]
+fn listing_in_a_missing_group_is_an_error() {
+    let lab = Lab::new();
+    for args in [&["vnet", "list", "-g", "no-such-rg"][..], &["show", "vnet", "-g", "no-such-rg"]] {
+        let (code, err) = lab.fails(args);
+        assert_eq!(code, 3, "{err}");
+        assert!(err.contains("(ResourceGroupNotFound) Resource group 'no-such-rg' could not be found."), "{err}");
+    }
+}

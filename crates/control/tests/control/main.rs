@@ -62,3 +62,59 @@ impl Revision for Lab {
         self.store().revision().unwrap()
     }
 }
+
+#[test]
+fn a_plan_sees_what_other_handles_wrote_and_its_origin_is_recorded() {
+    use vnetlab_control::{PlannedError, Request};
+    let home = tempfile::tempdir().unwrap();
+    let lab = Lab::open(home.path()).unwrap();
+    let other = Lab::open(home.path()).unwrap();
+    let rg = ResourceId::resource_group(DEFAULT_SUBSCRIPTION_ID, "rg").unwrap();
+    let west = Location::parse("westus").unwrap();
+    let vnet = |name: &str, prefix: &str| Operation::VirtualNetworkPut {
+        id: rg.top_level(Kind::VirtualNetwork, name).unwrap(),
+        spec: VirtualNetworkSpec::new(west, vec![Prefix::parse(prefix).unwrap()]),
+    };
+    lab.execute_all(&[Operation::ResourceGroupPut { id: rg.clone(), location: west, tags: Default::default() }])
+        .unwrap();
+    assert_eq!(lab.read(|s| s.all_of(Kind::VirtualNetwork).len()).unwrap(), 0);
+    other.execute(&vnet("b", "10.2.0.0/16")).unwrap();
+    // The plan runs on the state the write starts from, which has b: "delete every VNet" gets both.
+    let request = Request { api_version: None, origin: Some("test:plan") };
+    let (applied, seen) = lab
+        .execute_planned(&request, |state| {
+            let mut ops: Vec<Operation> = state
+                .all_of(Kind::VirtualNetwork)
+                .iter()
+                .map(|v| Operation::VirtualNetworkDelete { id: v.id().clone() })
+                .collect();
+            ops.push(vnet("c", "10.3.0.0/16"));
+            Ok::<_, String>((ops, state.all_of(Kind::VirtualNetwork).len()))
+        })
+        .unwrap();
+    assert_eq!(seen, 1);
+    assert_eq!(applied.executed.len(), 2);
+    let c = rg.top_level(Kind::VirtualNetwork, "c").unwrap();
+    let (names, origin) = other
+        .read(|s| {
+            let names: Vec<String> = s.all_of(Kind::VirtualNetwork).iter().map(|v| v.id().name().to_owned()).collect();
+            (names, s.get(&c).and_then(|v| v.meta.origin.clone()))
+        })
+        .unwrap();
+    assert_eq!(names, ["c"]);
+    assert_eq!(origin.as_deref(), Some("test:plan"));
+    // A failed plan and a refused plan write nothing.
+    let before = lab.store_revision();
+    let failed = lab.execute_planned(&request, |_| Err::<(Vec<Operation>, ()), _>("no"));
+    assert!(matches!(failed, Err(PlannedError::Plan("no"))));
+    let empty = Operation::VirtualNetworkPut {
+        id: rg.top_level(Kind::VirtualNetwork, "e").unwrap(),
+        spec: VirtualNetworkSpec::new(west, vec![]),
+    };
+    let refused = lab.execute_planned(&request, |_| Ok::<_, ()>((vec![vnet("d", "10.4.0.0/16"), empty], "why")));
+    match refused {
+        Err(PlannedError::Rejected { index, plan, .. }) => assert_eq!((index, plan), (1, "why")),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(lab.store_revision(), before);
+}

@@ -340,8 +340,11 @@ fn rule_1_11_deleting_one_side_disconnects_the_other() {
     let (sales, marketing) = sales_marketing(&mut lab);
     let a = lab.link(&sales, &marketing);
     let b = lab.link(&marketing, &sales);
+    let etag_before = lab.state.get(&sales).unwrap().etag.clone();
     let outcome = lab.ok(Operation::PeeringDelete { id: a.clone() });
     assert_eq!(outcome.effect, Effect::Deleted);
+    // The VNet changed (a link left it), so its etag did too.
+    assert_ne!(lab.state.get(&sales).unwrap().etag, etag_before);
     assert!(lab.state.peering(&a).is_none());
     assert_eq!(lab.peering(&b).properties.peering_state, PeeringState::Disconnected);
     // Deleting what is not there is not an error (HTTP 204).

@@ -233,6 +233,59 @@ fn a_damaged_record_is_reported_not_panicked_on() {
 }
 
 #[test]
+fn a_write_that_panics_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("lab.sqlite3"));
+    let mut ids = SequentialIds::default();
+    run(&store, &mut ids, bootstrap()).unwrap();
+    let before = store.read(bodies).unwrap();
+    let settings = Settings::default();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = store.write(|w| {
+            let mut ctx = Context::new(&mut ids, &settings);
+            let outcome = vnetlab_engine::apply(w.state(), &vnet_op("a", "10.1.0.0/16"), &mut ctx).unwrap();
+            w.stage(outcome.changes);
+            panic!("a bug in the caller");
+            #[allow(unreachable_code)]
+            Ok::<_, AzureError>(())
+        });
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(store.read(bodies).unwrap(), before, "the staged change stayed in memory");
+    // The handle still works.
+    assert_eq!(run(&store, &mut SequentialIds::starting_at(500), vec![vnet_op("b", "10.2.0.0/16")]).unwrap(), Some(2));
+}
+
+#[test]
+fn a_store_that_went_back_in_time_is_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.sqlite3");
+    let store = open(&path);
+    let mut ids = SequentialIds::default();
+    run(&store, &mut ids, bootstrap()).unwrap();
+    run(&store, &mut ids, vec![vnet_op("a", "10.1.0.0/16")]).unwrap();
+    // Someone puts back an older copy: revision 1 only.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DELETE FROM resources WHERE revision > 1; DELETE FROM changes WHERE revision > 1; UPDATE meta SET value = '1' WHERE key = 'revision';",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(store.read(|s| s.revision()).unwrap(), 1);
+    assert_eq!(store.read(bodies).unwrap(), open(&path).read(bodies).unwrap());
+    assert_eq!(run(&store, &mut ids, vec![vnet_op("b", "10.2.0.0/16")]).unwrap(), Some(2));
+}
+
+#[test]
+fn an_in_memory_store_leaves_no_file() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut ids = SequentialIds::default();
+    assert_eq!(run(&store, &mut ids, bootstrap()).unwrap(), Some(1));
+    assert_eq!(store.read(|s| s.len()).unwrap(), 3);
+    assert!(!Path::new(":memory:").exists());
+}
+
+#[test]
 fn the_store_directory_is_created() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a/b/c/lab.sqlite3");

@@ -88,9 +88,12 @@ fn unknown_references_name_the_resource_and_field() {
     assert_eq!(e.message, "no virtual network named 'c' is declared in this file or exists in resource group 'rg'");
     assert_eq!(e.position, Some((9, 13)));
     let e = error(&format!("{TWO_VNETS}vms:\n  - name: vm\n    subnet: a/nope\n"));
-    // The subnet resolves to an id; the engine finds it missing, at the VM's declaration.
-    assert_eq!(e.azure.as_ref().unwrap().code, "InvalidResourceReference", "{e}");
-    assert!(e.path.as_deref().unwrap().starts_with("vms[0]"), "{e}");
+    assert_eq!(e.message, "virtual network 'a' has no subnet 'nope' in this file or in the lab");
+    assert_eq!(e.path.as_deref(), Some("vms[0].subnet"));
+    assert_eq!(e.position, Some((9, 13)));
+    let e = error(&format!("{TWO_VNETS}vms:\n  - name: vm\n    subnet: other-rg/a/s\n"));
+    assert_eq!(e.message, "no virtual network 'a' is declared in this file or exists in resource group 'other-rg'");
+    assert_eq!(e.path.as_deref(), Some("vms[0].subnet"));
     let e = error(&format!("{TWO_VNETS}vms:\n  - name: vm\n    subnet: nope\n"));
     assert!(e.message.contains("write 'vnet/subnet'"), "{e}");
     let e = error(

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use vnetlab_engine::Settings;
 use vnetlab_model::arm::render;
 use vnetlab_model::{Kind, PeeringState, ResourceId, View, ViewExt};
-use vnetlab_topology::{Action, Loaded, diff, simulate, teardown};
+use vnetlab_topology::{Action, Loaded, diff, simulate};
 
 use crate::{SUB, defaults, fresh_lab, up};
 
@@ -18,7 +18,7 @@ fn check_example(name: &str) -> vnetlab_model::State {
     let loaded = Loaded::read(&example(name)).unwrap_or_else(|e| panic!("{e}"));
     let start = fresh_lab();
     let compiled = loaded.compile(&start, &defaults()).unwrap_or_else(|e| panic!("{e}"));
-    let applied = simulate(&start, &compiled.ops, &Settings::default())
+    let applied = simulate(&start, &compiled.ops, &Settings::default(), Some(&loaded.origin()))
         .unwrap_or_else(|(i, e)| panic!("{}", loaded.rejected(&compiled, i, e)));
     let violations = vnetlab_engine::invariants::check(&applied);
     assert!(violations.is_empty(), "{name}: {violations:#?}");
@@ -32,11 +32,11 @@ fn check_example(name: &str) -> vnetlab_model::State {
     assert_eq!(planned.len(), applied.len() - start.len());
     // Applying again changes nothing.
     let again = loaded.compile(&applied, &defaults()).unwrap();
-    let twice = simulate(&applied, &again.ops, &Settings::default()).unwrap();
+    let twice = simulate(&applied, &again.ops, &Settings::default(), Some(&loaded.origin())).unwrap();
     assert!(diff(&applied, &twice).is_empty(), "{name}: second up changed {:#?}", diff(&applied, &twice));
     // Teardown leaves the lab as it started.
-    let down: Vec<_> = teardown(&again, &twice).into_iter().map(|(op, _)| op).collect();
-    let gone = simulate(&twice, &down, &Settings::default()).unwrap();
+    let down: Vec<_> = loaded.teardown(&twice, &defaults()).unwrap().into_iter().map(|(op, _)| op).collect();
+    let gone = simulate(&twice, &down, &Settings::default(), Some(&loaded.origin())).unwrap();
     let left: Vec<String> = gone.iter().map(|s| s.id().to_string()).collect();
     let started: Vec<String> = start.iter().map(|s| s.id().to_string()).collect();
     assert_eq!(left, started, "{name}: teardown left resources behind");

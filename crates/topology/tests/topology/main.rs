@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod examples;
+mod lifecycle;
 mod robustness;
 
 use vnetlab_engine::{Context, Operation, SequentialIds, Settings};
@@ -40,5 +41,6 @@ pub fn fresh_lab() -> State {
 pub fn up(state: &State, file: &str, text: &str) -> Result<State, TopologyError> {
     let loaded = Loaded::parse(file, text.to_owned())?;
     let compiled = loaded.compile(state, &defaults())?;
-    simulate(state, &compiled.ops, &Settings::default()).map_err(|(i, e)| loaded.rejected(&compiled, i, e))
+    simulate(state, &compiled.ops, &Settings::default(), Some(&loaded.origin()))
+        .map_err(|(i, e)| loaded.rejected(&compiled, i, e))
 }
