@@ -192,13 +192,3 @@ pub(crate) fn security_rule_put(
     tx.lock(&nsg, "PutSecurityRuleOperation");
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
-
-pub(crate) fn security_rule_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
-    let view = &tx.draft;
-    require_parent(view, id)?;
-    if view.get(id).is_none() {
-        return Ok(Effect::Absent);
-    }
-    tx.delete(id);
-    Ok(Effect::Deleted)
-}

@@ -354,6 +354,22 @@ pub struct PublicIpAddressSpec {
     pub idle_timeout_in_minutes: Option<u32>,
 }
 
+impl PublicIpAddressSpec {
+    /// An IPv4 address with Azure's defaults (Standard, Static, no zones).
+    pub fn new(location: Location) -> PublicIpAddressSpec {
+        PublicIpAddressSpec {
+            location,
+            tags: Tags::default(),
+            sku: None,
+            tier: None,
+            allocation_method: None,
+            version: IpVersion::IPv4,
+            zones: Vec::new(),
+            idle_timeout_in_minutes: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct NetworkInterfaceSpec {
     pub location: Location,
@@ -363,6 +379,21 @@ pub struct NetworkInterfaceSpec {
     pub enable_ip_forwarding: bool,
     pub enable_accelerated_networking: bool,
     pub dns_servers: Vec<IpAddr>,
+}
+
+impl NetworkInterfaceSpec {
+    /// A NIC with these IP configurations and nothing else set.
+    pub fn new(location: Location, ip_configurations: Vec<NicIpConfigurationSpec>) -> NetworkInterfaceSpec {
+        NetworkInterfaceSpec {
+            location,
+            tags: Tags::default(),
+            ip_configurations,
+            network_security_group: None,
+            enable_ip_forwarding: false,
+            enable_accelerated_networking: false,
+            dns_servers: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -375,6 +406,21 @@ pub struct NicIpConfigurationSpec {
     pub version: Option<IpVersion>,
     pub primary: Option<bool>,
     pub public_ip_address: Option<ResourceId>,
+}
+
+impl NicIpConfigurationSpec {
+    /// A dynamically allocated address in `subnet`, of the subnet's first family.
+    pub fn new(name: impl Into<String>, subnet: ResourceId) -> NicIpConfigurationSpec {
+        NicIpConfigurationSpec {
+            name: name.into(),
+            subnet,
+            private_ip_address: None,
+            allocation_method: None,
+            version: None,
+            primary: None,
+            public_ip_address: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

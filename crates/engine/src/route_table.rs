@@ -167,13 +167,3 @@ pub(crate) fn route_put(tx: &mut Tx<'_, '_, '_>, id: &ResourceId, spec: &RouteSp
     tx.lock(&table, "PutRouteOperation");
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
-
-pub(crate) fn route_delete(tx: &mut Tx<'_, '_, '_>, id: &ResourceId) -> Result<Effect, AzureError> {
-    let view = &tx.draft;
-    require_parent(view, id)?;
-    if view.get(id).is_none() {
-        return Ok(Effect::Absent);
-    }
-    tx.delete(id);
-    Ok(Effect::Deleted)
-}

@@ -1,7 +1,7 @@
 //! One operation's drafted changes, with the context that stamps them (etags, deferred provisioning).
 
 use vnetlab_model::{
-    Change, Draft, Meta, PendingOperation, ProvisioningState, Resource, ResourceId, State, Stored, View,
+    AzureError, Change, Draft, Meta, PendingOperation, ProvisioningState, Resource, ResourceId, State, Stored, View,
 };
 
 use crate::Effect;
@@ -41,6 +41,17 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
 
     pub fn delete(&mut self, id: &ResourceId) {
         self.draft.delete(id);
+    }
+
+    /// Deletes a child that nothing else depends on (an NSG rule, a route): its parent must exist;
+    /// a child already gone is no error.
+    pub fn delete_leaf(&mut self, id: &ResourceId) -> Result<Effect, AzureError> {
+        crate::common::require_parent(&self.draft, id)?;
+        if self.draft.get(id).is_none() {
+            return Ok(Effect::Absent);
+        }
+        self.delete(id);
+        Ok(Effect::Deleted)
     }
 
     /// Writes the target of a create-or-update and keeps it locked while provisioning is

@@ -305,6 +305,22 @@ impl<'a> Compiler<'a> {
     }
 
     /// The location of a resource: its own, else its group's.
+    /// The id of a resource the file declares, and its location: its own, else its group's.
+    fn placed(
+        &self,
+        kind: Kind,
+        name: &str,
+        subscription: Option<&String>,
+        group: Option<&String>,
+        location: Option<&String>,
+        path: &Path,
+    ) -> Result<(ResourceId, Location)> {
+        let id = self.resource_id(kind, name, subscription, group, path)?;
+        let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
+        let location = self.location(location, &rg, kind, path)?;
+        Ok((id, location))
+    }
+
     fn location(&self, own: Option<&String>, rg: &ResourceId, kind: Kind, path: &Path) -> Result<Location> {
         match own {
             Some(l) => parse_location(l, kind).map_err(|e| CompileError::azure(&path.key("location"), e)),
@@ -549,15 +565,14 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, n) in self.doc.nsgs.iter().enumerate() {
             let path = root.key("nsgs").index(i);
-            let id = self.resource_id(
+            let (id, location) = self.placed(
                 Kind::NetworkSecurityGroup,
                 &n.name,
                 n.subscription.as_ref(),
                 n.resource_group.as_ref(),
+                n.location.as_ref(),
                 &path,
             )?;
-            let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(n.location.as_ref(), &rg, Kind::NetworkSecurityGroup, &path)?;
             let mut rules = Vec::new();
             for (j, r) in n.rules.iter().enumerate() {
                 let rpath = path.key("rules").index(j);
@@ -587,10 +602,14 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, t) in self.doc.route_tables.iter().enumerate() {
             let path = root.key("routeTables").index(i);
-            let id =
-                self.resource_id(Kind::RouteTable, &t.name, t.subscription.as_ref(), t.resource_group.as_ref(), &path)?;
-            let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(t.location.as_ref(), &rg, Kind::RouteTable, &path)?;
+            let (id, location) = self.placed(
+                Kind::RouteTable,
+                &t.name,
+                t.subscription.as_ref(),
+                t.resource_group.as_ref(),
+                t.location.as_ref(),
+                &path,
+            )?;
             let mut routes = Vec::new();
             for (j, r) in t.routes.iter().enumerate() {
                 let rpath = path.key("routes").index(j);
@@ -642,15 +661,14 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, p) in self.doc.public_ips.iter().enumerate() {
             let path = root.key("publicIps").index(i);
-            let id = self.resource_id(
+            let (id, location) = self.placed(
                 Kind::PublicIpAddress,
                 &p.name,
                 p.subscription.as_ref(),
                 p.resource_group.as_ref(),
+                p.location.as_ref(),
                 &path,
             )?;
-            let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(p.location.as_ref(), &rg, Kind::PublicIpAddress, &path)?;
             self.public_ip_op(&id, location, Some(p), &path);
         }
         Ok(())
@@ -667,15 +685,14 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, v) in self.doc.vnets.iter().enumerate() {
             let path = root.key("vnets").index(i);
-            let id = self.resource_id(
+            let (id, location) = self.placed(
                 Kind::VirtualNetwork,
                 &v.name,
                 v.subscription.as_ref(),
                 v.resource_group.as_ref(),
+                v.location.as_ref(),
                 &path,
             )?;
-            let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(v.location.as_ref(), &rg, Kind::VirtualNetwork, &path)?;
             let address_prefixes = self.prefixes(&v.address_space, &id, &path.key("addressSpace"))?;
             let subnets = match &v.subnets {
                 None => None,
@@ -788,15 +805,14 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, s) in self.doc.sites.iter().enumerate() {
             let path = root.key("sites").index(i);
-            let id = self.resource_id(
+            let (id, location) = self.placed(
                 Kind::LocalNetworkGateway,
                 &s.name,
                 s.subscription.as_ref(),
                 s.resource_group.as_ref(),
+                s.location.as_ref(),
                 &path,
             )?;
-            let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(s.location.as_ref(), &rg, Kind::LocalNetworkGateway, &path)?;
             let address_prefixes = self.prefixes(&s.address_space, &id, &path.key("addressSpace"))?;
             let spec = LocalNetworkGatewaySpec {
                 location,
@@ -911,15 +927,15 @@ impl<'a> Compiler<'a> {
         }
         for (i, vm) in doc.vms.iter().enumerate() {
             let path = root.key("vms").index(i);
-            let id = self.resource_id(
+            let (id, location) = self.placed(
                 Kind::VirtualMachine,
                 &vm.name,
                 vm.subscription.as_ref(),
                 vm.resource_group.as_ref(),
+                vm.location.as_ref(),
                 &path,
             )?;
             let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(vm.location.as_ref(), &rg, Kind::VirtualMachine, &path)?;
             let nics: Vec<(ResourceId, Option<bool>)> = match (&vm.subnet, &vm.nics) {
                 (Some(subnet), None) => {
                     let nic = NicDecl {
@@ -977,15 +993,15 @@ impl<'a> Compiler<'a> {
         let root = Path::root();
         for (i, g) in self.doc.gateways.iter().enumerate() {
             let path = root.key("gateways").index(i);
-            let id = self.resource_id(
+            let (id, location) = self.placed(
                 Kind::VirtualNetworkGateway,
                 &g.name,
                 g.subscription.as_ref(),
                 g.resource_group.as_ref(),
+                g.location.as_ref(),
                 &path,
             )?;
             let rg = id.resource_group_id().unwrap_or_else(|| id.clone());
-            let location = self.location(g.location.as_ref(), &rg, Kind::VirtualNetworkGateway, &path)?;
             let vnet = self.resolve(Kind::VirtualNetwork, &g.vnet, &path.key("vnet"))?;
             let subnet = vnet
                 .child(Kind::Subnet, vnetlab_model::GATEWAY_SUBNET)

@@ -243,14 +243,8 @@ fn vnet_to_vnet_needs_route_based_gateways() {
     lab.ok(Operation::PublicIpAddressPut {
         id: pip.clone(),
         spec: PublicIpAddressSpec {
-            location: westus(),
-            tags: Default::default(),
             sku: Some(vnetlab_model::PublicIpSkuName::Basic),
-            tier: None,
-            allocation_method: None,
-            version: vnetlab_model::IpVersion::IPv4,
-            zones: vec![],
-            idle_timeout_in_minutes: None,
+            ..PublicIpAddressSpec::new(westus())
         },
     });
     let mut spec = lab.gateway_spec(&b, Some(pip), GatewayType::Vpn);

@@ -159,19 +159,7 @@ fn to_ops(lab: &Lab, step: &Step) -> Vec<Operation> {
     }
     if let Step::Gateway { v } = step {
         let pip = lab.id(Kind::PublicIpAddress, &format!("gw{v}-pip"));
-        let pip_op = Operation::PublicIpAddressPut {
-            id: pip.clone(),
-            spec: PublicIpAddressSpec {
-                location: westus(),
-                tags: Default::default(),
-                sku: None,
-                tier: None,
-                allocation_method: None,
-                version: vnetlab_model::IpVersion::IPv4,
-                zones: vec![],
-                idle_timeout_in_minutes: None,
-            },
-        };
+        let pip_op = Operation::PublicIpAddressPut { id: pip.clone(), spec: PublicIpAddressSpec::new(westus()) };
         let spec = lab.gateway_spec(&vnet(lab, *v), Some(pip), GatewayType::Vpn);
         let gw =
             Operation::VirtualNetworkGatewayPut { id: lab.id(Kind::VirtualNetworkGateway, &format!("gw{v}")), spec };
@@ -227,23 +215,7 @@ fn to_op(lab: &Lab, step: &Step) -> Option<Operation> {
             let (subnet, _) = subnet_slot(lab, *v, *slot)?;
             Operation::NetworkInterfacePut {
                 id: lab.id(Kind::NetworkInterface, &format!("nic{n}")),
-                spec: NetworkInterfaceSpec {
-                    location: westus(),
-                    tags: Default::default(),
-                    ip_configurations: vec![NicIpConfigurationSpec {
-                        name: "ipconfig1".into(),
-                        subnet,
-                        private_ip_address: None,
-                        allocation_method: None,
-                        version: None,
-                        primary: None,
-                        public_ip_address: None,
-                    }],
-                    network_security_group: None,
-                    enable_ip_forwarding: false,
-                    enable_accelerated_networking: false,
-                    dns_servers: vec![],
-                },
+                spec: NetworkInterfaceSpec::new(westus(), vec![NicIpConfigurationSpec::new("ipconfig1", subnet)]),
             }
         }
         Step::NicDelete { n } => {

@@ -492,23 +492,7 @@ fn a_resource_group_used_from_outside_stays() {
     let nic = other.top_level(Kind::NetworkInterface, "foreign").unwrap();
     lab.ok(Operation::NetworkInterfacePut {
         id: nic,
-        spec: NetworkInterfaceSpec {
-            location: westus(),
-            tags: Default::default(),
-            ip_configurations: vec![NicIpConfigurationSpec {
-                name: "ipconfig1".into(),
-                subnet: s,
-                private_ip_address: None,
-                allocation_method: None,
-                version: None,
-                primary: None,
-                public_ip_address: None,
-            }],
-            network_security_group: None,
-            enable_ip_forwarding: false,
-            enable_accelerated_networking: false,
-            dns_servers: vec![],
-        },
+        spec: NetworkInterfaceSpec::new(westus(), vec![NicIpConfigurationSpec::new("ipconfig1", s)]),
     });
     let e = lab.err(Operation::ResourceGroupDelete { id: lab.rg_id("rg") });
     assert_eq!(e.code, "InUseSubnetCannotBeDeleted");

@@ -706,14 +706,8 @@ fn rule_1_16e_basic_sku_gateways_do_not_offer_transit() {
     lab.ok(Operation::PublicIpAddressPut {
         id: pip.clone(),
         spec: PublicIpAddressSpec {
-            location: westus(),
-            tags: Default::default(),
             sku: Some(vnetlab_model::PublicIpSkuName::Basic),
-            tier: None,
-            allocation_method: None,
-            version: vnetlab_model::IpVersion::IPv4,
-            zones: vec![],
-            idle_timeout_in_minutes: None,
+            ..PublicIpAddressSpec::new(westus())
         },
     });
     let mut spec = lab.gateway_spec(&hub, Some(pip), vnetlab_model::GatewayType::Vpn);

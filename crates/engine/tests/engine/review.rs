@@ -161,19 +161,7 @@ fn vnet_to_vnet_does_not_cross_clouds() {
     });
     lab.subnet(&cn, "GatewaySubnet", "10.9.255.0/27");
     let pip = cn_rg.top_level(Kind::PublicIpAddress, "gcn-pip").unwrap();
-    lab.ok(Operation::PublicIpAddressPut {
-        id: pip.clone(),
-        spec: PublicIpAddressSpec {
-            location: cn_loc,
-            tags: Default::default(),
-            sku: None,
-            tier: None,
-            allocation_method: None,
-            version: vnetlab_model::IpVersion::IPv4,
-            zones: vec![],
-            idle_timeout_in_minutes: None,
-        },
-    });
+    lab.ok(Operation::PublicIpAddressPut { id: pip.clone(), spec: PublicIpAddressSpec::new(cn_loc) });
     let mut spec = lab.gateway_spec(&cn, Some(pip), GatewayType::Vpn);
     spec.location = cn_loc;
     let gcn = cn_rg.top_level(Kind::VirtualNetworkGateway, "gcn").unwrap();

@@ -145,19 +145,7 @@ impl Lab {
 
     pub fn public_ip(&mut self, name: &str) -> ResourceId {
         let id = self.id(Kind::PublicIpAddress, name);
-        self.ok(Operation::PublicIpAddressPut {
-            id: id.clone(),
-            spec: PublicIpAddressSpec {
-                location: westus(),
-                tags: Default::default(),
-                sku: None,
-                tier: None,
-                allocation_method: None,
-                version: vnetlab_model::IpVersion::IPv4,
-                zones: vec![],
-                idle_timeout_in_minutes: None,
-            },
-        });
+        self.ok(Operation::PublicIpAddressPut { id: id.clone(), spec: PublicIpAddressSpec::new(westus()) });
         id
     }
 
@@ -199,23 +187,13 @@ impl Lab {
         let id = self.id(Kind::NetworkInterface, name);
         self.try_apply(Operation::NetworkInterfacePut {
             id: id.clone(),
-            spec: NetworkInterfaceSpec {
-                location: westus(),
-                tags: Default::default(),
-                ip_configurations: vec![NicIpConfigurationSpec {
-                    name: "ipconfig1".into(),
-                    subnet: subnet.clone(),
+            spec: NetworkInterfaceSpec::new(
+                westus(),
+                vec![NicIpConfigurationSpec {
                     private_ip_address: ip.map(|s| s.parse().unwrap()),
-                    allocation_method: None,
-                    version: None,
-                    primary: None,
-                    public_ip_address: None,
+                    ..NicIpConfigurationSpec::new("ipconfig1", subnet.clone())
                 }],
-                network_security_group: None,
-                enable_ip_forwarding: false,
-                enable_accelerated_networking: false,
-                dns_servers: vec![],
-            },
+            ),
         })?;
         Ok(id)
     }
