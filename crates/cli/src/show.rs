@@ -19,6 +19,7 @@ fn heading(kind: Kind) -> &'static str {
         Kind::Route => "Routes",
         Kind::PublicIpAddress => "Public IP addresses",
         Kind::LocalNetworkGateway => "Local network gateways (on-premises sites)",
+        Kind::NetworkWatcher => "Network watchers",
         Kind::VirtualNetwork => "Virtual networks",
         Kind::Subnet => "Subnets",
         Kind::VirtualNetworkPeering => "Peerings",

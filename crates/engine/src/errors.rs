@@ -820,6 +820,14 @@ pub fn connection_overlapping_address_spaces(
 }
 
 /// [gap] vnetlab's own code and message for connection inputs Azure documents as invalid.
+/// Source: azure-cli issue 15796 quotes the refusal.
+pub fn network_watcher_count_limit_reached() -> AzureError {
+    AzureError::bad_request(
+        "NetworkWatcherCountLimitReached",
+        "Cannot create more than 1 network watchers for this subscription in this region.",
+    )
+}
+
 pub fn invalid_connection(connection: &ResourceId, reason: &str) -> AzureError {
     AzureError::bad_request("InvalidConnectionConfiguration", format!("Connection {connection} is not valid: {reason}"))
 }

@@ -17,6 +17,7 @@ mod connection;
 mod ipam;
 mod network_interface;
 mod network_security_group;
+mod network_watcher;
 mod peering;
 mod public_ip_address;
 mod route_table;
@@ -110,6 +111,8 @@ pub(crate) fn dispatch(tx: &mut Tx<'_, '_, '_>, op: &Operation) -> Result<Effect
         LocalNetworkGatewayDelete { id } => virtual_network_gateway::local_gateway_delete(tx, id),
         ConnectionPut { id, spec } => connection::connection_put(tx, id, spec),
         ConnectionDelete { id } => connection::connection_delete(tx, id),
+        NetworkWatcherPut { id, spec } => network_watcher::network_watcher_put(tx, id, spec),
+        NetworkWatcherDelete { id } => network_watcher::network_watcher_delete(tx, id),
         CompleteOperation { operation_id } => tenancy::complete_operation(tx, *operation_id),
     }
 }

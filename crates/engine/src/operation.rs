@@ -132,6 +132,13 @@ pub enum Operation {
     ConnectionDelete {
         id: ResourceId,
     },
+    NetworkWatcherPut {
+        id: ResourceId,
+        spec: NetworkWatcherSpec,
+    },
+    NetworkWatcherDelete {
+        id: ResourceId,
+    },
     /// Finishes a long-running operation started while provisioning is deferred: every resource it
     /// locked becomes `Succeeded`.
     CompleteOperation {
@@ -175,7 +182,9 @@ impl Operation {
             | LocalNetworkGatewayPut { id, .. }
             | LocalNetworkGatewayDelete { id }
             | ConnectionPut { id, .. }
-            | ConnectionDelete { id } => Some(id.clone()),
+            | ConnectionDelete { id }
+            | NetworkWatcherPut { id, .. }
+            | NetworkWatcherDelete { id } => Some(id.clone()),
             CompleteOperation { .. } => None,
         }
     }
@@ -200,6 +209,7 @@ impl Operation {
                 | VirtualNetworkGatewayDelete { .. }
                 | LocalNetworkGatewayDelete { .. }
                 | ConnectionDelete { .. }
+                | NetworkWatcherDelete { .. }
         )
     }
 }
@@ -466,6 +476,13 @@ pub struct LocalNetworkGatewaySpec {
     pub fqdn: Option<String>,
     pub bgp_asn: Option<u32>,
     pub bgp_peering_address: Option<String>,
+}
+
+/// A network watcher has nothing to set but where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetworkWatcherSpec {
+    pub location: Location,
+    pub tags: Tags,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -131,6 +131,7 @@ pub fn delete_operation(id: &ResourceId, kind: Kind) -> Option<Operation> {
         Kind::VirtualNetworkGateway => Operation::VirtualNetworkGatewayDelete { id },
         Kind::VirtualNetwork => Operation::VirtualNetworkDelete { id },
         Kind::LocalNetworkGateway => Operation::LocalNetworkGatewayDelete { id },
+        Kind::NetworkWatcher => Operation::NetworkWatcherDelete { id },
         Kind::PublicIpAddress => Operation::PublicIpAddressDelete { id },
         Kind::RouteTable => Operation::RouteTableDelete { id },
         Kind::NetworkSecurityGroup => Operation::NetworkSecurityGroupDelete { id },

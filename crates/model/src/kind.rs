@@ -15,6 +15,7 @@ pub enum Kind {
     Route,
     PublicIpAddress,
     LocalNetworkGateway,
+    NetworkWatcher,
     VirtualNetwork,
     Subnet,
     VirtualNetworkPeering,
@@ -25,7 +26,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Tenant,
         Kind::Subscription,
         Kind::ResourceGroup,
@@ -35,6 +36,7 @@ impl Kind {
         Kind::Route,
         Kind::PublicIpAddress,
         Kind::LocalNetworkGateway,
+        Kind::NetworkWatcher,
         Kind::VirtualNetwork,
         Kind::Subnet,
         Kind::VirtualNetworkPeering,
@@ -56,6 +58,7 @@ impl Kind {
             Kind::Route => "Microsoft.Network/routeTables/routes",
             Kind::PublicIpAddress => "Microsoft.Network/publicIPAddresses",
             Kind::LocalNetworkGateway => "Microsoft.Network/localNetworkGateways",
+            Kind::NetworkWatcher => "Microsoft.Network/networkWatchers",
             Kind::VirtualNetwork => "Microsoft.Network/virtualNetworks",
             Kind::Subnet => "Microsoft.Network/virtualNetworks/subnets",
             Kind::VirtualNetworkPeering => "Microsoft.Network/virtualNetworks/virtualNetworkPeerings",
@@ -111,6 +114,7 @@ impl Kind {
             Kind::Route => "route",
             Kind::PublicIpAddress => "public-ip",
             Kind::LocalNetworkGateway => "local-gateway",
+            Kind::NetworkWatcher => "watcher",
             Kind::VirtualNetwork => "vnet",
             Kind::Subnet => "subnet",
             Kind::VirtualNetworkPeering => "peering",
@@ -140,6 +144,7 @@ impl Kind {
                     Kind::VirtualNetworkGateway => s == "gateway" || s == "vpn-gateway" || s == "vnetgateway",
                     Kind::LocalNetworkGateway => s == "localgateway" || s == "site" || s == "on-premise",
                     Kind::Connection => s == "vpn-connection",
+                    Kind::NetworkWatcher => s == "network-watcher" || s == "networkwatcher",
                     Kind::RouteTable => s == "routetable",
                     Kind::SecurityRule => s == "rule",
                     _ => false,

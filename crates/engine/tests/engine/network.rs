@@ -5,7 +5,7 @@ use vnetlab_engine::*;
 use vnetlab_model::resources::{AddressMatch, PortRange};
 use vnetlab_model::{
     Kind, Location, PeeringState, ResourceId, RouteNextHopType, SecurityRuleAccess, SecurityRuleDirection,
-    SecurityRuleProtocol, ViewExt,
+    SecurityRuleProtocol, Tags, ViewExt,
 };
 
 use crate::support::*;
@@ -537,4 +537,25 @@ fn resource_group_and_subscription_rules() {
         input::parse_location("Mars Central", Kind::VirtualNetwork).unwrap_err().code,
         "LocationNotAvailableForResourceType"
     );
+}
+
+#[test]
+fn one_network_watcher_per_subscription_and_region() {
+    let mut lab = Lab::new();
+    let spec = |location: &str| NetworkWatcherSpec { location: Location::parse(location).unwrap(), tags: Tags::new() };
+    let west = lab.id(Kind::NetworkWatcher, "NetworkWatcher_westus");
+    assert_eq!(lab.ok(Operation::NetworkWatcherPut { id: west.clone(), spec: spec("westus") }).effect, Effect::Created);
+    assert_eq!(lab.ok(Operation::NetworkWatcherPut { id: west.clone(), spec: spec("westus") }).effect, Effect::Updated);
+    let other = lab.group("other", "westus");
+    let second = other.top_level(Kind::NetworkWatcher, "nw2").unwrap();
+    let e = lab.err(Operation::NetworkWatcherPut { id: second.clone(), spec: spec("westus") });
+    assert_error(
+        &e,
+        "NetworkWatcherCountLimitReached",
+        400,
+        "Cannot create more than 1 network watchers for this subscription in this region.",
+    );
+    lab.ok(Operation::NetworkWatcherPut { id: second, spec: spec("eastus") });
+    assert_eq!(lab.ok(Operation::NetworkWatcherDelete { id: west.clone() }).effect, Effect::Deleted);
+    assert_eq!(lab.ok(Operation::NetworkWatcherDelete { id: west }).effect, Effect::Absent);
 }

@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod network_interface;
 pub mod network_security_group;
+pub mod network_watcher;
 pub mod peering;
 pub mod public_ip_address;
 pub mod route_table;
@@ -23,6 +24,7 @@ use crate::location::Location;
 pub use connection::*;
 pub use network_interface::*;
 pub use network_security_group::*;
+pub use network_watcher::*;
 pub use peering::*;
 pub use public_ip_address::*;
 pub use route_table::*;
@@ -54,6 +56,8 @@ pub enum Resource {
     PublicIpAddress(PublicIpAddress),
     #[serde(rename = "Microsoft.Network/localNetworkGateways")]
     LocalNetworkGateway(LocalNetworkGateway),
+    #[serde(rename = "Microsoft.Network/networkWatchers")]
+    NetworkWatcher(NetworkWatcher),
     #[serde(rename = "Microsoft.Network/virtualNetworks")]
     VirtualNetwork(VirtualNetwork),
     #[serde(rename = "Microsoft.Network/virtualNetworks/subnets")]
@@ -83,6 +87,7 @@ macro_rules! each {
             Resource::Route($r) => $body,
             Resource::PublicIpAddress($r) => $body,
             Resource::LocalNetworkGateway($r) => $body,
+            Resource::NetworkWatcher($r) => $body,
             Resource::VirtualNetwork($r) => $body,
             Resource::Subnet($r) => $body,
             Resource::VirtualNetworkPeering($r) => $body,
@@ -110,6 +115,7 @@ impl Resource {
             Resource::Route(_) => Kind::Route,
             Resource::PublicIpAddress(_) => Kind::PublicIpAddress,
             Resource::LocalNetworkGateway(_) => Kind::LocalNetworkGateway,
+            Resource::NetworkWatcher(_) => Kind::NetworkWatcher,
             Resource::VirtualNetwork(_) => Kind::VirtualNetwork,
             Resource::Subnet(_) => Kind::Subnet,
             Resource::VirtualNetworkPeering(_) => Kind::VirtualNetworkPeering,
@@ -141,6 +147,7 @@ impl Resource {
             Resource::RouteTable(r) => Some(r.location),
             Resource::PublicIpAddress(r) => Some(r.location),
             Resource::LocalNetworkGateway(r) => Some(r.location),
+            Resource::NetworkWatcher(r) => Some(r.location),
             Resource::VirtualNetwork(r) => Some(r.location),
             Resource::VirtualNetworkGateway(r) => Some(r.location),
             Resource::Connection(r) => Some(r.location),
@@ -159,6 +166,7 @@ impl Resource {
             Resource::Route(r) => r.properties.provisioning_state,
             Resource::PublicIpAddress(r) => r.properties.provisioning_state,
             Resource::LocalNetworkGateway(r) => r.properties.provisioning_state,
+            Resource::NetworkWatcher(r) => r.properties.provisioning_state,
             Resource::VirtualNetwork(r) => r.properties.provisioning_state,
             Resource::Subnet(r) => r.properties.provisioning_state,
             Resource::VirtualNetworkPeering(r) => r.properties.provisioning_state,
@@ -179,6 +187,7 @@ impl Resource {
             Resource::Route(r) => r.properties.provisioning_state = state,
             Resource::PublicIpAddress(r) => r.properties.provisioning_state = state,
             Resource::LocalNetworkGateway(r) => r.properties.provisioning_state = state,
+            Resource::NetworkWatcher(r) => r.properties.provisioning_state = state,
             Resource::VirtualNetwork(r) => r.properties.provisioning_state = state,
             Resource::Subnet(r) => r.properties.provisioning_state = state,
             Resource::VirtualNetworkPeering(r) => r.properties.provisioning_state = state,
@@ -203,6 +212,7 @@ impl Resource {
             | Resource::Route(_)
             | Resource::PublicIpAddress(_)
             | Resource::LocalNetworkGateway(_)
+            | Resource::NetworkWatcher(_)
             | Resource::VirtualNetwork(_) => {}
             Resource::Subnet(s) => {
                 out.extend(s.properties.network_security_group.iter().map(|r| &r.id));
@@ -261,7 +271,8 @@ accessors!(
     RouteTable => as_route_table,
     Route => as_route,
     PublicIpAddress => as_public_ip_address,
-    LocalNetworkGateway => as_local_network_gateway,
+        LocalNetworkGateway => as_local_network_gateway,
+    NetworkWatcher => as_network_watcher,
     VirtualNetwork => as_virtual_network,
     Subnet => as_subnet,
     VirtualNetworkPeering => as_peering,
