@@ -2,6 +2,7 @@
 
 mod output;
 mod peering;
+mod serve;
 mod show;
 mod topology;
 
@@ -55,6 +56,23 @@ enum Command {
     },
     /// Check the lab's state against the engine's invariants
     Check,
+    /// Serve the ARM REST API over HTTPS, for the az CLI and the Azure SDKs
+    Serve {
+        /// Address and port to listen on
+        #[arg(long, value_name = "ADDR:PORT", default_value = serve::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+        /// How writes complete: at once, or as Azure's long-running operations
+        #[arg(long, value_enum, default_value = "sync")]
+        lro: serve::Lro,
+        /// Items per page of a list response
+        #[arg(long, default_value_t = 100)]
+        page_size: usize,
+    },
+    /// Print the environment that points az at `vnetlab serve` (for `eval "$(vnetlab az-env)"`)
+    AzEnv {
+        #[arg(long, value_name = "ADDR:PORT", default_value = serve::DEFAULT_LISTEN)]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -153,6 +171,12 @@ impl Env {
 
 fn run(cli: Cli) -> Result<()> {
     let home = cli.home.unwrap_or_else(vnetlab_control::default_home);
+    match cli.command {
+        Command::Serve { listen, lro, page_size } => return serve::serve(&home, listen, lro, page_size),
+        Command::AzEnv { listen } => return serve::az_env(&home, listen),
+        _ => {}
+    }
+
     // Commands that only read do not create the lab: a lab not made yet reads as a new one.
     let lab = if cli.command.writes() { Lab::open(&home)? } else { Lab::open_existing(&home)? };
     let env = Env { lab, format: cli.output, subscription: cli.subscription };
@@ -167,6 +191,7 @@ fn run(cli: Cli) -> Result<()> {
             VnetCommand::Peering { command } => peering::run(&env, command),
         },
         Command::Check => show::check(&env),
+        Command::Serve { .. } | Command::AzEnv { .. } => Ok(()),
     }
 }
 
@@ -174,7 +199,8 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Up { .. } | Command::Down { .. } => true,
-            Command::Plan { .. } | Command::Show { .. } | Command::Check => false,
+            Command::Plan { .. } | Command::Show { .. } | Command::Check | Command::AzEnv { .. } => false,
+            Command::Serve { .. } => true,
             Command::Vnet { command } => match command {
                 VnetCommand::List { .. } | VnetCommand::Show { .. } => false,
                 VnetCommand::Peering { command } => command.writes(),

@@ -118,7 +118,14 @@ pub fn default_home() -> PathBuf {
 impl Lab<SqliteStore> {
     /// Opens the lab in `home` (its store and `config.yaml`), creating it on first use.
     pub fn open(home: &Path) -> Result<Lab<SqliteStore>, LabError> {
-        let config = Config::load(home)?;
+        Lab::open_adjusted(home, |_| {})
+    }
+
+    /// As [`Lab::open`], with this process's changes to the settings (a server names itself in
+    /// operation-status links, and may defer provisioning).
+    pub fn open_adjusted(home: &Path, adjust: impl FnOnce(&mut Settings)) -> Result<Lab<SqliteStore>, LabError> {
+        let mut config = Config::load(home)?;
+        adjust(&mut config.settings);
         let store = SqliteStore::open(home.join(STORE_FILE))?;
         Lab::with_store(store, config.settings)
     }
@@ -194,6 +201,17 @@ impl<S: Store> Lab<S> {
         request: &Request<'_>,
         plan: impl FnOnce(&State) -> Result<(Vec<Operation>, P), E>,
     ) -> Result<(Applied, P), PlannedError<E, P>> {
+        self.execute_then(request, plan, |_, _, planned| planned)
+    }
+
+    /// As [`Lab::execute_planned`], and `finish` reads the state the operations leave, in the same
+    /// transaction (an API's response body is the resource as this write made it).
+    pub fn execute_then<P, E, R>(
+        &self,
+        request: &Request<'_>,
+        plan: impl FnOnce(&State) -> Result<(Vec<Operation>, P), E>,
+        finish: impl FnOnce(&State, &[Executed], P) -> R,
+    ) -> Result<(Applied, R), PlannedError<E, P>> {
         let now = SystemTime::now();
         let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         let settings = &self.settings;
@@ -216,12 +234,13 @@ impl<S: Store> Lab<S> {
                     Err(error) => return Err(PlannedError::Rejected { index, error, plan: planned }),
                 }
             }
-            Ok((executed, planned))
+            let finished = finish(w.state(), &executed, planned);
+            Ok((executed, finished))
         });
         match result {
             Ok(committed) => {
-                let (executed, planned) = committed.value;
-                Ok((Applied { executed, revision: committed.revision }, planned))
+                let (executed, finished) = committed.value;
+                Ok((Applied { executed, revision: committed.revision }, finished))
             }
             Err(WriteError::Rejected(e)) => Err(e),
             Err(WriteError::Store(e)) => Err(PlannedError::Store(e)),

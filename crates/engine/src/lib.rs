@@ -10,11 +10,11 @@ pub mod context;
 pub mod errors;
 pub mod input;
 pub mod invariants;
+pub mod ipam;
 pub mod operation;
 
 mod common;
 mod connection;
-mod ipam;
 mod network_interface;
 mod network_security_group;
 mod network_watcher;

@@ -1,0 +1,155 @@
+//! The REST API over real HTTPS: a server on a loopback port per test, driven with an HTTP client
+//! that trusts the lab's certificate authority.
+
+mod arm;
+mod async_mode;
+mod identity;
+mod resources;
+mod robustness;
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use vnetlab_api::{App, LroMode, Options, tls};
+use vnetlab_control::Lab;
+
+pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+/// A running server and a client for it.
+pub struct Server {
+    pub url: String,
+    pub app: Arc<App>,
+    pub home: tempfile::TempDir,
+    client: reqwest::blocking::Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// One response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {:#}", self.body))
+    }
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Server::with(Options::default())
+    }
+
+    pub fn with(options: Options) -> Server {
+        let home = tempfile::tempdir().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let url = format!("https://{addr}");
+        let deferred = options.lro == LroMode::Async;
+        let lab = Lab::open_adjusted(home.path(), |s| {
+            s.management_endpoint = url.clone();
+            if deferred {
+                s.provisioning = vnetlab_engine::Provisioning::Deferred;
+            }
+        })
+        .unwrap();
+        let certificate = tls::TlsFiles::in_home(home.path()).load_or_create(&tls::names_for(addr.ip())).unwrap();
+        let ca = std::fs::read(&certificate.ca_path).unwrap();
+        let app = Arc::new(App::new(lab, options));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = app.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime
+                .block_on(vnetlab_api::serve(served, listener, &certificate, async {
+                    let _ = stopped.await;
+                }))
+                .unwrap();
+        });
+        let client = reqwest::blocking::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
+            .build()
+            .unwrap();
+        Server { url, app, home, client, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// Sends a request; `path` may carry a query, and gets `api-version` when it has none.
+    pub fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Response {
+        let url = if path.starts_with("https://") { path.to_owned() } else { format!("{}{path}", self.url) };
+        let url = if url.contains("api-version=") || path.starts_with("/metadata") || path.starts_with("/msi") {
+            url
+        } else if url.contains('?') {
+            format!("{url}&api-version=2024-05-01")
+        } else {
+            format!("{url}?api-version=2024-05-01")
+        };
+        self.raw(method, &url, body.map(|b| b.to_string().into_bytes()), &[])
+    }
+
+    pub fn raw(&self, method: &str, url: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.client.request(method, url).header("Authorization", "Bearer test");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        if let Some(body) = body {
+            request = request.header("Content-Type", "application/json").body(body);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().unwrap();
+        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::Null) };
+        Response { status, headers, body }
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.call("GET", path, None)
+    }
+
+    pub fn put(&self, path: &str, body: Value) -> Response {
+        self.call("PUT", path, Some(&body))
+    }
+
+    pub fn delete(&self, path: &str) -> Response {
+        self.call("DELETE", path, None)
+    }
+
+    /// PUT that must succeed; the body.
+    #[track_caller]
+    pub fn created(&self, path: &str, body: Value) -> Value {
+        let r = self.put(path, body);
+        assert!(matches!(r.status, 200 | 201), "PUT {path}: {} {:#}", r.status, r.body);
+        r.body
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// `/subscriptions/{SUB}/resourceGroups/{rg}`.
+pub fn rg(name: &str) -> String {
+    format!("/subscriptions/{SUB}/resourceGroups/{name}")
+}
+
+/// A resource path in a group of the default subscription.
+pub fn net(group: &str, rest: &str) -> String {
+    format!("{}/providers/Microsoft.Network/{rest}", rg(group))
+}
