@@ -109,9 +109,16 @@ impl Reply {
         Reply { status: status_code(status), headers: Vec::new(), body: None }
     }
 
-    /// ARM's error envelope with the error's status.
+    /// ARM's error envelope with the error's status. Errors of a resource provider (not of ARM's
+    /// front door) always carry `details`, empty or not, as Microsoft.Network's do.
     pub fn error(e: &AzureError) -> Reply {
-        Reply::json(e.status, e.envelope())
+        let mut body = e.envelope();
+        if !ARM_FRONT_DOOR_CODES.contains(&e.code.as_str())
+            && let Some(error) = body.get_mut("error").and_then(Value::as_object_mut)
+        {
+            error.entry("details").or_insert_with(|| Value::Array(Vec::new()));
+        }
+        Reply::json(e.status, body)
     }
 
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Reply {
@@ -125,6 +132,23 @@ impl From<AzureError> for Reply {
         Reply::error(&e)
     }
 }
+
+/// Codes ARM answers itself, before a request reaches a resource provider.
+const ARM_FRONT_DOOR_CODES: [&str; 13] = [
+    "MissingApiVersionParameter",
+    "InvalidApiVersionParameter",
+    "InvalidResourceType",
+    "InvalidResourceNamespace",
+    "InvalidRequestContent",
+    "RequestContentTooLarge",
+    "ResourceGroupNotFound",
+    "SubscriptionNotFound",
+    "InvalidSubscriptionId",
+    "ResourceNotFound",
+    "InvalidResourceGroup",
+    "MethodNotAllowed",
+    "DeploymentNotFound",
+];
 
 fn status_code(status: u16) -> StatusCode {
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

@@ -136,7 +136,8 @@ impl Conditions {
 struct Written {
     effect: Option<Effect>,
     body: Option<Value>,
-    pending: Option<Uuid>,
+    /// The long-running operation the write started (async mode).
+    operation: Option<Uuid>,
     location: String,
 }
 
@@ -156,7 +157,7 @@ fn write(
             Written {
                 effect: executed.first().map(|e| e.effect),
                 body: stored.map(|s| render(state, s)),
-                pending: stored.and_then(|s| s.meta.pending.as_ref()).map(|p| p.operation_id),
+                operation: executed.iter().find_map(|e| e.operation_id),
                 location: location_of(state, id),
             }
         },
@@ -227,7 +228,7 @@ fn put_reply(app: &App, req: &Request, id: &ResourceId, kind: Kind, written: Res
     let status = if written.effect == Some(Effect::Created) { 201 } else { 200 };
     let mut reply = Reply::json(status, written.body.unwrap_or(Value::Null));
     if app.options.lro == LroMode::Async
-        && let Some(operation) = written.pending
+        && let Some(operation) = written.operation
     {
         app.operations.start(operation, true);
         let subscription = id.subscription_id().unwrap_or_default();
@@ -252,9 +253,11 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
     match written {
         Err(reply) => reply,
         Ok(w) if w.effect == Some(Effect::Absent) => Reply::empty(204),
-        Ok(_) if app.options.lro == LroMode::Async => {
-            let operation = Uuid::new_v4();
-            app.operations.start(operation, false);
+        Ok(w) if app.options.lro == LroMode::Async => {
+            // What the delete changed on other resources (the link back, now Disconnected) stays
+            // `Updating` until its operation completes.
+            let operation = w.operation.unwrap_or_else(Uuid::new_v4);
+            app.operations.start(operation, w.operation.is_some());
             let mut reply = Reply::empty(202);
             reply.headers.extend(lro::headers(req, &subscription, namespace_of(kind), &location, operation, true));
             reply
@@ -311,9 +314,9 @@ pub fn group(app: &App, req: &Request, id: &ResourceId) -> Reply {
                 Ok(w) if w.effect == Some(Effect::Absent) => {
                     vnetlab_engine::errors::resource_group_not_found(id.name()).into()
                 }
-                Ok(_) if app.options.lro == LroMode::Async => {
-                    let operation = Uuid::new_v4();
-                    app.operations.start(operation, false);
+                Ok(w) if app.options.lro == LroMode::Async => {
+                    let operation = w.operation.unwrap_or_else(Uuid::new_v4);
+                    app.operations.start(operation, w.operation.is_some());
                     let mut reply = Reply::empty(202);
                     reply.headers.extend(lro::group_headers(req, &subscription, operation));
                     reply

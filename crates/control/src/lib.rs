@@ -84,6 +84,8 @@ pub struct Executed {
     pub target: Option<ResourceId>,
     /// How many resources it wrote or removed (0 when nothing needed to change).
     pub changed: usize,
+    /// The long-running operation it started, when provisioning is deferred.
+    pub operation_id: Option<uuid::Uuid>,
 }
 
 /// A committed request.
@@ -228,6 +230,7 @@ impl<S: Store> Lab<S> {
                             effect: outcome.effect,
                             target: outcome.target,
                             changed: outcome.changes.len(),
+                            operation_id: outcome.operation_id,
                         });
                         w.stage(outcome.changes);
                     }

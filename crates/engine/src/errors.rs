@@ -209,6 +209,17 @@ pub fn another_operation_in_progress(status_uri: &str) -> AzureError {
 
 // ---- virtual networks and subnets (1.13, 1.14) -----------------------------------------------
 
+/// Source: azure-cli's recording `test_network_vnet_with_encryption` (a VNet PUT with
+/// `encryption: {"enabled": true}` and no enforcement).
+pub fn must_specify_both_encryption_intent_and_enforcement_policy(vnet: &ResourceId) -> AzureError {
+    AzureError::bad_request(
+        "MustSpecifyBothEncryptionIntentAndEnforcementPolicy",
+        format!(
+            "Cannot encrypt VirtualNetwork {vnet} unless both encryption intent (Enabled true or false) and enforcement policy (AllowUnencrypted or DropUnencrypted) are specified."
+        ),
+    )
+}
+
 /// [gap] message seen in an ARM error (bicep#2576), code not; vnetlab uses `InvalidAddressSpace`.
 pub fn vnet_address_space_empty(vnet: &ResourceId) -> AzureError {
     AzureError::bad_request(

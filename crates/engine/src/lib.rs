@@ -61,13 +61,17 @@ pub struct Outcome {
     /// Everything that changed, the target and its side effects (the other link of a pair, a VNet's
     /// etag), in order. Empty when the operation changed nothing.
     pub changes: Vec<Change>,
+    /// The long-running operation it started, when provisioning is deferred: what it locked stays
+    /// `Updating` until [`Operation::CompleteOperation`] with this id.
+    pub operation_id: Option<uuid::Uuid>,
 }
 
 /// Runs one operation against `state`. On error nothing is to be written.
 pub fn apply(state: &State, op: &Operation, ctx: &mut Context<'_>) -> Result<Outcome, AzureError> {
     let mut tx = Tx::new(state, ctx);
     let effect = dispatch(&mut tx, op)?;
-    Ok(Outcome { effect, target: op.target(), changes: tx.into_changes() })
+    let (changes, operation_id) = tx.into_changes();
+    Ok(Outcome { effect, target: op.target(), changes, operation_id })
 }
 
 pub(crate) fn dispatch(tx: &mut Tx<'_, '_, '_>, op: &Operation) -> Result<Effect, AzureError> {

@@ -567,7 +567,8 @@ fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeerin
     // sync when the other side's link is (or when there is no other side yet, 1.10 [inf]).
     let remote_now =
         peered_space(view, remote_id, p.peer_complete_vnets, &p.remote_subnet_names, p.enable_only_ipv6_peering);
-    let local_not_in_sync = remote.is_some() && !AddressSpace::new(remote_now).same_set(&p.remote_address_space);
+    let local_not_in_sync =
+        remote.is_some() && !AddressSpace::new(remote_now.clone()).same_set(&p.remote_address_space);
     let remote_not_in_sync = match connected_reverse {
         Some(r) => {
             let rp = &r.properties;
@@ -598,9 +599,16 @@ fn derive_link(view: &impl View, id: &ResourceId) -> Option<VirtualNetworkPeerin
             p.enable_only_ipv6_peering,
         )),
     };
-    u.local_virtual_network_address_space = local.properties.address_space.clone();
+    // The "right now" spaces are the whole VNets' for a whole-VNet peering and the named subnets'
+    // for a subnet peering (Azure's subnet-peering examples and the recorded az session show it).
+    u.local_virtual_network_address_space = if p.peer_complete_vnets {
+        local.properties.address_space.clone()
+    } else {
+        AddressSpace::new(peered_space(view, &local_id, false, &p.local_subnet_names, p.enable_only_ipv6_peering))
+    };
     if let Some(remote) = remote {
-        u.remote_virtual_network_address_space = remote.properties.address_space.clone();
+        u.remote_virtual_network_address_space =
+            if p.peer_complete_vnets { remote.properties.address_space.clone() } else { AddressSpace::new(remote_now) };
         u.remote_virtual_network_encryption = remote.properties.encryption.clone();
         u.remote_bgp_communities = remote.properties.bgp_communities.clone();
     }

@@ -4,6 +4,8 @@ use vnetlab_model::{
     AzureError, Change, Draft, Meta, PendingOperation, ProvisioningState, Resource, ResourceId, State, Stored, View,
 };
 
+use uuid::Uuid;
+
 use crate::Effect;
 use crate::context::{Context, Provisioning};
 
@@ -98,7 +100,10 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
         }
     }
 
-    pub fn into_changes(mut self) -> Vec<Change> {
+    /// The changes, and the long-running operation that holds what the write locked (when
+    /// provisioning is deferred and something was locked).
+    pub fn into_changes(mut self) -> (Vec<Change>, Option<Uuid>) {
+        let mut started = None;
         if !self.locks.is_empty() {
             let operation_id = self.ctx.guid();
             for (id, name) in std::mem::take(&mut self.locks) {
@@ -116,9 +121,10 @@ impl<'s, 'c, 'a> Tx<'s, 'c, 'a> {
                 let meta =
                     Meta { pending: Some(PendingOperation { name: name.to_owned(), operation_id }), ..current.meta };
                 self.draft.put(Stored { resource, etag: current.etag, revision: 0, meta });
+                started = Some(operation_id);
             }
         }
         let ctx = self.ctx;
-        self.draft.into_changes(|| ctx.etag())
+        (self.draft.into_changes(|| ctx.etag()), started)
     }
 }

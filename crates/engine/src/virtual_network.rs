@@ -41,6 +41,16 @@ pub(crate) fn vnet_put(
         }
     }
 
+    // Encryption on needs an enforcement policy; off without one defaults to AllowUnencrypted
+    // (azure-cli's recorded session `test_network_vnet_with_encryption`).
+    if spec.encryption.as_ref().is_some_and(|e| e.enabled && e.enforcement.is_none()) {
+        return Err(errors::must_specify_both_encryption_intent_and_enforcement_policy(id));
+    }
+    let encryption = spec.encryption.clone().map(|mut e| {
+        e.enforcement.get_or_insert(vnetlab_model::EncryptionEnforcement::AllowUnencrypted);
+        e
+    });
+
     let resource_guid = existing.map(|e| e.properties.resource_guid).unwrap_or_else(|| tx.ctx.guid());
     let vnet = VirtualNetwork {
         id: id.clone(),
@@ -54,7 +64,7 @@ pub(crate) fn vnet_put(
             dhcp_options: DhcpOptions { dns_servers: spec.dns_servers.clone() },
             enable_ddos_protection: spec.enable_ddos_protection,
             enable_vm_protection: spec.enable_vm_protection,
-            encryption: spec.encryption.clone(),
+            encryption,
             flow_timeout_in_minutes: spec.flow_timeout_in_minutes,
             // TODO-fidelity: Azure also reports the region's own community (regionalCommunity).
             bgp_communities: spec
@@ -136,6 +146,12 @@ pub(crate) fn vnet_put(
     }
     refresh_links(tx, std::slice::from_ref(id));
     tx.lock(id, "PutVirtualNetworkOperation");
+    // The subnets a VNet PUT carries are updated with it (Azure shows them `Updating` too).
+    if spec.subnets.is_some() {
+        for subnet in crate::common::children(&tx.draft, id, Kind::Subnet) {
+            tx.lock(&subnet, "PutVirtualNetworkOperation");
+        }
+    }
     Ok(if created { Effect::Created } else { Effect::Updated })
 }
 

@@ -26,7 +26,7 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
         body.insert("etag".into(), Value::String(etag.to_owned()));
     }
     if matches!(kind, Kind::Tenant | Kind::Subscription) {
-        body.remove("type");
+        body.shift_remove("type");
     }
     let id = stored.id();
     let refs = |kind: Kind| -> Vec<Value> { view.referrers(id, kind).iter().map(|s| json!({"id": s.id()})).collect() };
@@ -38,8 +38,21 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
             };
             props.insert("subnets".into(), Value::Array(children(Kind::Subnet)));
             props.insert("virtualNetworkPeerings".into(), Value::Array(children(Kind::VirtualNetworkPeering)));
+            // As Azure answers: no DHCP options without DNS servers, VM protection only when on.
+            if props
+                .get("dhcpOptions")
+                .and_then(|d| d.get("dnsServers"))
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+            {
+                props.shift_remove("dhcpOptions");
+            }
+            if props.get("enableVmProtection") == Some(&Value::Bool(false)) {
+                props.shift_remove("enableVmProtection");
+            }
         }
         Resource::Subnet(_) => {
+            props.entry("delegations").or_insert_with(|| json!([]));
             let mut users: Vec<Value> = Vec::new();
             for nic in view.referrers(id, Kind::NetworkInterface) {
                 if let Some(n) = nic.resource.as_network_interface() {
@@ -70,11 +83,21 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
         Resource::VirtualNetworkPeering(p) => {
             // As Azure answers: the local spaces and the IPv6-only flag come with subnet peering.
             if p.properties.peer_complete_vnets {
-                props.remove("localAddressSpace");
-                props.remove("localVirtualNetworkAddressSpace");
-                props.remove("enableOnlyIPv6Peering");
+                props.shift_remove("localAddressSpace");
+                props.shift_remove("localVirtualNetworkAddressSpace");
+                props.shift_remove("enableOnlyIPv6Peering");
             }
             props.insert("routeServiceVips".into(), json!({}));
+            for space in [
+                "localAddressSpace",
+                "localVirtualNetworkAddressSpace",
+                "remoteAddressSpace",
+                "remoteVirtualNetworkAddressSpace",
+            ] {
+                if let Some(Value::Object(s)) = props.get_mut(space) {
+                    s.entry("ipamPoolPrefixAllocations").or_insert_with(|| json!([]));
+                }
+            }
         }
         Resource::NetworkSecurityGroup(_) => {
             let rules: Vec<Value> =
@@ -122,13 +145,15 @@ fn render_with_etag(view: &(impl View + ?Sized), stored: &Stored, etag: &str) ->
             stamp_children(props, "ipConfigurations", GATEWAY_IP_CONFIGURATION_TYPE, etag);
         }
         Resource::PublicIpAddress(_) => {
+            props.entry("ipTags").or_insert_with(|| json!([]));
+            props.entry("ddosSettings").or_insert_with(|| json!({"protectionMode": "VirtualNetworkInherited"}));
             if let Some(user) = public_ip_user(view, id) {
                 props.insert("ipConfiguration".into(), json!({"id": user}));
             }
         }
         Resource::Connection(_) => {
             // The shared key is a secret: ARM serves it only through `.../sharedkey`.
-            props.remove("sharedKey");
+            props.shift_remove("sharedKey");
         }
         _ => {}
     }
@@ -146,12 +171,19 @@ fn properties(body: &mut Map<String, Value>) -> &mut Map<String, Value> {
     }
 }
 
+/// Nested parts (IP configurations) carry their parent's etag and type, and are updated with it.
 fn stamp_children(props: &mut Map<String, Value>, field: &str, arm_type: &str, etag: &str) {
+    let state = props.get("provisioningState").cloned();
     if let Some(Value::Array(items)) = props.get_mut(field) {
         for item in items {
             if let Some(o) = item.as_object_mut() {
                 o.insert("etag".into(), Value::String(etag.to_owned()));
                 o.insert("type".into(), Value::String(arm_type.to_owned()));
+                if let (Some(state), Some(Value::Object(p))) = (&state, o.get_mut("properties"))
+                    && p.contains_key("provisioningState")
+                {
+                    p.insert("provisioningState".into(), state.clone());
+                }
             }
         }
     }

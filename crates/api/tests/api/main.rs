@@ -4,6 +4,7 @@
 mod arm;
 mod async_mode;
 mod identity;
+mod recordings;
 mod resources;
 mod robustness;
 

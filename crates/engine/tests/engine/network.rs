@@ -559,3 +559,25 @@ fn one_network_watcher_per_subscription_and_region() {
     assert_eq!(lab.ok(Operation::NetworkWatcherDelete { id: west.clone() }).effect, Effect::Deleted);
     assert_eq!(lab.ok(Operation::NetworkWatcherDelete { id: west }).effect, Effect::Absent);
 }
+
+#[test]
+fn vnet_encryption_needs_an_enforcement_policy() {
+    let mut lab = Lab::new();
+    let id = lab.id(Kind::VirtualNetwork, "enc");
+    let mut spec = VirtualNetworkSpec::new(westus(), vec![p("10.0.0.0/16")]);
+    spec.encryption = Some(vnetlab_model::VirtualNetworkEncryption { enabled: true, enforcement: None });
+    let e = lab.err(Operation::VirtualNetworkPut { id: id.clone(), spec: spec.clone() });
+    assert_error(
+        &e,
+        "MustSpecifyBothEncryptionIntentAndEnforcementPolicy",
+        400,
+        &format!(
+            "Cannot encrypt VirtualNetwork {id} unless both encryption intent (Enabled true or false) and enforcement policy (AllowUnencrypted or DropUnencrypted) are specified."
+        ),
+    );
+    spec.encryption = Some(vnetlab_model::VirtualNetworkEncryption {
+        enabled: true,
+        enforcement: Some(vnetlab_model::EncryptionEnforcement::AllowUnencrypted),
+    });
+    lab.ok(Operation::VirtualNetworkPut { id, spec });
+}
