@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
-use vnetlab_control::{DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, Lab};
+use vnetlab_control::{Committer, DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, Lab};
 use vnetlab_model::AzureError;
+use vnetlab_store::SqliteStore;
 
 pub use http::{Reply, Request};
 pub use lro::LroMode;
@@ -55,9 +56,11 @@ impl Default for Options {
     }
 }
 
-/// The server's state: the lab, the options, and the long-running operations in flight.
+/// The server's state: the lab, the thread that commits its writes in groups, the options, and
+/// the long-running operations in flight.
 pub struct App {
-    pub lab: Lab,
+    pub lab: Arc<Lab>,
+    committer: Committer<SqliteStore>,
     pub options: Options,
     operations: lro::Operations,
     deployments: deployment::Deployments,
@@ -65,7 +68,14 @@ pub struct App {
 
 impl App {
     pub fn new(lab: Lab, options: Options) -> App {
-        App { lab, options, operations: lro::Operations::default(), deployments: deployment::Deployments::default() }
+        let lab = Arc::new(lab);
+        App {
+            committer: Committer::start(lab.clone()),
+            lab,
+            options,
+            operations: lro::Operations::default(),
+            deployments: deployment::Deployments::default(),
+        }
     }
 
     /// Answers one raw request: decodes it, then [`App::handle`]. `authority` is the host the
@@ -91,6 +101,24 @@ impl App {
         }
     }
 
+    /// Answers a request written as bytes: `METHOD PATH?QUERY`, a newline, then the body. The
+    /// form the request fuzzer and its kept corpus use.
+    pub fn answer_bytes(&self, input: &[u8]) -> Reply {
+        let (line, body) = match input.iter().position(|b| *b == b'\n') {
+            Some(i) => (&input[..i], input[i + 1..].to_vec()),
+            None => (input, Vec::new()),
+        };
+        let line = String::from_utf8_lossy(line);
+        let (method, target) = line.split_once(' ').unwrap_or(("GET", &line));
+        let method = Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET);
+        let target = if target.starts_with('/') { target.to_owned() } else { format!("/{target}") };
+        // A path the HTTP layer would refuse never reaches the handler.
+        if axum::http::uri::PathAndQuery::try_from(target.as_str()).is_err() {
+            return errors::invalid_request_content("the request line is not a valid path").into();
+        }
+        self.answer(method, &target, HeaderMap::new(), body, "127.0.0.1")
+    }
+
     /// Answers one request. Never panics on what a client sends; every failure is ARM's envelope.
     pub fn handle(&self, req: &Request) -> Reply {
         let reply = self.route(req);
@@ -105,7 +133,7 @@ impl App {
             Route::ImdsToken => return identity::managed_identity_token(self, req, true),
             Route::OpenIdConfiguration { authority } => return identity::openid_configuration(req, &authority),
             Route::AadToken { authority, v2 } => return identity::aad_token(self, req, &authority, v2),
-            Route::OpenApi => return openapi::document(req),
+            Route::OpenApi => return openapi::document(self, req),
             Route::NotFound => return errors::path_not_found(&req.path).into(),
             _ => {}
         }

@@ -132,7 +132,8 @@ fn advance(app: &App, id: Uuid) -> Result<Option<Result<(), AzureError>>, AzureE
 }
 
 fn finish(app: &App, id: Uuid) -> Result<(), AzureError> {
-    match app.lab.execute(&Operation::CompleteOperation { operation_id: id }) {
+    let request = vnetlab_control::OwnedRequest::default();
+    match app.committer.execute_all(vec![Operation::CompleteOperation { operation_id: id }], request) {
         Ok(_) => Ok(()),
         Err(vnetlab_control::LabError::Rejected { error, .. }) => Err(error),
         Err(e) => Err(errors::internal(&e.to_string())),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use axum::http::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
-use vnetlab_control::{PlannedError, Request as LabRequest};
+use vnetlab_control::{OwnedRequest, PlannedError};
 use vnetlab_engine::Effect;
 use vnetlab_engine::Operation;
 use vnetlab_model::arm::render;
@@ -141,24 +141,26 @@ struct Written {
     location: String,
 }
 
-/// Runs `plan` and the operations it returns in one transaction; reads `id` as they leave it.
+/// Runs `plan` and the operations it returns in one transaction (through the committing
+/// thread, with whatever other writes are waiting); reads `id` as they leave it.
 fn write(
     app: &App,
     req: &Request,
     id: &ResourceId,
-    plan: impl FnOnce(&State) -> Result<Vec<Operation>, AzureError>,
+    plan: impl FnOnce(&State) -> Result<Vec<Operation>, AzureError> + Send + 'static,
 ) -> Result<Written, Reply> {
-    let request = LabRequest { api_version: req.api_version(), origin: Some(ORIGIN) };
-    let result = app.lab.execute_then(
-        &request,
+    let request = OwnedRequest { api_version: req.api_version().map(str::to_owned), origin: Some(ORIGIN.to_owned()) };
+    let id = id.clone();
+    let result = app.committer.execute_then(
+        request,
         |state| plan(state).map(|ops| (ops, ())),
-        |state, executed, ()| {
-            let stored = state.get(id);
+        move |state, executed, ()| {
+            let stored = state.get(&id);
             Written {
                 effect: executed.first().map(|e| e.effect),
                 body: stored.map(|s| render(state, s)),
                 operation: executed.iter().find_map(|e| e.operation_id),
-                location: location_of(state, id),
+                location: location_of(state, &id),
             }
         },
     );
@@ -212,9 +214,10 @@ fn put(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
     };
     let conditions = Conditions::of(req);
     let subscription = id.subscription_id().unwrap_or_default().to_owned();
-    let written = write(app, req, id, |state| {
+    let target = id.clone();
+    let written = write(app, req, id, move |state| {
         require_subscription(state, &subscription)?;
-        conditions.check(state, id, false)?;
+        conditions.check(state, &target, false)?;
         Ok(vec![op])
     });
     put_reply(app, req, id, kind, written)
@@ -243,13 +246,15 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
     };
     let conditions = Conditions::of(req);
     let subscription = id.subscription_id().unwrap_or_default().to_owned();
-    let mut location = String::new();
-    let written = write(app, req, id, |state| {
+    let target = id.clone();
+    let (location_of_target, location_seen) = std::sync::mpsc::sync_channel::<String>(1);
+    let written = write(app, req, id, move |state| {
         require_subscription(state, &subscription)?;
-        conditions.check(state, id, true)?;
-        location = location_of(state, id);
+        conditions.check(state, &target, true)?;
+        let _ = location_of_target.send(location_of(state, &target));
         Ok(vec![op])
     });
+    let location = location_seen.try_recv().unwrap_or_else(|_| "westus".to_owned());
     match written {
         Err(reply) => reply,
         Ok(w) if w.effect == Some(Effect::Absent) => Reply::empty(204),
@@ -259,7 +264,8 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
             let operation = w.operation.unwrap_or_else(Uuid::new_v4);
             app.operations.start(operation, w.operation.is_some());
             let mut reply = Reply::empty(202);
-            reply.headers.extend(lro::headers(req, &subscription, namespace_of(kind), &location, operation, true));
+            let subscription = id.subscription_id().unwrap_or_default();
+            reply.headers.extend(lro::headers(req, subscription, namespace_of(kind), &location, operation, true));
             reply
         }
         Ok(_) => Reply::empty(200),
@@ -277,11 +283,12 @@ fn patch(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
         Err(e) => return e.into(),
     };
     let conditions = Conditions::of(req);
-    let written = write(app, req, id, |state| {
-        let Some(stored) = state.get(id) else {
-            return Err(missing(state, id));
+    let target = id.clone();
+    let written = write(app, req, id, move |state| {
+        let Some(stored) = state.get(&target) else {
+            return Err(missing(state, &target));
         };
-        conditions.check(state, id, false)?;
+        conditions.check(state, &target, false)?;
         let mut current = render(state, stored);
         current["tags"] = json!(tags);
         if let Some(connection) = stored.resource.as_connection()
@@ -289,7 +296,7 @@ fn patch(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
         {
             current["properties"]["sharedKey"] = json!(key);
         }
-        Ok(vec![arm::put_operation(kind, id, &current, Query::default())?])
+        Ok(vec![arm::put_operation(kind, &target, &current, Query::default())?])
     });
     put_reply(app, req, id, kind, written)
 }
@@ -305,9 +312,10 @@ pub fn group(app: &App, req: &Request, id: &ResourceId) -> Reply {
         Method::PATCH => patch(app, req, id, Kind::ResourceGroup),
         Method::DELETE => {
             let subscription = id.subscription_id().unwrap_or_default().to_owned();
-            let written = write(app, req, id, |state| {
+            let group = id.clone();
+            let written = write(app, req, id, move |state| {
                 require_subscription(state, &subscription)?;
-                Ok(vec![Operation::ResourceGroupDelete { id: id.clone() }])
+                Ok(vec![Operation::ResourceGroupDelete { id: group }])
             });
             match written {
                 Err(reply) => reply,
@@ -318,7 +326,7 @@ pub fn group(app: &App, req: &Request, id: &ResourceId) -> Reply {
                     let operation = w.operation.unwrap_or_else(Uuid::new_v4);
                     app.operations.start(operation, w.operation.is_some());
                     let mut reply = Reply::empty(202);
-                    reply.headers.extend(lro::group_headers(req, &subscription, operation));
+                    reply.headers.extend(lro::group_headers(req, id.subscription_id().unwrap_or_default(), operation));
                     reply
                 }
                 Ok(_) => Reply::empty(200),
@@ -475,13 +483,15 @@ pub fn action(app: &App, req: &Request, resource: &ResourceId, action: Action) -
 }
 
 fn set_shared_key(app: &App, req: &Request, resource: &ResourceId, value: String) -> Reply {
-    let written = write(app, req, resource, |state| {
-        let Some(stored) = state.get(resource) else {
-            return Err(missing(state, resource));
+    let target = resource.clone();
+    let key = value.clone();
+    let written = write(app, req, resource, move |state| {
+        let Some(stored) = state.get(&target) else {
+            return Err(missing(state, &target));
         };
         let mut current = render(state, stored);
-        current["properties"]["sharedKey"] = json!(value);
-        Ok(vec![arm::put_operation(Kind::Connection, resource, &current, Query::default())?])
+        current["properties"]["sharedKey"] = json!(key);
+        Ok(vec![arm::put_operation(Kind::Connection, &target, &current, Query::default())?])
     });
     match written {
         Ok(_) => Reply::ok(json!({"id": format!("{resource}/sharedkey"), "value": value})),

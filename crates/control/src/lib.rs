@@ -3,6 +3,7 @@
 //! engine inside one store transaction. Rules live in the engine; durability in the store; here
 //! only the wiring, the clock and the id source, which the engine takes as inputs.
 
+mod committer;
 mod config;
 
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use vnetlab_engine::{Context, Effect, IdSource, Operation, Settings};
 use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
 use vnetlab_store::{SqliteStore, Store, StoreError, WriteError};
 
+pub use committer::{Committer, OwnedRequest};
 pub use config::{Config, ConfigError};
 
 /// The tenant and subscription a new lab starts with.
@@ -218,27 +220,8 @@ impl<S: Store> Lab<S> {
         let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
         let settings = &self.settings;
         let result = self.store.write(|w| {
-            let (ops, planned) = plan(w.state()).map_err(PlannedError::Plan)?;
-            let mut executed = Vec::with_capacity(ops.len());
-            for (index, op) in ops.iter().enumerate() {
-                let mut ctx = Context::new(&mut *ids, settings).at(now);
-                ctx.api_version = request.api_version.map(str::to_owned);
-                ctx.origin = request.origin.map(str::to_owned);
-                match vnetlab_engine::apply(w.state(), op, &mut ctx) {
-                    Ok(outcome) => {
-                        executed.push(Executed {
-                            effect: outcome.effect,
-                            target: outcome.target,
-                            changed: outcome.changes.len(),
-                            operation_id: outcome.operation_id,
-                        });
-                        w.stage(outcome.changes);
-                    }
-                    Err(error) => return Err(PlannedError::Rejected { index, error, plan: planned }),
-                }
-            }
-            let finished = finish(w.state(), &executed, planned);
-            Ok((executed, finished))
+            let mut batch = Batch { writer: w, ids: &mut ids, settings, now };
+            batch.execute_then(request, plan, finish)
         });
         match result {
             Ok(committed) => {
@@ -253,5 +236,81 @@ impl<S: Store> Lab<S> {
     /// Reads the current state.
     pub fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, LabError> {
         Ok(self.store.read(f)?)
+    }
+
+    /// Runs requests in one store transaction, one after another: each sees what the ones before
+    /// it left, one that fails takes back only its own changes, and one commit makes them all
+    /// durable. Each job answers (its continuation runs) once the commit is known.
+    pub fn execute_batch(&self, jobs: Vec<Job>) {
+        let now = SystemTime::now();
+        let mut ids = self.ids.lock().unwrap_or_else(|p| p.into_inner());
+        let settings = &self.settings;
+        let mut answers: Vec<Answer> = Vec::with_capacity(jobs.len());
+        let result = self.store.write(|w| {
+            let mut batch = Batch { writer: w, ids: &mut ids, settings, now };
+            for job in jobs {
+                answers.push(job(&mut batch));
+            }
+            Ok::<(), std::convert::Infallible>(())
+        });
+        let outcome = match result {
+            Ok(committed) => Ok(committed.revision),
+            Err(WriteError::Store(e)) => Err(e),
+            Err(WriteError::Rejected(never)) => match never {},
+        };
+        for answer in answers {
+            answer(outcome.clone());
+        }
+    }
+}
+
+/// A request in a batch: it runs on the batch, and returns what to do once the batch's commit is
+/// known (the revision it committed as, or why it did not).
+pub type Job = Box<dyn for<'b, 'w> FnOnce(&mut Batch<'b, 'w>) -> Answer + Send>;
+/// What a job does once its batch's commit is known.
+pub type Answer = Box<dyn FnOnce(Result<Option<u64>, StoreError>) + Send>;
+
+/// A write transaction that requests run on, one after another.
+pub struct Batch<'b, 'w> {
+    writer: &'b mut vnetlab_store::Writer<'w>,
+    ids: &'b mut RandomIds,
+    settings: &'b Settings,
+    now: SystemTime,
+}
+
+impl Batch<'_, '_> {
+    /// Plans and runs one request's operations on the batch's state. If the plan fails or the
+    /// engine refuses an operation, the request's changes are taken back and the batch goes on.
+    pub fn execute_then<P, E, R>(
+        &mut self,
+        request: &Request<'_>,
+        plan: impl FnOnce(&State) -> Result<(Vec<Operation>, P), E>,
+        finish: impl FnOnce(&State, &[Executed], P) -> R,
+    ) -> Result<(Vec<Executed>, R), PlannedError<E, P>> {
+        let mark = self.writer.mark();
+        let (ops, planned) = plan(self.writer.state()).map_err(PlannedError::Plan)?;
+        let mut executed = Vec::with_capacity(ops.len());
+        for (index, op) in ops.iter().enumerate() {
+            let mut ctx = Context::new(&mut *self.ids, self.settings).at(self.now);
+            ctx.api_version = request.api_version.map(str::to_owned);
+            ctx.origin = request.origin.map(str::to_owned);
+            match vnetlab_engine::apply(self.writer.state(), op, &mut ctx) {
+                Ok(outcome) => {
+                    executed.push(Executed {
+                        effect: outcome.effect,
+                        target: outcome.target,
+                        changed: outcome.changes.len(),
+                        operation_id: outcome.operation_id,
+                    });
+                    self.writer.stage(outcome.changes);
+                }
+                Err(error) => {
+                    self.writer.roll_back_to(mark);
+                    return Err(PlannedError::Rejected { index, error, plan: planned });
+                }
+            }
+        }
+        let finished = finish(self.writer.state(), &executed, planned);
+        Ok((executed, finished))
     }
 }

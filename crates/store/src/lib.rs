@@ -10,7 +10,7 @@ use vnetlab_model::{Change, ResourceId, State, Stored, Undo};
 pub use sqlite::SqliteStore;
 
 /// Why the store failed. User errors never end up here: they are the caller's `E`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("store {path}: {message}")]
     Database { path: String, message: String },
@@ -119,12 +119,31 @@ impl<'a> Writer<'a> {
         self.staged.extend(changes);
     }
 
-    fn roll_back(&mut self) {
-        while let Some(undo) = self.undo.pop() {
-            self.state.undo(undo);
-        }
-        self.staged.clear();
+    /// A point this write can go back to: what is staged after it can be taken back alone.
+    pub fn mark(&self) -> Mark {
+        Mark { undo: self.undo.len(), staged: self.staged.len() }
     }
+
+    /// Takes back what was staged since `mark`; what was staged before it stays.
+    pub fn roll_back_to(&mut self, mark: Mark) {
+        while self.undo.len() > mark.undo {
+            if let Some(undo) = self.undo.pop() {
+                self.state.undo(undo);
+            }
+        }
+        self.staged.truncate(mark.staged);
+    }
+
+    fn roll_back(&mut self) {
+        self.roll_back_to(Mark { undo: 0, staged: 0 });
+    }
+}
+
+/// A point in a write (see [`Writer::mark`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Mark {
+    undo: usize,
+    staged: usize,
 }
 
 impl Drop for Writer<'_> {

@@ -161,7 +161,8 @@ impl SqliteStore {
 
     fn committed_revision(&self, conn: &Connection) -> Result<u64, StoreError> {
         let value: String = conn
-            .query_row("SELECT value FROM meta WHERE key = 'revision'", [], |r| r.get(0))
+            .prepare_cached("SELECT value FROM meta WHERE key = 'revision'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
             .map_err(|e| self.err(e))?;
         value.parse().map_err(|_| StoreError::Corrupt {
             path: self.path.display().to_string(),
@@ -292,7 +293,9 @@ impl SqliteStore {
                 }
             }
         }
-        conn.execute("UPDATE meta SET value = ?1 WHERE key = 'revision'", params![revision.to_string()]).map_err(db)?;
+        conn.prepare_cached("UPDATE meta SET value = ?1 WHERE key = 'revision'")
+            .and_then(|mut s| s.execute(params![revision.to_string()]))
+            .map_err(db)?;
         Ok(())
     }
 }
@@ -327,7 +330,10 @@ impl Store for SqliteStore {
     fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, StoreError> {
         let mut inner = self.lock();
         let Inner { conn, state, data_version } = &mut *inner;
-        let now: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err(e))?;
+        let now: i64 = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(|e| self.err(e))?;
         if now != *data_version {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(|e| self.err(e))?;
             self.catch_up(&tx, state)?;

@@ -175,3 +175,22 @@ fn refused_writes_change_nothing() {
     }
     assert_eq!(app.lab.read(|s| s.revision()).unwrap(), before);
 }
+
+/// Every input the request fuzzer keeps (`fuzz/corpus/request`, crashes it found included once
+/// fixed) gets an answer below 500.
+#[test]
+fn the_kept_fuzz_corpus_gets_answers() {
+    let (app, _) = app();
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/request");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        let input = std::fs::read(&path).unwrap();
+        let reply = app.answer_bytes(&input);
+        assert!(reply.status.as_u16() < 500, "{}: {:?}", path.display(), reply.body);
+        count += 1;
+    }
+    assert!(count >= 10, "the corpus has {count} inputs");
+    let violations = app.lab.read(vnetlab_engine::invariants::check).unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+}
