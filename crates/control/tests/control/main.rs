@@ -118,3 +118,64 @@ fn a_plan_sees_what_other_handles_wrote_and_its_origin_is_recorded() {
     }
     assert_eq!(lab.store_revision(), before);
 }
+
+#[test]
+fn writes_through_the_committer_share_commits_and_fail_alone() {
+    use std::sync::Arc;
+    use vnetlab_control::{Committer, OwnedRequest, PlannedError};
+    let home = tempfile::tempdir().unwrap();
+    let lab = Arc::new(Lab::open(home.path()).unwrap());
+    let committer = Arc::new(Committer::start(lab.clone()));
+    let rg = ResourceId::resource_group(DEFAULT_SUBSCRIPTION_ID, "rg").unwrap();
+    let west = Location::parse("westus").unwrap();
+    committer
+        .execute_all(
+            vec![Operation::ResourceGroupPut { id: rg.clone(), location: west, tags: Default::default() }],
+            OwnedRequest::default(),
+        )
+        .unwrap();
+    let before = lab.store_revision();
+    // 32 writers at once: the odd ones ask for an empty address space, which the engine refuses.
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let committer = committer.clone();
+            let rg = rg.clone();
+            std::thread::spawn(move || {
+                let prefixes =
+                    if i % 2 == 0 { vec![Prefix::parse(&format!("10.{i}.0.0/16")).unwrap()] } else { vec![] };
+                let op = Operation::VirtualNetworkPut {
+                    id: rg.top_level(Kind::VirtualNetwork, &format!("v{i}")).unwrap(),
+                    spec: VirtualNetworkSpec::new(west, prefixes),
+                };
+                let request = OwnedRequest { api_version: None, origin: Some("test".into()) };
+                committer.execute_then(request, move |_| Ok::<_, ()>((vec![op], i)), |state, _, i| (i, state.len()))
+            })
+        })
+        .collect();
+    let mut revisions = Vec::new();
+    for (i, t) in threads.into_iter().enumerate() {
+        match t.join().unwrap() {
+            Ok((applied, (echo, _))) => {
+                assert_eq!((i % 2, echo), (0, i));
+                revisions.push(applied.revision.unwrap());
+            }
+            Err(PlannedError::Rejected { error, plan, .. }) => {
+                assert_eq!((i % 2, plan), (1, i));
+                assert_eq!(error.code, "InvalidAddressSpace");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    let names: Vec<String> =
+        lab.read(|s| s.all_of(Kind::VirtualNetwork).iter().map(|v| v.id().name().to_owned()).collect()).unwrap();
+    assert_eq!(names.len(), 16, "every accepted write landed, no refused one did: {names:?}");
+    assert!(names.iter().all(|n| n[1..].parse::<usize>().unwrap() % 2 == 0));
+    // Each accepted write reports the commit that made it durable.
+    revisions.sort();
+    revisions.dedup();
+    assert!(revisions.iter().all(|r| *r > before));
+    assert_eq!(lab.store_revision(), *revisions.last().unwrap());
+    // The other process sees all of it.
+    let other = Lab::open(home.path()).unwrap();
+    assert_eq!(other.read(|s| s.all_of(Kind::VirtualNetwork).len()).unwrap(), 16);
+}
