@@ -147,9 +147,11 @@ fn write(
     app: &App,
     req: &Request,
     id: &ResourceId,
+    immediate: bool,
     plan: impl FnOnce(&State) -> Result<Vec<Operation>, AzureError> + Send + 'static,
 ) -> Result<Written, Reply> {
-    let request = OwnedRequest { api_version: req.api_version().map(str::to_owned), origin: Some(ORIGIN.to_owned()) };
+    let request =
+        OwnedRequest { api_version: req.api_version().map(str::to_owned), origin: Some(ORIGIN.to_owned()), immediate };
     let id = id.clone();
     let result = app.committer.execute_then(
         request,
@@ -168,6 +170,16 @@ fn write(
         Ok((_, written)) => Ok(written),
         Err(PlannedError::Plan(e)) | Err(PlannedError::Rejected { error: e, .. }) => Err(e.into()),
         Err(PlannedError::Store(e)) => Err(internal(e)),
+    }
+}
+
+/// Writes Azure completes before it answers, whatever the server's mode: creating a resource
+/// group or a network watcher, and updating tags (except on gateways and connections, whose PATCH
+/// is long-running).
+fn completes_at_once(kind: Kind, method: &Method) -> bool {
+    match *method {
+        Method::PATCH => !matches!(kind, Kind::VirtualNetworkGateway | Kind::Connection),
+        _ => matches!(kind, Kind::ResourceGroup | Kind::NetworkWatcher),
     }
 }
 
@@ -215,7 +227,7 @@ fn put(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
     let conditions = Conditions::of(req);
     let subscription = id.subscription_id().unwrap_or_default().to_owned();
     let target = id.clone();
-    let written = write(app, req, id, move |state| {
+    let written = write(app, req, id, completes_at_once(kind, &req.method), move |state| {
         require_subscription(state, &subscription)?;
         conditions.check(state, &target, false)?;
         Ok(vec![op])
@@ -248,7 +260,7 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
     let subscription = id.subscription_id().unwrap_or_default().to_owned();
     let target = id.clone();
     let (location_of_target, location_seen) = std::sync::mpsc::sync_channel::<String>(1);
-    let written = write(app, req, id, move |state| {
+    let written = write(app, req, id, false, move |state| {
         require_subscription(state, &subscription)?;
         conditions.check(state, &target, true)?;
         let _ = location_of_target.send(location_of(state, &target));
@@ -268,6 +280,8 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
             reply.headers.extend(lro::headers(req, subscription, namespace_of(kind), &location, operation, true));
             reply
         }
+        // A network watcher's delete is long-running in Azure's API: clients accept 202 or 204.
+        Ok(_) if kind == Kind::NetworkWatcher => Reply::empty(202),
         Ok(_) => Reply::empty(200),
     }
 }
@@ -284,7 +298,7 @@ fn patch(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
     };
     let conditions = Conditions::of(req);
     let target = id.clone();
-    let written = write(app, req, id, move |state| {
+    let written = write(app, req, id, completes_at_once(kind, &req.method), move |state| {
         let Some(stored) = state.get(&target) else {
             return Err(missing(state, &target));
         };
@@ -313,7 +327,7 @@ pub fn group(app: &App, req: &Request, id: &ResourceId) -> Reply {
         Method::DELETE => {
             let subscription = id.subscription_id().unwrap_or_default().to_owned();
             let group = id.clone();
-            let written = write(app, req, id, move |state| {
+            let written = write(app, req, id, false, move |state| {
                 require_subscription(state, &subscription)?;
                 Ok(vec![Operation::ResourceGroupDelete { id: group }])
             });
@@ -485,7 +499,8 @@ pub fn action(app: &App, req: &Request, resource: &ResourceId, action: Action) -
 fn set_shared_key(app: &App, req: &Request, resource: &ResourceId, value: String) -> Reply {
     let target = resource.clone();
     let key = value.clone();
-    let written = write(app, req, resource, move |state| {
+    // Shared keys are set at once in Azure's API, not as a long-running operation.
+    let written = write(app, req, resource, true, move |state| {
         let Some(stored) = state.get(&target) else {
             return Err(missing(state, &target));
         };

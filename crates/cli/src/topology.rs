@@ -57,7 +57,7 @@ fn not_applied<P>(
 pub fn up(env: &Env, file: &Path) -> Result<()> {
     let loaded = read(file)?;
     let origin = loaded.origin();
-    let request = Request { api_version: None, origin: Some(&origin) };
+    let request = Request { api_version: None, origin: Some(&origin), immediate: false };
     let (applied, compiled) = env
         .lab
         .execute_planned(&request, |state| {
@@ -135,7 +135,7 @@ pub fn down(env: &Env, file: Option<&Path>) -> Result<()> {
         Some(file) => {
             let loaded = read(file)?;
             let origin = loaded.origin();
-            let request = Request { api_version: None, origin: Some(&origin) };
+            let request = Request { api_version: None, origin: Some(&origin), immediate: false };
             let (_, (_, before)) = env
                 .lab
                 .execute_planned(&request, |state| {

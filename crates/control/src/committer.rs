@@ -24,11 +24,12 @@ const MAX_BATCH: usize = 512;
 pub struct OwnedRequest {
     pub api_version: Option<String>,
     pub origin: Option<String>,
+    pub immediate: bool,
 }
 
 impl OwnedRequest {
     fn as_request(&self) -> Request<'_> {
-        Request { api_version: self.api_version.as_deref(), origin: self.origin.as_deref() }
+        Request { api_version: self.api_version.as_deref(), origin: self.origin.as_deref(), immediate: self.immediate }
     }
 }
 

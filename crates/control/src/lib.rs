@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::SystemTime;
 
 use uuid::Uuid;
-use vnetlab_engine::{Context, Effect, IdSource, Operation, Settings};
+use vnetlab_engine::{Context, Effect, IdSource, Operation, Provisioning, Settings};
 use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
 use vnetlab_store::{SqliteStore, Store, StoreError, WriteError};
 
@@ -63,6 +63,9 @@ impl LabError {
 pub struct Request<'a> {
     pub api_version: Option<&'a str>,
     pub origin: Option<&'a str>,
+    /// The write completes before it answers even when the lab defers provisioning (writes Azure
+    /// does not run as long-running operations: tag updates, network watchers, shared keys).
+    pub immediate: bool,
 }
 
 /// Why a planned write did not commit.
@@ -289,9 +292,16 @@ impl Batch<'_, '_> {
     ) -> Result<(Vec<Executed>, R), PlannedError<E, P>> {
         let mark = self.writer.mark();
         let (ops, planned) = plan(self.writer.state()).map_err(PlannedError::Plan)?;
+        let immediate;
+        let settings = if request.immediate && self.settings.provisioning != Provisioning::Immediate {
+            immediate = Settings { provisioning: Provisioning::Immediate, ..self.settings.clone() };
+            &immediate
+        } else {
+            self.settings
+        };
         let mut executed = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
-            let mut ctx = Context::new(&mut *self.ids, self.settings).at(self.now);
+            let mut ctx = Context::new(&mut *self.ids, settings).at(self.now);
             ctx.api_version = request.api_version.map(str::to_owned);
             ctx.origin = request.origin.map(str::to_owned);
             match vnetlab_engine::apply(self.writer.state(), op, &mut ctx) {

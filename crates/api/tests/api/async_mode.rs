@@ -89,3 +89,25 @@ fn operations_nobody_polls_complete_on_their_own() {
     ));
     assert_eq!((unknown.status, unknown.code()), (404, "OperationNotFound"));
 }
+
+#[test]
+fn writes_azure_does_not_run_long_complete_at_once() {
+    let s = server();
+    s.put(&rg("rg"), json!({"location": "westus"}));
+    let nsg = net("rg", "networkSecurityGroups/n");
+    let op = s.put(&nsg, json!({"location": "westus"})).header("azure-asyncoperation").unwrap().to_owned();
+    s.get(&op);
+    s.get(&op);
+    // A tag update is not long-running.
+    let tagged = s.call("PATCH", &nsg, Some(&json!({"tags": {"a": "b"}})));
+    assert_eq!(tagged.status, 200);
+    assert!(tagged.header("azure-asyncoperation").is_none());
+    assert_eq!(tagged.body["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(s.put(&nsg, json!({"location": "westus", "tags": {"a": "c"}})).status, 200, "not left busy");
+    // Neither is a network watcher.
+    let watcher = net("rg", "networkWatchers/NetworkWatcher_westus");
+    let created = s.put(&watcher, json!({"location": "westus"}));
+    assert_eq!((created.status, created.header("azure-asyncoperation")), (201, None));
+    assert_eq!(created.body["properties"]["provisioningState"], "Succeeded");
+    assert_eq!(s.delete(&watcher).status, 202);
+}

@@ -279,3 +279,13 @@ fn template_deployments_put_their_resources_through_the_same_rules() {
     let refused = s.put(&format!("{deployments}/d3"), odd);
     assert_eq!((refused.status, refused.code()), (400, "InvalidTemplate"));
 }
+
+#[test]
+fn a_network_watcher_delete_answers_as_a_long_running_one() {
+    let s = Server::start();
+    s.created(&rg("rg"), json!({"location": "westus"}));
+    let watcher = net("rg", "networkWatchers/NetworkWatcher_westus");
+    s.created(&watcher, json!({"location": "westus"}));
+    assert_eq!(s.delete(&watcher).status, 202, "clients accept only 202 or 204 here");
+    assert_eq!(s.delete(&watcher).status, 204);
+}
