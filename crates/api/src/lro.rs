@@ -50,10 +50,17 @@ impl Operations {
         self.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn start(&self, id: Uuid, provisioning: bool) {
+        pub fn start(&self, id: Uuid, provisioning: bool) {
         let mut ops = self.lock();
         ops.retain(|_, op| op.outcome.is_none() || op.started.elapsed() < REMEMBER);
         ops.insert(id, Op { provisioning, polls: 0, started: Instant::now(), outcome: None });
+    }
+
+    /// An operation that is already over when its URLs are handed out (a write the API must answer
+    /// as long-running although it completed).
+    pub fn finished(&self, id: Uuid) {
+        let mut ops = self.lock();
+        ops.insert(id, Op { provisioning: false, polls: 0, started: Instant::now(), outcome: Some(Ok(())) });
     }
 }
 

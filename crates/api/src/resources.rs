@@ -280,8 +280,16 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
             reply.headers.extend(lro::headers(req, subscription, namespace_of(kind), &location, operation, true));
             reply
         }
-        // A network watcher's delete is long-running in Azure's API: clients accept 202 or 204.
-        Ok(_) if kind == Kind::NetworkWatcher => Reply::empty(202),
+                // A network watcher's delete is long-running in Azure's API: clients accept 202 or 204, and
+        // a 202 comes with where to poll (already done here).
+        Ok(_) if kind == Kind::NetworkWatcher => {
+            let operation = Uuid::new_v4();
+            app.operations.finished(operation);
+            let mut reply = Reply::empty(202);
+            let subscription = id.subscription_id().unwrap_or_default();
+            reply.headers.extend(lro::headers(req, subscription, namespace_of(kind), &location, operation, true));
+            reply
+        }
         Ok(_) => Reply::empty(200),
     }
 }
