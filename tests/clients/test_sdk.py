@@ -862,12 +862,9 @@ def test_public_ip_lifecycle(server, network, wire, rg):
 # ---- gateways and connections -------------------------------------------------------------------
 
 
-def make_gateway(network, wire: Wire, rg: str, name: str = "vng", **polling):
-    """Starts creating a VPN gateway (with its hub VNet and public IP); returns the poller and the IP."""
-    make_vnet(network, rg, "hub", "10.0.0.0/16", subnets={"GatewaySubnet": "10.0.255.0/27"})
-    pip = make_pip(network, rg, f"{name}-pip")
-    wire.take()
-    body = n.VirtualNetworkGateway(
+def gateway_body(rg: str, subnet: str, pip_id: str):
+    """A route-based VpnGw1 gateway in the hub VNet's `subnet`, on the public IP `pip_id`."""
+    return n.VirtualNetworkGateway(
         location=LOCATION,
         gateway_type="Vpn",
         vpn_type="RouteBased",
@@ -875,11 +872,19 @@ def make_gateway(network, wire: Wire, rg: str, name: str = "vng", **polling):
         ip_configurations=[
             n.VirtualNetworkGatewayIPConfiguration(
                 name="default",
-                subnet=n.SubResource(id=arm_id(rg, "virtualNetworks", "hub", "subnets", "GatewaySubnet")),
-                public_ip_address=n.SubResource(id=pip.id),
+                subnet=n.SubResource(id=arm_id(rg, "virtualNetworks", "hub", "subnets", subnet)),
+                public_ip_address=n.SubResource(id=pip_id),
             )
         ],
     )
+
+
+def make_gateway(network, wire: Wire, rg: str, name: str = "vng", **polling):
+    """Starts creating a VPN gateway (with its hub VNet and public IP); returns the poller and the IP."""
+    make_vnet(network, rg, "hub", "10.0.0.0/16", subnets={"GatewaySubnet": "10.0.255.0/27"})
+    pip = make_pip(network, rg, f"{name}-pip")
+    wire.take()
+    body = gateway_body(rg, "GatewaySubnet", pip.id)
     return network.virtual_network_gateways.begin_create_or_update(rg, name, body, **polling), pip
 
 
@@ -1011,19 +1016,7 @@ def test_connection_shared_key(network, wire, rg):
 def test_gateway_needs_a_gateway_subnet(network, rg):
     make_vnet(network, rg, "hub", "10.0.0.0/16", subnets={"apps": "10.0.1.0/24"})
     pip = make_pip(network, rg, "pip")
-    body = n.VirtualNetworkGateway(
-        location=LOCATION,
-        gateway_type="Vpn",
-        vpn_type="RouteBased",
-        sku=n.VirtualNetworkGatewaySku(name="VpnGw1", tier="VpnGw1"),
-        ip_configurations=[
-            n.VirtualNetworkGatewayIPConfiguration(
-                name="default",
-                subnet=n.SubResource(id=arm_id(rg, "virtualNetworks", "hub", "subnets", "apps")),
-                public_ip_address=n.SubResource(id=pip.id),
-            )
-        ],
-    )
+    body = gateway_body(rg, "apps", pip.id)
     with pytest.raises(HttpResponseError) as e:
         network.virtual_network_gateways.begin_create_or_update(rg, "vng", body).result()
     assert e.value.status_code == 400

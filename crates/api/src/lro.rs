@@ -50,7 +50,7 @@ impl Operations {
         self.ops.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-        pub fn start(&self, id: Uuid, provisioning: bool) {
+    pub fn start(&self, id: Uuid, provisioning: bool) {
         let mut ops = self.lock();
         ops.retain(|_, op| op.outcome.is_none() || op.started.elapsed() < REMEMBER);
         ops.insert(id, Op { provisioning, polls: 0, started: Instant::now(), outcome: None });

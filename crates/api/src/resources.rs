@@ -280,7 +280,7 @@ fn delete(app: &App, req: &Request, id: &ResourceId, kind: Kind) -> Reply {
             reply.headers.extend(lro::headers(req, subscription, namespace_of(kind), &location, operation, true));
             reply
         }
-                // A network watcher's delete is long-running in Azure's API: clients accept 202 or 204, and
+        // A network watcher's delete is long-running in Azure's API: clients accept 202 or 204, and
         // a 202 comes with where to poll (already done here).
         Ok(_) if kind == Kind::NetworkWatcher => {
             let operation = Uuid::new_v4();

@@ -60,6 +60,23 @@ pub fn delete_operation(kind: Kind, id: &ResourceId) -> Option<Operation> {
     }
 }
 
+/// The children of `kind` a parent's PUT carries inline (`subnets`, `securityRules`, `routes`),
+/// each with its name and parsed by `parse` at its own id.
+fn inline_children<T>(
+    parent: &ResourceId,
+    kind: Kind,
+    items: Vec<At<'_>>,
+    parse: impl Fn(&ResourceId, &At<'_>) -> Result<T, AzureError>,
+) -> Result<Vec<(String, T)>, AzureError> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in &items {
+        let name = child_name(item)?;
+        let id = parent.child(kind, &name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
+        out.push((name, parse(&id, item)?));
+    }
+    Ok(out)
+}
+
 /// The name of an inline child (a subnet in a VNet body, a rule in an NSG body).
 fn child_name(item: &At<'_>) -> Result<String, AzureError> {
     match item.string("name")? {

@@ -7,7 +7,7 @@ use vnetlab_model::{
     ResourceId, VirtualNetworkEncryption,
 };
 
-use super::{Query, child_name};
+use super::{Query, inline_children};
 use crate::body::At;
 use crate::errors;
 
@@ -62,16 +62,7 @@ pub fn virtual_network(id: ResourceId, root: &At<'_>, query: Query<'_>) -> Resul
         spec.bgp_community = c.string("virtualNetworkCommunity")?;
     }
     spec.subnets = match p.array("subnets")? {
-        Some(items) => {
-            let mut subnets = Vec::with_capacity(items.len());
-            for item in &items {
-                let name = child_name(item)?;
-                let subnet_id =
-                    id.child(Kind::Subnet, &name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
-                subnets.push((name, subnet(&subnet_id, item)?));
-            }
-            Some(subnets)
-        }
+        Some(items) => Some(inline_children(&id, Kind::Subnet, items, subnet)?),
         None if keeps_unlisted_subnets(query.api_version) => None,
         None => Some(Vec::new()),
     };

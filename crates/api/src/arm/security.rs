@@ -10,20 +10,14 @@ use vnetlab_model::{
     SecurityRuleProtocol,
 };
 
-use super::child_name;
+use super::inline_children;
 use crate::body::At;
 use crate::errors;
 
 pub fn network_security_group(id: ResourceId, root: &At<'_>) -> Result<Operation, AzureError> {
     let location = root.location(Kind::NetworkSecurityGroup)?;
     let p = root.properties()?;
-    let mut rules = Vec::new();
-    for item in p.array("securityRules")?.unwrap_or_default() {
-        let name = child_name(&item)?;
-        let rule_id =
-            id.child(Kind::SecurityRule, &name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
-        rules.push((name, security_rule(&rule_id, &item)?));
-    }
+    let rules = inline_children(&id, Kind::SecurityRule, p.array("securityRules")?.unwrap_or_default(), security_rule)?;
     Ok(Operation::NetworkSecurityGroupPut {
         spec: NetworkSecurityGroupSpec {
             location,
@@ -96,13 +90,7 @@ pub fn security_rule(id: &ResourceId, root: &At<'_>) -> Result<SecurityRuleSpec,
 pub fn route_table(id: ResourceId, root: &At<'_>) -> Result<Operation, AzureError> {
     let location = root.location(Kind::RouteTable)?;
     let p = root.properties()?;
-    let mut routes = Vec::new();
-    for item in p.array("routes")?.unwrap_or_default() {
-        let name = child_name(&item)?;
-        let route_id =
-            id.child(Kind::Route, &name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(&name))?;
-        routes.push((name, route(&route_id, &item)?));
-    }
+    let routes = inline_children(&id, Kind::Route, p.array("routes")?.unwrap_or_default(), route)?;
     Ok(Operation::RouteTablePut {
         spec: RouteTableSpec {
             location,

@@ -286,7 +286,7 @@ fn a_network_watcher_delete_answers_as_a_long_running_one() {
     s.created(&rg("rg"), json!({"location": "westus"}));
     let watcher = net("rg", "networkWatchers/NetworkWatcher_westus");
     s.created(&watcher, json!({"location": "westus"}));
-        let deleted = s.delete(&watcher);
+    let deleted = s.delete(&watcher);
     assert_eq!(deleted.status, 202, "clients accept only 202 or 204 here");
     let location = deleted.header("location").unwrap().to_owned();
     assert_eq!(s.get(&location).status, 204, "the delete is already done");
