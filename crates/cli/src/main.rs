@@ -5,6 +5,7 @@ mod peering;
 mod serve;
 mod show;
 mod topology;
+mod watcher;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,6 +68,44 @@ enum Command {
         /// Items per page of a list response
         #[arg(long, default_value_t = 100)]
         page_size: usize,
+    },
+    /// Effective routes of a VM's primary NIC (or of a NIC), as `az network nic show-effective-route-table`
+    Routes {
+        /// VM or NIC: a name, or a resource id
+        vm: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// The next hop from a VM to an address, as `az network watcher show-next-hop`
+    NextHop {
+        /// VM or NIC: a name, or a resource id
+        vm: String,
+        /// Destination address
+        destination: std::net::IpAddr,
+        /// Source address (one of the VM's; default: its primary)
+        #[arg(long)]
+        source: Option<std::net::IpAddr>,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Whether the NSGs let a packet in or out of a VM, and the rule that decides, as
+    /// `az network watcher test-ip-flow`
+    Flow {
+        /// VM or NIC: a name, or a resource id
+        vm: String,
+        #[arg(long, value_enum)]
+        direction: watcher::Direction,
+        /// TCP, UDP, ICMP, ESP or AH
+        #[arg(long, default_value = "tcp", value_parser = parse_protocol)]
+        protocol: vnetlab_analysis::layers::Protocol,
+        /// The VM's end: IP:PORT
+        #[arg(long, value_parser = watcher::parse_endpoint)]
+        local: (std::net::IpAddr, u16),
+        /// The other end: IP:PORT
+        #[arg(long, value_parser = watcher::parse_endpoint)]
+        remote: (std::net::IpAddr, u16),
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
     },
     /// Print the environment that points az at `vnetlab serve` (for `eval "$(vnetlab az-env)"`)
     AzEnv {
@@ -191,6 +230,13 @@ fn run(cli: Cli) -> Result<()> {
             VnetCommand::Peering { command } => peering::run(&env, command),
         },
         Command::Check => show::check(&env),
+        Command::Routes { vm, resource_group } => watcher::routes(&env, &vm, resource_group.as_deref()),
+        Command::NextHop { vm, destination, source, resource_group } => {
+            watcher::next_hop(&env, &vm, destination, source, resource_group.as_deref())
+        }
+        Command::Flow { vm, direction, protocol, local, remote, resource_group } => {
+            watcher::flow(&env, &vm, direction, protocol, local, remote, resource_group.as_deref())
+        }
         Command::Serve { .. } | Command::AzEnv { .. } => Ok(()),
     }
 }
@@ -199,7 +245,13 @@ impl Command {
     fn writes(&self) -> bool {
         match self {
             Command::Up { .. } | Command::Down { .. } => true,
-            Command::Plan { .. } | Command::Show { .. } | Command::Check | Command::AzEnv { .. } => false,
+            Command::Plan { .. }
+            | Command::Show { .. }
+            | Command::Check
+            | Command::AzEnv { .. }
+            | Command::Routes { .. }
+            | Command::NextHop { .. }
+            | Command::Flow { .. } => false,
             Command::Serve { .. } => true,
             Command::Vnet { command } => match command {
                 VnetCommand::List { .. } | VnetCommand::Show { .. } => false,
@@ -229,4 +281,8 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+fn parse_protocol(text: &str) -> std::result::Result<vnetlab_analysis::layers::Protocol, String> {
+    text.parse()
 }

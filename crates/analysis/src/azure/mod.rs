@@ -49,6 +49,11 @@ impl AnalysisError {
             _ => 400,
         }
     }
+
+    /// The error in ARM's shape.
+    pub fn to_azure(&self) -> vnetlab_model::AzureError {
+        vnetlab_model::AzureError::new(self.status(), self.code(), self.to_string())
+    }
 }
 
 /// A subnet, compiled.

@@ -455,3 +455,81 @@ fn listing_in_a_missing_group_is_an_error() {
         assert!(err.contains("(ResourceGroupNotFound) Resource group 'no-such-rg' could not be found."), "{err}");
     }
 }
+
+#[test]
+fn routes_next_hop_and_flow_answer_for_a_vm_by_name() {
+    let lab = Lab::new();
+    lab.ok(&["up", &example("hub-and-spoke.yaml")]);
+    let table = lab.ok(&["routes", "spoke1-vm"]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["Source", "State", "Address", "Prefix", "Next", "Hop", "Type", "Next", "Hop", "IP"]
+    );
+    assert!(
+        lines.iter().any(|l| l.split_whitespace().collect::<Vec<_>>()
+            == ["User", "Active", "10.0.0.0/8", "VirtualAppliance", "10.0.1.4"]),
+        "{table}"
+    );
+    let routes: Value = serde_json::from_str(&lab.ok(&["routes", "spoke1-vm", "-o", "json"])).unwrap();
+    assert!(
+        routes["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["nextHopType"] == "VNetPeering" && r["addressPrefix"][0] == "10.0.0.0/16")
+    );
+
+    let hop: Value = serde_json::from_str(&lab.ok(&["next-hop", "spoke1-vm", "10.2.1.4", "-o", "json"])).unwrap();
+    assert_eq!(hop["nextHopType"], "VirtualAppliance");
+    assert_eq!(hop["nextHopIpAddress"], "10.0.1.4");
+    assert!(hop["routeTableId"].as_str().unwrap().ends_with("/routeTables/spokes-via-nva"));
+
+    let flow = |remote: &str| -> Value {
+        let out = lab.ok(&[
+            "flow",
+            "spoke2-vm",
+            "--direction",
+            "in",
+            "--protocol",
+            "tcp",
+            "--local",
+            "10.2.1.4:22",
+            "--remote",
+            remote,
+            "-o",
+            "json",
+        ]);
+        serde_json::from_str(&out).unwrap()
+    };
+    assert_eq!(
+        flow("10.1.1.4:50000"),
+        serde_json::json!({"access": "Allow", "ruleName": "securityRules/allow-ssh-from-vnets"})
+    );
+    assert_eq!(
+        flow("8.8.8.8:50000"),
+        serde_json::json!({"access": "Deny", "ruleName": "defaultSecurityRules/DenyAllInBound"})
+    );
+
+    // Bad input: a clear error, Azure's code where there is one.
+    let (_, err) = lab.fails(&["routes", "no-such-vm"]);
+    assert!(err.contains("ResourceNotFound"), "{err}");
+    let (_, err) = lab.fails(&["next-hop", "spoke1-vm", "10.2.1.4", "--source", "10.9.9.9"]);
+    assert!(err.contains("is not an address of"), "{err}");
+    let (_, err) =
+        lab.fails(&["flow", "spoke2-vm", "--direction", "in", "--local", "10.2.1.4", "--remote", "1.2.3.4:1"]);
+    assert!(err.contains("is not an endpoint"), "{err}");
+    let (_, err) = lab.fails(&[
+        "flow",
+        "spoke2-vm",
+        "--direction",
+        "in",
+        "--protocol",
+        "gre",
+        "--local",
+        "10.2.1.4:1",
+        "--remote",
+        "1.2.3.4:1",
+    ]);
+    assert!(err.contains("is not a protocol"), "{err}");
+}
