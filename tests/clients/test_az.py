@@ -390,6 +390,81 @@ def test_network_watcher_disable(az, server):
     assert region not in [w["location"] for w in az("network watcher list")]
 
 
+# ---- Network Watcher's answers ------------------------------------------------------------------
+
+
+@sync_only
+def test_network_watcher_answers_from_the_compiled_view(az, server):
+    """Effective routes and NSGs of a NIC, next hop and IP flow verify, between two peered VNets
+    with an NSG that keeps SSH out of one of them."""
+    rg = "watching"
+    clients = sdk_clients(server, Wire())
+    network = clients.network
+    clients.resources.resource_groups.create_or_update(rg, {"location": LOCATION})
+    network.network_watchers.create_or_update(rg, f"NetworkWatcher_{LOCATION}", n.NetworkWatcher(location=LOCATION))
+    rule = n.SecurityRule(
+        name="deny-ssh-from-a", priority=100, direction="Inbound", access="Deny", protocol="Tcp",
+        source_address_prefix="10.1.0.0/16", source_port_range="*",
+        destination_address_prefix="*", destination_port_range="22",
+    )
+    nsg = network.network_security_groups.begin_create_or_update(
+        rg, "b-nsg", n.NetworkSecurityGroup(location=LOCATION, security_rules=[rule]), **quick()
+    ).result()
+    a = make_vnet(network, rg, "a", "10.1.0.0/16", subnets={"s": "10.1.1.0/24"})
+    b = network.virtual_networks.begin_create_or_update(
+        rg, "b",
+        n.VirtualNetwork(
+            location=LOCATION,
+            address_space=n.AddressSpace(address_prefixes=["10.2.0.0/16"]),
+            subnets=[n.Subnet(name="s", address_prefix="10.2.1.0/24", network_security_group=n.NetworkSecurityGroup(id=nsg.id))],
+        ),
+        **quick(),
+    ).result()
+    az(f"network vnet peering create -g {rg} --vnet-name a -n a-to-b --remote-vnet b --allow-vnet-access")
+    az(f"network vnet peering create -g {rg} --vnet-name b -n b-to-a --remote-vnet a --allow-vnet-access")
+    ips = {}
+    for name, vnet in [("a", a), ("b", b)]:
+        nic = make_nic(network, rg, f"vm-{name}-nic", vnet.subnets[0].id)
+        clients.compute.virtual_machines.begin_create_or_update(rg, f"vm-{name}", vm_body(nic.id), **quick()).result()
+        ips[name] = nic.ip_configurations[0].private_ip_address
+
+    routes = az(f"network nic show-effective-route-table -g {rg} -n vm-a-nic")["value"]
+    summary = [(r["source"], r["state"], r["addressPrefix"], r["nextHopType"]) for r in routes]
+    assert ("Default", "Active", ["10.1.0.0/16"], "VnetLocal") in summary, summary
+    assert ("Default", "Active", ["10.2.0.0/16"], "VNetPeering") in summary, summary
+    assert ("Default", "Active", ["0.0.0.0/0"], "Internet") in summary, summary
+    rows = parse_table(az.table(f"network nic show-effective-route-table -g {rg} -n vm-a-nic"))
+    assert {"Source": "Default", "State": "Active", "Address Prefix": "10.2.0.0/16", "Next Hop Type": "VNetPeering",
+            "Next Hop IP": ""}.items() <= next(r for r in rows if r.get("Address Prefix") == "10.2.0.0/16").items(), rows
+
+    groups = az(f"network nic list-effective-nsg -g {rg} -n vm-b-nic")["value"]
+    assert [g["networkSecurityGroup"]["id"].lower() for g in groups] == [nsg.id.lower()]
+    names = [r["name"] for r in groups[0]["effectiveSecurityRules"]]
+    assert names[0] == "securityRules/deny-ssh-from-a" and "defaultSecurityRules/AllowVnetInBound" in names
+
+    hop = az(f"network watcher show-next-hop -g {rg} --vm vm-a --source-ip {ips['a']} --dest-ip {ips['b']}")
+    assert (hop["nextHopType"], hop["routeTableId"]) == ("VnetPeering", "System Route"), hop
+    hop = az(f"network watcher show-next-hop -g {rg} --vm vm-a --source-ip {ips['a']} --dest-ip 10.3.0.4")
+    assert hop["nextHopType"] == "None", hop
+
+    flow = az(
+        f"network watcher test-ip-flow -g {rg} --vm vm-b --direction Inbound --protocol TCP "
+        f"--local {ips['b']}:22 --remote {ips['a']}:50000"
+    )
+    assert (flow["access"], flow["ruleName"]) == ("Deny", "securityRules/deny-ssh-from-a"), flow
+    flow = az(
+        f"network watcher test-ip-flow -g {rg} --vm vm-b --direction Inbound --protocol TCP "
+        f"--local {ips['b']}:80 --remote {ips['a']}:50000"
+    )
+    assert (flow["access"], flow["ruleName"]) == ("Allow", "defaultSecurityRules/AllowVnetInBound"), flow
+    # A local address the VM does not have: Azure's error envelope, through az.
+    bad = az.fails(
+        f"network watcher test-ip-flow -g {rg} --vm vm-b --direction Inbound --protocol TCP "
+        f"--local 10.2.1.250:80 --remote {ips['a']}:50000"
+    )
+    assert "is not an address of" in bad.err, bad.err
+
+
 # ---- virtual machines (created through the SDK: `az vm create` is not served) -------------------
 
 

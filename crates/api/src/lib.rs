@@ -16,6 +16,7 @@ mod resources;
 pub mod route;
 mod template;
 pub mod tls;
+mod watcher;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -450,13 +450,21 @@ pub fn action(app: &App, req: &Request, resource: &ResourceId, action: Action) -
     let allowed: &[Method] = match action {
         Action::CheckIpAddressAvailability | Action::Usages | Action::GatewayConnections => &[Method::GET],
         Action::SharedKey => &[Method::GET, Method::PUT],
-        Action::SharedKeyReset => &[Method::POST],
+        Action::SharedKeyReset
+        | Action::EffectiveRouteTable
+        | Action::EffectiveNetworkSecurityGroups
+        | Action::NextHop
+        | Action::IpFlowVerify => &[Method::POST],
     };
     if !allowed.contains(&req.method) {
         return errors::method_not_allowed(req.method.as_str()).into();
     }
     match action {
         Action::CheckIpAddressAvailability => check_ip_address(app, req, resource),
+        Action::EffectiveRouteTable => crate::watcher::effective_route_table(app, resource, missing),
+        Action::EffectiveNetworkSecurityGroups => crate::watcher::effective_security_groups(app, resource, missing),
+        Action::NextHop => crate::watcher::next_hop(app, req, resource, missing),
+        Action::IpFlowVerify => crate::watcher::ip_flow_verify(app, req, resource, missing),
         Action::Usages => usages(app, resource),
         Action::GatewayConnections => list(app, req, |s| {
             if !s.exists(resource) {

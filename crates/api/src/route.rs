@@ -23,6 +23,14 @@ pub enum Action {
     SharedKeyReset,
     /// `GET virtualNetworkGateways/{gw}/connections`
     GatewayConnections,
+    /// `POST networkInterfaces/{nic}/effectiveRouteTable`
+    EffectiveRouteTable,
+    /// `POST networkInterfaces/{nic}/effectiveNetworkSecurityGroups`
+    EffectiveNetworkSecurityGroups,
+    /// `POST networkWatchers/{nw}/nextHop`
+    NextHop,
+    /// `POST networkWatchers/{nw}/ipFlowVerify`
+    IpFlowVerify,
 }
 
 /// Read-only parts of a resource with paths of their own.
@@ -314,6 +322,12 @@ fn nested_route(resource: ResourceId, kind: Kind, segment: &str, rest: &[&str], 
         (Kind::Connection, []) if eq(segment, "sharedkey") => Some(Action::SharedKey),
         (Kind::Connection, [r]) if eq(segment, "sharedkey") && eq(r, "reset") => Some(Action::SharedKeyReset),
         (Kind::VirtualNetworkGateway, []) if eq(segment, "connections") => Some(Action::GatewayConnections),
+        (Kind::NetworkInterface, []) if eq(segment, "effectiveRouteTable") => Some(Action::EffectiveRouteTable),
+        (Kind::NetworkInterface, []) if eq(segment, "effectiveNetworkSecurityGroups") => {
+            Some(Action::EffectiveNetworkSecurityGroups)
+        }
+        (Kind::NetworkWatcher, []) if eq(segment, "nextHop") => Some(Action::NextHop),
+        (Kind::NetworkWatcher, []) if eq(segment, "ipFlowVerify") => Some(Action::IpFlowVerify),
         _ => None,
     };
     match action {
