@@ -1,5 +1,6 @@
 //! `vnetlab`: Azure virtual networking, peering first, on one Linux machine.
 
+mod graph;
 mod output;
 mod peering;
 mod serve;
@@ -107,6 +108,11 @@ enum Command {
         #[arg(short = 'g', long)]
         resource_group: Option<String>,
     },
+    /// Draw the topology: VNets, peerings coloured by state, gateways, connections and on-premises sites
+    Graph {
+        #[arg(long, value_enum, default_value = "svg")]
+        format: graph::Format,
+    },
     /// Print the environment that points az at `vnetlab serve` (for `eval "$(vnetlab az-env)"`)
     AzEnv {
         #[arg(long, value_name = "ADDR:PORT", default_value = serve::DEFAULT_LISTEN)]
@@ -213,6 +219,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve { listen, lro, page_size } => return serve::serve(&home, listen, lro, page_size),
         Command::AzEnv { listen } => return serve::az_env(&home, listen),
+        Command::Graph { format } => return graph::graph(&home, format.into()),
         _ => {}
     }
 
@@ -237,7 +244,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Flow { vm, direction, protocol, local, remote, resource_group } => {
             watcher::flow(&env, &vm, direction, protocol, local, remote, resource_group.as_deref())
         }
-        Command::Serve { .. } | Command::AzEnv { .. } => Ok(()),
+        Command::Serve { .. } | Command::AzEnv { .. } | Command::Graph { .. } => Ok(()),
     }
 }
 
@@ -251,7 +258,8 @@ impl Command {
             | Command::AzEnv { .. }
             | Command::Routes { .. }
             | Command::NextHop { .. }
-            | Command::Flow { .. } => false,
+            | Command::Flow { .. }
+            | Command::Graph { .. } => false,
             Command::Serve { .. } => true,
             Command::Vnet { command } => match command {
                 VnetCommand::List { .. } | VnetCommand::Show { .. } => false,

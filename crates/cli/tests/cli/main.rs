@@ -533,3 +533,17 @@ fn routes_next_hop_and_flow_answer_for_a_vm_by_name() {
     ]);
     assert!(err.contains("is not a protocol"), "{err}");
 }
+
+#[test]
+fn graph_draws_the_lab_in_each_format_without_creating_one() {
+    let lab = Lab::new();
+    let empty = lab.ok(&["graph", "--format", "dot"]);
+    assert!(empty.starts_with("digraph"), "{empty}");
+    assert!(!lab.home.path().join("vnetlab.db").exists() || lab.home.path().read_dir().unwrap().next().is_none());
+    lab.ok(&["up", &example("sales-marketing.yaml")]);
+    let mermaid = lab.ok(&["graph", "--format", "mermaid"]);
+    assert!(mermaid.starts_with("flowchart LR"), "{mermaid}");
+    assert!(mermaid.contains("SalesVNet") && mermaid.contains("Connected / Connected"), "{mermaid}");
+    let svg = lab.ok(&["graph"]);
+    assert!(svg.contains("<svg") && svg.contains("MarketingVNet"), "{}", &svg[..svg.len().min(300)]);
+}
