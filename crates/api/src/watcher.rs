@@ -85,6 +85,13 @@ fn reference(at: &At<'_>, name: &str) -> Result<ResourceId, AzureError> {
     })
 }
 
+fn optional_reference(at: &At<'_>, name: &str) -> Result<Option<ResourceId>, AzureError> {
+    match at.string(name)? {
+        Some(_) => reference(at, name).map(Some),
+        None => Ok(None),
+    }
+}
+
 /// The watcher must exist; the target must be a VM or NIC that exists.
 fn check_target(
     state: &State,
@@ -118,10 +125,7 @@ pub fn next_hop(
         let target = reference(&at, "targetResourceId")?;
         let source = address(&at, "sourceIPAddress")?;
         let destination = address(&at, "destinationIPAddress")?;
-        let nic = match at.string("targetNicResourceId")? {
-            Some(_) => Some(reference(&at, "targetNicResourceId")?),
-            None => None,
-        };
+        let nic = optional_reference(&at, "targetNicResourceId")?;
         Ok((target, source, destination, nic))
     });
     let (target, source, destination, nic) = match parsed {
@@ -164,10 +168,7 @@ pub fn ip_flow_verify(
         })?;
         let local = Endpoint { ip: address(&at, "localIPAddress")?, port: port(&at, "localPort")? };
         let remote = Endpoint { ip: address(&at, "remoteIPAddress")?, port: port(&at, "remotePort")? };
-        let nic = match at.string("targetNicResourceId")? {
-            Some(_) => Some(reference(&at, "targetNicResourceId")?),
-            None => None,
-        };
+        let nic = optional_reference(&at, "targetNicResourceId")?;
         Ok((target, direction, protocol, local, remote, nic))
     });
     let (target, direction, protocol, local, remote, nic) = match parsed {

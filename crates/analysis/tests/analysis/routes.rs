@@ -78,9 +78,7 @@ vms:
     assert!(has("100.64.0.0/10", "None") && has("100.64.0.0/11", "VnetLocal"), "{prefixes:?}");
 }
 
-#[test]
-fn peering_routes_exist_only_while_connected_and_are_global_across_regions() {
-    let one_way = up("
+const THREE_VNETS: &str = "
 name: t
 resourceGroup: rg
 location: westus
@@ -91,25 +89,15 @@ vnets:
 vms:
   - { name: vm-a, subnet: a/s }
 peerings:
-  - { vnet: a, remote: b, oneWay: true }
-");
+";
+
+#[test]
+fn peering_routes_exist_only_while_connected_and_are_global_across_regions() {
+    let one_way = up(&format!("{THREE_VNETS}  - {{ vnet: a, remote: b, oneWay: true }}\n"));
     let network = Network::compile(&one_way);
     assert!(!table(&network, "rg", "vm-a").iter().any(|r| r.3 == "VNetPeering"), "Initiated: no route");
 
-    let both = up("
-name: t
-resourceGroup: rg
-location: westus
-vnets:
-  - { name: a, addressSpace: [10.1.0.0/16], subnets: [{ name: s, addressPrefix: 10.1.1.0/24 }] }
-  - { name: b, addressSpace: [10.2.0.0/16, 10.22.0.0/16], subnets: [{ name: s, addressPrefix: 10.2.1.0/24 }] }
-  - { name: c, location: japaneast, addressSpace: [10.3.0.0/16], subnets: [{ name: s, addressPrefix: 10.3.1.0/24 }] }
-vms:
-  - { name: vm-a, subnet: a/s }
-peerings:
-  - { vnet: a, remote: b }
-  - { vnet: a, remote: c }
-");
+    let both = up(&format!("{THREE_VNETS}  - {{ vnet: a, remote: b }}\n  - {{ vnet: a, remote: c }}\n"));
     let network = Network::compile(&both);
     let rows = table(&network, "rg", "vm-a");
     // One route per address range of each peer.
