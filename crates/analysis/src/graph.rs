@@ -1081,20 +1081,3 @@ peerings:
         );
     }
 }
-#[cfg(test)]
-mod perf_tmp {
-    use super::*;
-    fn t(n: usize, mesh: bool) {
-        let rg = ResourceId::resource_group("s", "rg").unwrap();
-        let mut graph = DiGraph::new();
-        let nodes: Vec<_> = (0..n).map(|i| graph.add_node(Node { id: rg.top_level(Kind::VirtualNetwork, &format!("v{i}")).unwrap(), kind: NodeKind::VirtualNetwork, lines: vec![format!("v{i}"), "10.0.0.0/16".into(), "westeurope".into()] })).collect();
-        for i in 0..n { for j in (i+1)..n { if mesh || i == 0 {
-            graph.add_edge(nodes[i], nodes[j], Edge::Peering { source_link: "a".into(), source_state: PeeringState::Connected, target_link: "b".into(), target_state: PeeringState::Connected });
-        }}}
-        let start = std::time::Instant::now();
-        let svg = Topology { graph }.svg();
-        eprintln!("n={n} mesh={mesh}: {:?} {} bytes", start.elapsed(), svg.len());
-    }
-    #[test]
-    fn perf() { t(100, false); t(300, false); t(15, true); t(30, true); }
-}
