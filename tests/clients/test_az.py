@@ -401,7 +401,9 @@ def test_network_watcher_answers_from_the_compiled_view(az, server):
     clients = sdk_clients(server, Wire())
     network = clients.network
     clients.resources.resource_groups.create_or_update(rg, {"location": LOCATION})
-    network.network_watchers.create_or_update(rg, f"NetworkWatcher_{LOCATION}", n.NetworkWatcher(location=LOCATION))
+    # One watcher per region and subscription: an earlier test may have made this region's.
+    if not any(w.location == LOCATION for w in network.network_watchers.list_all()):
+        network.network_watchers.create_or_update(rg, f"NetworkWatcher_{LOCATION}", n.NetworkWatcher(location=LOCATION))
     rule = n.SecurityRule(
         name="deny-ssh-from-a", priority=100, direction="Inbound", access="Deny", protocol="Tcp",
         source_address_prefix="10.1.0.0/16", source_port_range="*",
