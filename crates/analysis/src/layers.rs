@@ -63,19 +63,6 @@ pub struct Flow {
     pub destination_port: u16,
 }
 
-impl Flow {
-    /// The same flow seen from the other end (a reply).
-    pub fn reversed(&self) -> Flow {
-        Flow {
-            protocol: self.protocol,
-            source: self.destination,
-            source_port: self.destination_port,
-            destination: self.source,
-            destination_port: self.source_port,
-        }
-    }
-}
-
 /// Addresses a rule matches: any, or a set of prefixes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Addresses {
@@ -179,12 +166,6 @@ impl<A> Layer<A> {
             Some(rule) => Decision { action: &rule.action, rule: Some(rule) },
             None => Decision { action: &self.default, rule: None },
         }
-    }
-
-    /// Every rule that matches, in priority order (the first decides; the rest explain what
-    /// would decide if it went).
-    pub fn matching<'a>(&'a self, flow: &'a Flow) -> impl Iterator<Item = &'a Rule<A>> + 'a {
-        self.rules.iter().filter(move |r| r.matcher.matches(flow))
     }
 }
 

@@ -112,12 +112,6 @@ impl PrefixSet {
         PrefixSet::default()
     }
 
-    /// Every address.
-    pub fn everything() -> PrefixSet {
-        let all = ["0.0.0.0/0", "::/0"].iter().filter_map(|p| Prefix::parse(p).ok()).collect();
-        PrefixSet { prefixes: all }
-    }
-
     pub fn insert(&mut self, prefix: Prefix) {
         if !self.prefixes.contains(&prefix) {
             self.prefixes.push(prefix);

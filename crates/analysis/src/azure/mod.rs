@@ -462,10 +462,7 @@ fn tag_map(tags: &Tags) -> Value {
 fn effective_rule_json(rule: &vnetlab_model::SecurityRule, kind: security::RuleKind, tags: &Tags) -> Value {
     use vnetlab_model::{AddressMatch, PortRange};
     let p = &rule.properties;
-    let name = match kind {
-        security::RuleKind::Custom => format!("securityRules/{}", rule.name),
-        security::RuleKind::Default => format!("defaultSecurityRules/{}", rule.name),
-    };
+    let name = security::rule_path(kind, &rule.name);
     let range = |ports: Vec<PortRange>| -> Vec<String> {
         ports
             .iter()

@@ -2,7 +2,7 @@
 //! service tags resolved for the subnet a NIC sits in, rules in priority order, and the two
 //! gates (subnet and NIC) in the order of the traffic's direction.
 
-use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use vnetlab_model::{
     AddressMatch, Kind, NetworkSecurityGroup, PeeringState, PortRange, Prefix, ResourceId, SecurityRule,
@@ -78,11 +78,14 @@ impl Tags {
             return Some(Addresses::Set(Prefix::parse(PLATFORM_ADDRESS).ok().into_iter().collect()));
         }
         if tag.eq_ignore_ascii_case(vnetlab_model::INTERNET_TAG) {
-            return Some(Addresses::Set(internet()));
+            return Some(Addresses::Set(INTERNET.clone()));
         }
         None
     }
 }
+
+/// The `Internet` tag's prefixes, worked out once.
+static INTERNET: LazyLock<PrefixSet> = LazyLock::new(internet);
 
 /// The public address space: everything outside [`NOT_INTERNET`], as prefixes.
 pub fn internet() -> PrefixSet {
@@ -125,8 +128,6 @@ pub struct Verdict {
     pub access: SecurityRuleAccess,
     pub kind: RuleKind,
     pub rule: ResourceId,
-    /// The tag or prefixes the rule was written with, for explanations.
-    pub written: String,
 }
 
 /// One NSG, compiled for a subnet's tags: an inbound and an outbound layer.
@@ -196,12 +197,7 @@ pub fn compile_nsg(view: &impl View, nsg: &NetworkSecurityGroup, tags: &Tags) ->
                 destination,
                 destination_ports: ports(&p.destination_ports()),
             },
-            action: Verdict {
-                access: p.access,
-                kind,
-                rule: rule.id.clone(),
-                written: p.destination_addresses().iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
-            },
+            action: Verdict { access: p.access, kind, rule: rule.id.clone() },
         };
         match p.direction {
             SecurityRuleDirection::Inbound => inbound.push(compiled),
@@ -210,12 +206,7 @@ pub fn compile_nsg(view: &impl View, nsg: &NetworkSecurityGroup, tags: &Tags) ->
     }
     // Every NSG ends in a deny-all default rule, so a layer's own default is never reached;
     // deny is the safe fallback should one be missing.
-    let fallback = || Verdict {
-        access: SecurityRuleAccess::Deny,
-        kind: RuleKind::Default,
-        rule: nsg.id.clone(),
-        written: String::new(),
-    };
+    let fallback = || Verdict { access: SecurityRuleAccess::Deny, kind: RuleKind::Default, rule: nsg.id.clone() };
     CompiledNsg {
         id: nsg.id.clone(),
         inbound: Layer::new(inbound, fallback()),
@@ -248,10 +239,10 @@ fn ports(list: &[PortRange]) -> Ports {
 
 /// The name a verdict goes by in Network Watcher answers: `securityRules/NAME` or
 /// `defaultSecurityRules/NAME`.
-pub fn rule_path(rule: &Rule<Verdict>) -> String {
-    match rule.action.kind {
-        RuleKind::Custom => format!("securityRules/{}", rule.name),
-        RuleKind::Default => format!("defaultSecurityRules/{}", rule.name),
+pub fn rule_path(kind: RuleKind, name: &str) -> String {
+    match kind {
+        RuleKind::Custom => format!("securityRules/{name}"),
+        RuleKind::Default => format!("defaultSecurityRules/{name}"),
     }
 }
 
@@ -278,7 +269,7 @@ pub fn through_gates(
     for (nsg, attached) in gates {
         let decision = nsg.layer(direction).evaluate(flow);
         let (rule_name, priority) = match decision.rule {
-            Some(r) => (rule_path(r), r.priority),
+            Some(r) => (rule_path(r.action.kind, &r.name), r.priority),
             None => (String::new(), u32::MAX),
         };
         out.push(GateDecision {
@@ -294,11 +285,6 @@ pub fn through_gates(
         }
     }
     out
-}
-
-/// Whether `ip` is Azure's platform address, which NSGs do not filter (§3).
-pub fn is_platform(ip: IpAddr) -> bool {
-    ip.to_string() == "168.63.129.16" || ip.to_string() == "169.254.169.254"
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod security;
 use std::path::PathBuf;
 
 use vnetlab_analysis::azure::{Network, NicView};
-use vnetlab_engine::{Context, Operation, SequentialIds, Settings};
+use vnetlab_engine::{Operation, Settings};
 use vnetlab_model::{ResourceId, State};
 use vnetlab_topology::{Defaults, Loaded, simulate};
 
@@ -17,24 +17,17 @@ fn defaults() -> Defaults {
     Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into() }
 }
 
+/// A lab with its default tenant and subscription, as `vnetlab` starts one.
 fn fresh_lab() -> State {
-    let mut state = State::new();
-    let mut ids = SequentialIds::starting_at(1_000_000);
-    let settings = Settings::default();
-    for op in [
+    let tenancy = [
         Operation::TenantPut { tenant_id: TENANT.into(), display_name: "vnetlab".into(), default_domain: None },
         Operation::SubscriptionPut {
             subscription_id: SUB.into(),
             display_name: "vnetlab".into(),
             tenant_id: TENANT.into(),
         },
-    ] {
-        let mut ctx = Context::new(&mut ids, &settings);
-        let outcome = vnetlab_engine::apply(&state, &op, &mut ctx).unwrap();
-        let revision = state.revision() + 1;
-        let _ = state.apply(&outcome.changes, revision);
-    }
-    state
+    ];
+    simulate(&State::new(), &tenancy, &Settings::default(), None).unwrap_or_else(|(i, e)| panic!("operation {i}: {e}"))
 }
 
 /// Applies a topology document to `state`.
