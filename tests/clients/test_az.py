@@ -466,6 +466,33 @@ def test_network_watcher_answers_from_the_compiled_view(az, server):
     )
     assert "is not an address of" in bad.err, bad.err
 
+    # Connectivity check: the path from the compiled view, with the blocking rule as an issue.
+    check = az(f"network watcher test-connectivity -g {rg} --source-resource vm-a --dest-resource vm-b --dest-port 22")
+    assert check["connectionStatus"] == "Unreachable", check
+    assert [h["type"] for h in check["hops"]] == ["Source", "VirtualNetwork"], check
+    assert check["hops"][0]["address"] == ips["a"] and check["hops"][1]["address"] == ips["b"], check
+    assert check["hops"][0]["nextHopIds"] == [check["hops"][1]["id"]], check
+    issue = check["hops"][1]["issues"][0]
+    assert (issue["type"], issue["origin"], issue["severity"]) == ("NetworkSecurityRule", "Inbound", "Error"), issue
+    assert {"key": "RuleName", "value": "deny-ssh-from-a"} in issue["context"], issue
+    check = az(f"network watcher test-connectivity -g {rg} --source-resource vm-a --dest-resource vm-b --dest-port 80")
+    assert check["connectionStatus"] == "Connected" and check["probesFailed"] == 0, check
+    assert all(h["issues"] == [] for h in check["hops"]), check
+    check = az(f"network watcher test-connectivity -g {rg} --source-resource vm-a --dest-address 10.2.1.250 --dest-port 80")
+    assert check["connectionStatus"] == "Unreachable", check
+    bad = az.fails(f"network watcher test-connectivity -g {rg} --source-resource vm-a --dest-address example.com --dest-port 80")
+    assert "resolves no host names" in bad.err, bad.err
+
+    # After a change the next answer follows it: deleting one side disconnects the peering.
+    az(f"network vnet peering delete -g {rg} --vnet-name b -n b-to-a")
+    routes = az(f"network nic show-effective-route-table -g {rg} -n vm-a-nic")["value"]
+    assert not [r for r in routes if r["nextHopType"] == "VNetPeering"], routes
+    check = az(f"network watcher test-connectivity -g {rg} --source-resource vm-a --dest-resource vm-b --dest-port 80")
+    assert check["connectionStatus"] == "Unreachable", check
+    issues = [i for h in check["hops"] for i in h["issues"]]
+    context = {c["key"]: c["value"] for c in issues[0]["context"]}
+    assert "has no link back" in context["Problem"] and "peering create" in context["Fix"], context
+
 
 # ---- virtual machines (created through the SDK: `az vm create` is not served) -------------------
 

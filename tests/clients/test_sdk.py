@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import dataclass
 
 import pytest
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
@@ -1053,6 +1054,430 @@ def test_network_watcher_delete(server, network, wire, rg):
     done(network.network_watchers.begin_delete(rg, "nw"), server, wire, "DELETE")
     with pytest.raises(ResourceNotFoundError):
         network.network_watchers.get(rg, "nw")
+
+
+# ---- network watcher answers --------------------------------------------------------------------
+
+
+def region_watcher(network, rg: str) -> tuple[str, str]:
+    """The group and name of LOCATION's network watcher, made in `rg` when there is none yet: the
+    server keeps one watcher per region and subscription, and an earlier test may have made it."""
+    for w in network.network_watchers.list_all():
+        if w.location == LOCATION:
+            return w.id.split("/")[4], w.name
+    name = f"NetworkWatcher_{LOCATION}"
+    network.network_watchers.create_or_update(rg, name, n.NetworkWatcher(location=LOCATION))
+    return rg, name
+
+
+@dataclass
+class WatchedLab:
+    """Two VNets and a VM in each: `a` (10.1.0.0/16) with a route table on its subnet, `b`
+    (10.2.0.0/16) with an NSG on its subnet that keeps SSH from `a` out."""
+
+    watcher: tuple[str, str]
+    nsg: n.NetworkSecurityGroup
+    table: n.RouteTable
+    subnets: dict[str, str]
+    vms: dict[str, str]
+    ips: dict[str, str]
+
+
+NVA = "10.1.1.100"
+
+
+def watched_lab(clients: Clients, rg: str, *, peered: bool = True) -> WatchedLab:
+    """Builds the WatchedLab in `rg`; `peered` links the VNets both ways, else only `a` to `b`."""
+    network = clients.network
+    watcher = region_watcher(network, rg)
+    deny_ssh = ssh_rule(200, access="Deny", source_address_prefix="10.1.0.0/16", destination_address_prefix="*")
+    deny_ssh.name = "deny-ssh-from-a"
+    nsg = network.network_security_groups.begin_create_or_update(
+        rg, "b-nsg", n.NetworkSecurityGroup(location=LOCATION, security_rules=[deny_ssh]), **quick()
+    ).result()
+
+    def to_nva(name: str, prefix: str) -> n.Route:
+        return n.Route(name=name, address_prefix=prefix, next_hop_type="VirtualAppliance", next_hop_ip_address=NVA)
+
+    # "to-nva" has a prefix no system route has; "onprem" the prefix of a default None route.
+    routes = [to_nva("to-nva", "10.9.0.0/16"), to_nva("onprem", "192.168.0.0/16")]
+    table = network.route_tables.begin_create_or_update(
+        rg, "a-rt", n.RouteTable(location=LOCATION, routes=routes), **quick()
+    ).result()
+    subnets = {
+        "a": n.Subnet(name="s", address_prefix="10.1.1.0/24", route_table=n.RouteTable(id=table.id)),
+        "b": n.Subnet(name="s", address_prefix="10.2.1.0/24", network_security_group=n.NetworkSecurityGroup(id=nsg.id)),
+    }
+    vnets = {}
+    for name, space in [("a", "10.1.0.0/16"), ("b", "10.2.0.0/16")]:
+        body = n.VirtualNetwork(
+            location=LOCATION, address_space=n.AddressSpace(address_prefixes=[space]), subnets=[subnets[name]]
+        )
+        vnets[name] = network.virtual_networks.begin_create_or_update(rg, name, body, **quick()).result()
+    peer(network, rg, "a", "a-to-b", vnets["b"].id, **quick()).result()
+    if peered:
+        peer(network, rg, "b", "b-to-a", vnets["a"].id, **quick()).result()
+    lab = WatchedLab(watcher, nsg, table, {}, {}, {})
+    for name, vnet in vnets.items():
+        nic = make_nic(network, rg, f"vm-{name}-nic", vnet.subnets[0].id)
+        vm = clients.compute.virtual_machines.begin_create_or_update(rg, f"vm-{name}", vm_body(nic.id), **quick())
+        lab.subnets[name] = vnet.subnets[0].id
+        lab.vms[name] = vm.result().id
+        lab.ips[name] = nic.ip_configurations[0].private_ip_address
+    return lab
+
+
+def answered_at_once(wire: Wire) -> None:
+    """Azure runs the watcher's operations as long-running ones; vnetlab answers them with 200 at
+    once, in either mode, which the SDK's poller takes as a finished operation."""
+    exchanges = wire.take()
+    assert [(e.method, e.status) for e in exchanges] == [("POST", 200)], wire.dump(exchanges)
+
+
+def route_rows(routes) -> list[tuple[str, str, list[str], str, list[str]]]:
+    return [(r.source, r.state, r.address_prefix, r.next_hop_type, r.next_hop_ip_address) for r in routes.value]
+
+
+def test_effective_route_table(clients, wire, rg):
+    network = clients.network
+    watched_lab(clients, rg, peered=False)
+    # Only one side of the peering: no route to the remote VNet yet.
+    rows = route_rows(network.network_interfaces.begin_get_effective_route_table(rg, "vm-a-nic").result())
+    assert not [r for r in rows if r[3] == "VNetPeering"], rows
+    assert ("Default", "Active", ["10.1.0.0/16"], "VnetLocal", []) in rows, rows
+
+    peer(network, rg, "b", "b-to-a", arm_id(rg, "virtualNetworks", "a"), **quick()).result()
+    wire.take()
+    routes = network.network_interfaces.begin_get_effective_route_table(rg, "vm-a-nic").result()
+    answered_at_once(wire)
+    rows = route_rows(routes)
+    assert rows[:3] == [
+        ("Default", "Active", ["10.1.0.0/16"], "VnetLocal", []),
+        ("Default", "Active", ["10.2.0.0/16"], "VNetPeering", []),
+        ("Default", "Active", ["0.0.0.0/0"], "Internet", []),
+    ], rows
+    # "onprem" overrides the default None route of its prefix; 10.0.0.0/8 keeps its own.
+    assert ("Default", "Invalid", ["192.168.0.0/16"], "None", []) in rows, rows
+    assert ("Default", "Active", ["10.0.0.0/8"], "None", []) in rows, rows
+    user = {r.name: r for r in routes.value if r.source == "User"}
+    assert sorted(user) == ["onprem", "to-nva"], rows
+    assert (user["to-nva"].state, user["to-nva"].address_prefix) == ("Active", ["10.9.0.0/16"])
+    assert (user["to-nva"].next_hop_type, user["to-nva"].next_hop_ip_address) == ("VirtualAppliance", [NVA])
+    assert (user["onprem"].state, user["onprem"].address_prefix) == ("Active", ["192.168.0.0/16"])
+    assert all(r.name is None for r in routes.value if r.source == "Default")
+    assert not any(r.disable_bgp_route_propagation for r in routes.value)
+
+    # b's subnet has no route table: its own space, the peer's, and no user route.
+    rows = route_rows(network.network_interfaces.begin_get_effective_route_table(rg, "vm-b-nic").result())
+    assert ("Default", "Active", ["10.2.0.0/16"], "VnetLocal", []) in rows, rows
+    assert ("Default", "Active", ["10.1.0.0/16"], "VNetPeering", []) in rows, rows
+    assert ("Default", "Active", ["192.168.0.0/16"], "None", []) in rows, rows
+    assert not [r for r in rows if r[0] == "User"], rows
+
+    # A user route for 0.0.0.0/0 turns the Internet route Invalid; the more specific VNet and
+    # peering routes stay Active.
+    network.routes.begin_create_or_update(
+        rg, "a-rt", "everything", n.Route(address_prefix="0.0.0.0/0", next_hop_type="None"), **quick()
+    ).result()
+    rows = route_rows(network.network_interfaces.begin_get_effective_route_table(rg, "vm-a-nic").result())
+    assert ("Default", "Invalid", ["0.0.0.0/0"], "Internet", []) in rows, rows
+    assert ("User", "Active", ["0.0.0.0/0"], "None", []) in rows, rows
+    assert ("Default", "Active", ["10.2.0.0/16"], "VNetPeering", []) in rows, rows
+
+
+def test_effective_network_security_groups(clients, wire, rg):
+    network = clients.network
+    lab = watched_lab(clients, rg)
+    wire.take()
+    result = network.network_interfaces.begin_list_effective_network_security_groups(rg, "vm-b-nic").result()
+    answered_at_once(wire)
+    [group] = result.value
+    assert same_id(group.network_security_group.id, lab.nsg.id)
+    assert same_id(group.association.subnet.id, lab.subnets["b"]) and group.association.network_interface is None
+    rules = group.effective_security_rules
+    assert [r.name for r in rules] == ["securityRules/deny-ssh-from-a"] + [
+        f"defaultSecurityRules/{name}" for _, name in sorted(DEFAULT_RULES.items())
+    ]
+    deny = rules[0]
+    assert (deny.access, deny.direction, deny.priority, deny.protocol) == ("Deny", "Inbound", 200, "Tcp")
+    assert (deny.source_address_prefix, deny.destination_address_prefix) == ("10.1.0.0/16", "0.0.0.0/0")
+    assert (deny.source_port_range, deny.destination_port_range) == ("0-65535", "22-22")
+    assert deny.expanded_source_address_prefix is None
+
+    by_name = {r.name.split("/")[-1]: r for r in rules}
+    vnet_in = by_name["AllowVnetInBound"]
+    assert (vnet_in.access, vnet_in.priority, vnet_in.protocol) == ("Allow", 65000, "All")
+    assert vnet_in.source_address_prefix == "VirtualNetwork"
+    # The subnet's VNet, the peer, and the platform address.
+    expected = ["10.1.0.0/16", "10.2.0.0/16", "168.63.129.16/32"]
+    assert sorted(vnet_in.expanded_source_address_prefix) == expected, vnet_in
+    assert sorted(vnet_in.expanded_destination_address_prefix) == expected, vnet_in
+    assert by_name["AllowAzureLoadBalancerInBound"].expanded_source_address_prefix == ["168.63.129.16/32"]
+    internet = by_name["AllowInternetOutBound"]
+    assert internet.destination_address_prefix == "Internet" and internet.direction == "Outbound"
+    public = [ipaddress.ip_network(p) for p in internet.expanded_destination_address_prefix]
+    assert any(ipaddress.ip_address("8.8.8.8") in p for p in public)
+    private = [ipaddress.ip_network(q) for q in ("10.0.0.0/8", "192.168.0.0/16")]
+    assert not any(p.overlaps(q) for p in public if p.version == 4 for q in private), public
+    assert by_name["DenyAllInBound"].expanded_source_address_prefix is None
+    assert sorted(group.tag_map["VirtualNetwork"]) == expected
+
+    # An NSG on the NIC as well: the subnet's comes first, then the NIC's.
+    nic_nsg = network.network_security_groups.begin_create_or_update(
+        rg, "nic-nsg", n.NetworkSecurityGroup(location=LOCATION), **quick()
+    ).result()
+    nic = network.network_interfaces.get(rg, "vm-b-nic")
+    nic.network_security_group = n.NetworkSecurityGroup(id=nic_nsg.id)
+    network.network_interfaces.begin_create_or_update(rg, "vm-b-nic", nic, **quick()).result()
+    groups = network.network_interfaces.begin_list_effective_network_security_groups(rg, "vm-b-nic").result().value
+    assert [g.network_security_group.id.lower() for g in groups] == [lab.nsg.id.lower(), nic_nsg.id.lower()]
+    assert same_id(groups[1].association.network_interface.id, nic.id) and groups[1].association.subnet is None
+    assert [r.name.split("/")[0] for r in groups[1].effective_security_rules] == ["defaultSecurityRules"] * 6
+
+    # a's subnet has no NSG and its NIC none either.
+    assert network.network_interfaces.begin_list_effective_network_security_groups(rg, "vm-a-nic").result().value == []
+
+
+def test_next_hop(clients, wire, rg):
+    network = clients.network
+    lab = watched_lab(clients, rg)
+    watcher_rg, watcher = lab.watcher
+
+    def hop(vm: str, destination: str, **extra) -> n.NextHopResult:
+        parameters = n.NextHopParameters(
+            target_resource_id=lab.vms[vm], source_ip_address=lab.ips[vm], destination_ip_address=destination, **extra
+        )
+        return network.network_watchers.begin_get_next_hop(watcher_rg, watcher, parameters).result()
+
+    wire.take()
+    local = hop("a", "10.1.1.200")
+    answered_at_once(wire)
+    assert (local.next_hop_type, local.next_hop_ip_address, local.route_table_id) == (
+        "VnetLocal",
+        "10.1.1.200",
+        "System Route",
+    )
+    peered = hop("a", lab.ips["b"])
+    assert (peered.next_hop_type, peered.next_hop_ip_address, peered.route_table_id) == (
+        "VnetPeering",
+        lab.ips["b"],
+        "System Route",
+    )
+    internet = hop("a", "8.8.8.8")
+    assert (internet.next_hop_type, internet.next_hop_ip_address, internet.route_table_id) == (
+        "Internet",
+        None,
+        "System Route",
+    )
+    for destination in ("10.9.0.7", "192.168.4.4"):
+        appliance = hop("a", destination)
+        assert (appliance.next_hop_type, appliance.next_hop_ip_address) == ("VirtualAppliance", NVA), destination
+        assert same_id(appliance.route_table_id, lab.table.id), appliance
+    # From b, which has no route table: 192.168.0.0/16 keeps its default None route.
+    dropped = hop("b", "192.168.4.4")
+    assert (dropped.next_hop_type, dropped.next_hop_ip_address, dropped.route_table_id) == (
+        "None",
+        None,
+        "System Route",
+    )
+    back = hop("b", lab.ips["a"], target_nic_resource_id=arm_id(rg, "networkInterfaces", "vm-b-nic"))
+    assert back.next_hop_type == "VnetPeering"
+
+    # The NIC itself may be the target.
+    parameters = n.NextHopParameters(
+        target_resource_id=arm_id(rg, "networkInterfaces", "vm-a-nic"),
+        source_ip_address=lab.ips["a"],
+        destination_ip_address="10.9.0.7",
+    )
+    assert network.network_watchers.begin_get_next_hop(watcher_rg, watcher, parameters).result().next_hop_type == (
+        "VirtualAppliance"
+    )
+
+
+def test_verify_ip_flow(clients, wire, rg):
+    network = clients.network
+    lab = watched_lab(clients, rg)
+    watcher_rg, watcher = lab.watcher
+
+    def flow(vm: str, direction: str, local_port: int, remote: str, protocol: str = "TCP") -> tuple[str, str]:
+        parameters = n.VerificationIPFlowParameters(
+            target_resource_id=lab.vms[vm],
+            direction=direction,
+            protocol=protocol,
+            local_ip_address=lab.ips[vm],
+            local_port=str(local_port),
+            remote_ip_address=remote,
+            remote_port="50000",
+        )
+        verdict = network.network_watchers.begin_verify_ip_flow(watcher_rg, watcher, parameters).result()
+        return verdict.access, verdict.rule_name
+
+    wire.take()
+    assert flow("b", "Inbound", 22, lab.ips["a"]) == ("Deny", "securityRules/deny-ssh-from-a")
+    answered_at_once(wire)
+    assert flow("b", "Inbound", 80, lab.ips["a"]) == ("Allow", "defaultSecurityRules/AllowVnetInBound")
+    # The rule is for TCP only.
+    assert flow("b", "Inbound", 22, lab.ips["a"], "UDP") == ("Allow", "defaultSecurityRules/AllowVnetInBound")
+    # From b's own VNet, SSH is let in.
+    assert flow("b", "Inbound", 22, "10.2.1.50") == ("Allow", "defaultSecurityRules/AllowVnetInBound")
+    assert flow("b", "Inbound", 80, "203.0.113.9") == ("Deny", "defaultSecurityRules/DenyAllInBound")
+    assert flow("b", "Outbound", 50001, "8.8.8.8") == ("Allow", "defaultSecurityRules/AllowInternetOutBound")
+    assert flow("b", "Outbound", 50001, lab.ips["a"]) == ("Allow", "defaultSecurityRules/AllowVnetOutBound")
+
+    # An allowing rule of higher priority than the deny decides instead.
+    allow = ssh_rule(100, source_address_prefix=lab.ips["a"], destination_address_prefix="*")
+    network.security_rules.begin_create_or_update(rg, "b-nsg", "allow-ssh-from-vm-a", allow, **quick()).result()
+    assert flow("b", "Inbound", 22, lab.ips["a"]) == ("Allow", "securityRules/allow-ssh-from-vm-a")
+
+
+def test_network_watcher_errors(clients, rg):
+    network = clients.network
+    lab = watched_lab(clients, rg)
+    watcher_rg, watcher = lab.watcher
+    nowhere = arm_id(rg, "virtualMachines", "vm-nowhere", namespace="Microsoft.Compute")
+
+    with pytest.raises(ResourceNotFoundError) as e:
+        network.network_watchers.begin_get_next_hop(
+            watcher_rg,
+            watcher,
+            n.NextHopParameters(
+                target_resource_id=nowhere, source_ip_address="10.1.1.4", destination_ip_address="8.8.8.8"
+            ),
+        ).result()
+    assert e.value.status_code == 404 and error_code(e.value) == "ResourceNotFound"
+    assert "vm-nowhere" in e.value.error.message
+
+    def verify(**fields) -> n.VerificationIPFlowParameters:
+        parameters = dict(
+            target_resource_id=lab.vms["b"],
+            direction="Inbound",
+            protocol="TCP",
+            local_ip_address=lab.ips["b"],
+            local_port="22",
+            remote_ip_address=lab.ips["a"],
+            remote_port="50000",
+        )
+        parameters.update(fields)
+        return n.VerificationIPFlowParameters(**parameters)
+
+    with pytest.raises(ResourceNotFoundError) as e:
+        network.network_watchers.begin_verify_ip_flow(watcher_rg, watcher, verify(target_resource_id=nowhere)).result()
+    assert e.value.status_code == 404 and error_code(e.value) == "ResourceNotFound"
+
+    # A local address the VM does not have.
+    with pytest.raises(HttpResponseError) as e:
+        network.network_watchers.begin_verify_ip_flow(
+            watcher_rg, watcher, verify(local_ip_address="10.2.1.250")
+        ).result()
+    assert e.value.status_code == 400 and error_code(e.value) == "InvalidRequestFormat"
+    assert "10.2.1.250 is not an address of" in e.value.error.message
+
+    # A target that is neither a VM nor a NIC.
+    with pytest.raises(HttpResponseError) as e:
+        network.network_watchers.begin_verify_ip_flow(
+            watcher_rg, watcher, verify(target_resource_id=arm_id(rg, "virtualNetworks", "b"))
+        ).result()
+    assert e.value.status_code == 400 and error_code(e.value) == "InvalidRequestFormat"
+
+    # A watcher that does not exist.
+    with pytest.raises(ResourceNotFoundError) as e:
+        network.network_watchers.begin_verify_ip_flow(watcher_rg, "no-such-watcher", verify()).result()
+    assert e.value.status_code == 404 and error_code(e.value) == "ResourceNotFound"
+
+    # A NIC that does not exist.
+    with pytest.raises(ResourceNotFoundError) as e:
+        network.network_interfaces.begin_get_effective_route_table(rg, "no-such-nic").result()
+    assert e.value.status_code == 404 and error_code(e.value) == "ResourceNotFound"
+    with pytest.raises(ResourceNotFoundError) as e:
+        network.network_interfaces.begin_list_effective_network_security_groups(rg, "no-such-nic").result()
+    assert e.value.status_code == 404 and error_code(e.value) == "ResourceNotFound"
+
+    # Bodies the SDK's models would not send: a missing property, an address that is not one.
+    path = arm_id(watcher_rg, "networkWatchers", watcher, "nextHop")
+    missing = raw(network, "POST", path, json={"targetResourceId": lab.vms["a"], "sourceIPAddress": lab.ips["a"]})
+    assert missing.status_code == 400 and missing.json()["error"]["code"] == "InvalidRequestFormat"
+    assert "destinationIPAddress" in missing.text()
+    not_an_address = raw(
+        network,
+        "POST",
+        path,
+        json={"targetResourceId": lab.vms["a"], "sourceIPAddress": lab.ips["a"], "destinationIPAddress": "10.1.1"},
+    )
+    assert not_an_address.status_code == 400 and not_an_address.json()["error"]["code"] == "InvalidRequestFormat"
+
+
+def check_connectivity(network, lab: WatchedLab, source: str, **destination) -> n.ConnectivityInformation:
+    parameters = n.ConnectivityParameters(
+        source=n.ConnectivitySource(resource_id=lab.vms[source]),
+        destination=n.ConnectivityDestination(**destination),
+    )
+    watcher_rg, watcher = lab.watcher
+    return network.network_watchers.begin_check_connectivity(watcher_rg, watcher, parameters).result()
+
+
+def ip_configuration_id(rg: str, nic: str) -> str:
+    return arm_id(rg, "networkInterfaces", nic, "ipConfigurations", "ipconfig1")
+
+
+def test_check_connectivity_connected(clients, wire, rg):
+    network = clients.network
+    lab = watched_lab(clients, rg)
+    wire.take()
+    info = check_connectivity(network, lab, "a", resource_id=lab.vms["b"], port=80)
+    answered_at_once(wire)
+    assert info.connection_status == "Connected"
+    assert info.probes_sent >= 1 and info.probes_failed == 0
+    source, destination = info.hops
+    assert (source.type, source.address) == ("Source", lab.ips["a"])
+    assert same_id(source.resource_id, ip_configuration_id(rg, "vm-a-nic"))
+    assert (destination.type, destination.address) == ("VirtualNetwork", lab.ips["b"])
+    assert same_id(destination.resource_id, ip_configuration_id(rg, "vm-b-nic"))
+    # The hops are chained by their ids.
+    assert GUID.match(source.id) and GUID.match(destination.id) and source.id != destination.id
+    assert (source.next_hop_ids, destination.next_hop_ids) == ([destination.id], [])
+    assert (source.issues, destination.issues) == ([], [])
+
+    # To an address on the Internet: b's NSG lets everything out to it.
+    out = check_connectivity(network, lab, "b", address="8.8.8.8", port=443)
+    assert out.connection_status == "Connected"
+    assert [(h.type, h.address) for h in out.hops] == [("Source", lab.ips["b"]), ("Internet", "8.8.8.8")]
+    # The NSG keeps SSH from a out of b, not from b out of a.
+    back = check_connectivity(network, lab, "b", address=lab.ips["a"], port=22)
+    assert back.connection_status == "Connected"
+    assert same_id(back.hops[-1].resource_id, ip_configuration_id(rg, "vm-a-nic"))
+
+
+def test_check_connectivity_unreachable(clients, rg):
+    network = clients.network
+    lab = watched_lab(clients, rg)
+    info = check_connectivity(network, lab, "a", resource_id=lab.vms["b"], port=22)
+    assert info.connection_status == "Unreachable"
+    assert info.probes_sent >= 1 and info.probes_failed == info.probes_sent
+    source, destination = info.hops
+    assert (source.type, destination.type, destination.address) == ("Source", "VirtualNetwork", lab.ips["b"])
+    assert source.issues == []
+    # The issue is on the hop whose NSG drops the traffic, and names the rule.
+    [issue] = destination.issues
+    assert (issue.origin, issue.severity, issue.type) == ("Inbound", "Error", "NetworkSecurityRule")
+    assert {"key": "RuleName", "value": "deny-ssh-from-a"} in issue.context, issue.context
+
+    # 10.3.0.4 is in no VNet and no site, and the default None route of 10.0.0.0/8 drops it: the
+    # path ends at the source.
+    lost = check_connectivity(network, lab, "a", address="10.3.0.4", port=80)
+    assert lost.connection_status == "Unreachable"
+    [hop] = lost.hops
+    assert (hop.type, hop.address, hop.next_hop_ids) == ("Source", lab.ips["a"], [])
+    assert [(i.origin, i.severity) for i in hop.issues] == [("Outbound", "Error")]
+
+    # A source that does not exist.
+    nowhere = arm_id(rg, "virtualMachines", "vm-nowhere", namespace="Microsoft.Compute")
+    parameters = n.ConnectivityParameters(
+        source=n.ConnectivitySource(resource_id=nowhere), destination=n.ConnectivityDestination(address="8.8.8.8")
+    )
+    watcher_rg, watcher = lab.watcher
+    with pytest.raises(ResourceNotFoundError) as e:
+        network.network_watchers.begin_check_connectivity(watcher_rg, watcher, parameters).result()
+    assert e.value.status_code == 404 and error_code(e.value) == "ResourceNotFound"
 
 
 # ---- updates of tags and deletes of children ----------------------------------------------------

@@ -65,6 +65,7 @@ pub struct App {
     pub options: Options,
     operations: lro::Operations,
     deployments: deployment::Deployments,
+    compiled: watcher::Compiled,
 }
 
 impl App {
@@ -76,6 +77,7 @@ impl App {
             options,
             operations: lro::Operations::default(),
             deployments: deployment::Deployments::default(),
+            compiled: watcher::Compiled::default(),
         }
     }
 

@@ -193,6 +193,229 @@ fn body_schema(kind: Kind) -> Value {
     }
 }
 
+fn integer() -> Value {
+    json!({"type": "integer"})
+}
+
+/// `schema` with `names` among its required properties.
+fn requiring(mut schema: Value, names: &[&str]) -> Value {
+    schema["required"] = json!(names);
+    schema
+}
+
+/// `schema`, or `null` where the server has no value to give.
+fn nullable(mut schema: Value) -> Value {
+    schema["nullable"] = json!(true);
+    schema
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn array_of(items: Value) -> Value {
+    json!({"type": "array", "items": items})
+}
+
+/// One row of a NIC's effective routes (`EffectiveRoute`); `name` is that of a user route, null
+/// for the others.
+fn effective_route() -> Value {
+    requiring(
+        object(&[
+            ("name", nullable(string())),
+            ("disableBgpRoutePropagation", boolean()),
+            ("source", one_of(&["Default", "User", "VirtualNetworkGateway", "Unknown"])),
+            ("state", one_of(&["Active", "Invalid"])),
+            ("addressPrefix", strings()),
+            ("nextHopIpAddress", strings()),
+            (
+                "nextHopType",
+                one_of(&[
+                    "VnetLocal",
+                    "VNetPeering",
+                    "VNetGlobalPeering",
+                    "Internet",
+                    "VirtualAppliance",
+                    "VirtualNetworkGateway",
+                    "None",
+                ]),
+            ),
+        ]),
+        &["source", "state", "addressPrefix", "nextHopIpAddress", "nextHopType"],
+    )
+}
+
+/// One rule of an effective NSG (`EffectiveNetworkSecurityRule`): ports as ranges, addresses as
+/// prefixes or service tags, with the tags' prefixes in the `expanded*` lists.
+fn effective_security_rule() -> Value {
+    requiring(
+        object(&[
+            ("name", string()),
+            ("protocol", one_of(&["Tcp", "Udp", "Icmp", "Esp", "Ah", "All"])),
+            ("sourcePortRange", string()),
+            ("destinationPortRange", string()),
+            ("sourcePortRanges", strings()),
+            ("destinationPortRanges", strings()),
+            ("sourceAddressPrefix", string()),
+            ("destinationAddressPrefix", string()),
+            ("sourceAddressPrefixes", strings()),
+            ("destinationAddressPrefixes", strings()),
+            ("expandedSourceAddressPrefix", strings()),
+            ("expandedDestinationAddressPrefix", strings()),
+            ("access", one_of(&["Allow", "Deny"])),
+            ("priority", integer()),
+            ("direction", one_of(&["Inbound", "Outbound"])),
+        ]),
+        &["name", "protocol", "access", "priority", "direction"],
+    )
+}
+
+/// An NSG that applies to a NIC, with where it is attached (`EffectiveNetworkSecurityGroup`).
+fn effective_security_group() -> Value {
+    requiring(
+        object(&[
+            ("networkSecurityGroup", reference()),
+            ("association", object(&[("subnet", reference()), ("networkInterface", reference())])),
+            ("effectiveSecurityRules", array_of(schema_ref("EffectiveNetworkSecurityRule"))),
+            ("tagMap", json!({"type": "object", "additionalProperties": strings()})),
+        ]),
+        &["networkSecurityGroup", "association", "effectiveSecurityRules"],
+    )
+}
+
+/// `{"value": [...]}` of `item`s, the shape of the two NIC listings.
+fn listing(item: &str) -> Value {
+    requiring(object(&[("value", array_of(schema_ref(item)))]), &["value"])
+}
+
+/// The body of `nextHop` (`NextHopParameters`).
+fn next_hop_parameters() -> Value {
+    requiring(
+        object(&[
+            ("targetResourceId", string()),
+            ("sourceIPAddress", string()),
+            ("destinationIPAddress", string()),
+            ("targetNicResourceId", string()),
+        ]),
+        &["targetResourceId", "sourceIPAddress", "destinationIPAddress"],
+    )
+}
+
+/// The answer of `nextHop` (`NextHopResult`): `routeTableId` is the user route's table, or
+/// `System Route`.
+fn next_hop_result() -> Value {
+    requiring(
+        object(&[
+            (
+                "nextHopType",
+                one_of(&[
+                    "Internet",
+                    "VirtualAppliance",
+                    "VirtualNetworkGateway",
+                    "VnetLocal",
+                    "VnetPeering",
+                    "HyperNetGateway",
+                    "None",
+                ]),
+            ),
+            ("nextHopIpAddress", nullable(string())),
+            ("routeTableId", string()),
+        ]),
+        &["nextHopType", "routeTableId"],
+    )
+}
+
+/// The body of `ipFlowVerify` (`VerificationIPFlowParameters`): ports are numbers or `*`, in
+/// strings.
+fn ip_flow_parameters() -> Value {
+    requiring(
+        object(&[
+            ("targetResourceId", string()),
+            ("direction", one_of(&["Inbound", "Outbound"])),
+            ("protocol", one_of(&["TCP", "UDP", "ICMP"])),
+            ("localIPAddress", string()),
+            ("localPort", string()),
+            ("remoteIPAddress", string()),
+            ("remotePort", string()),
+            ("targetNicResourceId", string()),
+        ]),
+        &["targetResourceId", "direction", "protocol", "localIPAddress", "localPort", "remoteIPAddress", "remotePort"],
+    )
+}
+
+/// The answer of `ipFlowVerify` (`VerificationIPFlowResult`): the rule that decided, by its path
+/// in the NSG (`securityRules/NAME`, `defaultSecurityRules/NAME`).
+fn ip_flow_result() -> Value {
+    requiring(object(&[("access", one_of(&["Allow", "Deny"])), ("ruleName", string())]), &["access", "ruleName"])
+}
+
+/// The body of `connectivityCheck` (`ConnectivityParameters`): from a VM, to a resource or an
+/// address.
+fn connectivity_parameters() -> Value {
+    requiring(
+        object(&[
+            ("source", requiring(object(&[("resourceId", string()), ("port", integer())]), &["resourceId"])),
+            ("destination", object(&[("resourceId", string()), ("address", string()), ("port", integer())])),
+            ("protocol", one_of(&["Tcp", "Http", "Https", "Icmp"])),
+            ("preferredIPVersion", one_of(&["IPv4", "IPv6"])),
+        ]),
+        &["source", "destination"],
+    )
+}
+
+/// One hop of a connectivity check (`ConnectivityHop`), with what stops traffic there.
+fn connectivity_hop() -> Value {
+    let issue = object(&[
+        ("origin", one_of(&["Local", "Inbound", "Outbound"])),
+        ("severity", one_of(&["Error", "Warning"])),
+        (
+            "type",
+            one_of(&[
+                "Unknown",
+                "AgentStopped",
+                "GuestFirewall",
+                "DnsResolution",
+                "SocketBind",
+                "NetworkSecurityRule",
+                "UserDefinedRoute",
+                "PortThrottled",
+                "Platform",
+            ]),
+        ),
+        ("context", array_of(json!({"type": "object", "additionalProperties": string()}))),
+    ]);
+    requiring(
+        object(&[
+            ("type", string()),
+            ("id", string()),
+            ("address", string()),
+            ("resourceId", string()),
+            ("nextHopIds", strings()),
+            ("issues", array_of(issue)),
+        ]),
+        &["type", "id", "nextHopIds", "issues"],
+    )
+}
+
+/// The answer of `connectivityCheck` (`ConnectivityInformation`).
+fn connectivity_information() -> Value {
+    requiring(
+        object(&[
+            ("hops", array_of(schema_ref("ConnectivityHop"))),
+            (
+                "connectionStatus",
+                one_of(&["Unknown", "Connected", "Disconnected", "Degraded", "Reachable", "Unreachable"]),
+            ),
+            ("avgLatencyInMs", integer()),
+            ("minLatencyInMs", integer()),
+            ("maxLatencyInMs", integer()),
+            ("probesSent", integer()),
+            ("probesFailed", integer()),
+        ]),
+        &["hops", "connectionStatus", "probesSent", "probesFailed"],
+    )
+}
+
 fn error_response() -> Value {
     json!({"description": "ARM's error envelope", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
@@ -223,6 +446,14 @@ fn operation(id: &str, params: &[&str], body: Option<Value>, answers: &[(&str, &
     op
 }
 
+/// A POST that Azure runs as a long-running operation and this server answers at once: 200 with
+/// the components schema `answer`.
+fn action(id: &str, body: Option<Value>, answer: &str) -> Value {
+    let mut op = operation(id, &["subscriptionId", "resourceGroupName", "name"], body, &[("200", "the answer")]);
+    op["responses"]["200"]["content"]["application/json"]["schema"] = schema_ref(answer);
+    op
+}
+
 fn name_param(name: &str) -> Value {
     json!({"name": name, "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,40}$"}})
 }
@@ -238,6 +469,11 @@ pub fn document(app: &App, req: &Request) -> Reply {
                 .collect()
         })
         .unwrap_or_default();
+    Reply::ok(build(&subscriptions, &req.base))
+}
+
+/// The document for a server at `base` whose lab has `subscriptions`.
+fn build(subscriptions: &[String], base: &str) -> Value {
     let mut paths = Map::new();
     let sub = "/subscriptions/{subscriptionId}";
     let group = format!("{sub}/resourcegroups/{{resourceGroupName}}");
@@ -319,11 +555,33 @@ pub fn document(app: &App, req: &Request) -> Reply {
         format!("{connection}/sharedkey/reset"),
         json!({"post": operation("Connections_ResetSharedKey", &["subscriptionId", "resourceGroupName", "name"], Some(object(&[("keyLength", json!({"type": "integer"}))])), &[("200", "reset")])}),
     );
-    let doc = json!({
+    let nic = format!("{group}/providers/Microsoft.Network/networkInterfaces/{{name}}");
+    paths.insert(
+        format!("{nic}/effectiveRouteTable"),
+        json!({"post": action("NetworkInterfaces_GetEffectiveRouteTable", None, "EffectiveRouteListResult")}),
+    );
+    paths.insert(
+        format!("{nic}/effectiveNetworkSecurityGroups"),
+        json!({"post": action("NetworkInterfaces_ListEffectiveNetworkSecurityGroups", None, "EffectiveNetworkSecurityGroupListResult")}),
+    );
+    let watcher = format!("{group}/providers/Microsoft.Network/networkWatchers/{{name}}");
+    paths.insert(
+        format!("{watcher}/nextHop"),
+        json!({"post": action("NetworkWatchers_GetNextHop", Some(next_hop_parameters()), "NextHopResult")}),
+    );
+    paths.insert(
+        format!("{watcher}/ipFlowVerify"),
+        json!({"post": action("NetworkWatchers_VerifyIPFlow", Some(ip_flow_parameters()), "VerificationIPFlowResult")}),
+    );
+    paths.insert(
+        format!("{watcher}/connectivityCheck"),
+        json!({"post": action("NetworkWatchers_CheckConnectivity", Some(connectivity_parameters()), "ConnectivityInformation")}),
+    );
+    json!({
         "openapi": "3.0.3",
         "info": {"title": "vnetlab ARM API", "version": env!("CARGO_PKG_VERSION"),
             "description": "Azure Resource Manager's paths for resource groups, Microsoft.Network and Microsoft.Compute virtual machines, as this vnetlab server serves them."},
-        "servers": [{"url": req.base}],
+        "servers": [{"url": base}],
         "security": [{"bearer": []}],
         "paths": paths,
         "components": {
@@ -337,9 +595,153 @@ pub fn document(app: &App, req: &Request) -> Reply {
             },
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
-                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "target": {"type": "string"}, "details": {"type": "array"}}}}}
+                    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "target": {"type": "string"}, "details": {"type": "array"}}}}},
+                "EffectiveRoute": effective_route(),
+                "EffectiveRouteListResult": listing("EffectiveRoute"),
+                "EffectiveNetworkSecurityRule": effective_security_rule(),
+                "EffectiveNetworkSecurityGroup": effective_security_group(),
+                "EffectiveNetworkSecurityGroupListResult": listing("EffectiveNetworkSecurityGroup"),
+                "NextHopResult": next_hop_result(),
+                "VerificationIPFlowResult": ip_flow_result(),
+                "ConnectivityHop": connectivity_hop(),
+                "ConnectivityInformation": connectivity_information()
             }
         }
-    });
-    Reply::ok(doc)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> Value {
+        build(&["00000000-0000-0000-0000-000000000001".to_owned()], "https://127.0.0.1:1")
+    }
+
+    /// Every `$ref` under `node`, with where it is.
+    fn refs<'a>(node: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
+        match node {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v.as_str()) {
+                        ("$ref", Some(target)) => out.push((at.clone(), target)),
+                        _ => refs(v, format!("{at}/{k}"), out),
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    refs(v, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Every object schema under `node` whose `required` names a property it does not have.
+    fn dangling_required(node: &Value, at: String, out: &mut Vec<String>) {
+        match node {
+            Value::Object(map) => {
+                if let (Some(Value::Array(required)), Some(Value::Object(properties))) =
+                    (map.get("required"), map.get("properties"))
+                {
+                    for name in required.iter().filter_map(Value::as_str) {
+                        if !properties.contains_key(name) {
+                            out.push(format!("{at}: {name}"));
+                        }
+                    }
+                }
+                for (k, v) in map {
+                    dangling_required(v, format!("{at}/{k}"), out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    dangling_required(v, format!("{at}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_resolves_and_every_required_property_is_described() {
+        let doc = document();
+        let mut found = Vec::new();
+        refs(&doc, String::new(), &mut found);
+        assert!(!found.is_empty());
+        for (at, target) in found {
+            let pointer = target.strip_prefix('#').unwrap_or_else(|| panic!("{at}: {target} is not local"));
+            assert!(doc.pointer(pointer).is_some(), "{at}: {target} resolves to nothing");
+        }
+        let mut dangling = Vec::new();
+        dangling_required(&doc, String::new(), &mut dangling);
+        assert!(dangling.is_empty(), "{dangling:#?}");
+    }
+
+    #[test]
+    fn the_watcher_operations_are_posts_with_their_bodies_and_answers() {
+        let doc = document();
+        let group = "/subscriptions/{subscriptionId}/resourcegroups/{resourceGroupName}/providers/Microsoft.Network";
+        let cases: [(&str, &str, &[&str], &str); 5] = [
+            (
+                "networkInterfaces/{name}/effectiveRouteTable",
+                "NetworkInterfaces_GetEffectiveRouteTable",
+                &[],
+                "EffectiveRouteListResult",
+            ),
+            (
+                "networkInterfaces/{name}/effectiveNetworkSecurityGroups",
+                "NetworkInterfaces_ListEffectiveNetworkSecurityGroups",
+                &[],
+                "EffectiveNetworkSecurityGroupListResult",
+            ),
+            (
+                "networkWatchers/{name}/nextHop",
+                "NetworkWatchers_GetNextHop",
+                &["targetResourceId", "sourceIPAddress", "destinationIPAddress"],
+                "NextHopResult",
+            ),
+            (
+                "networkWatchers/{name}/ipFlowVerify",
+                "NetworkWatchers_VerifyIPFlow",
+                &[
+                    "targetResourceId",
+                    "direction",
+                    "protocol",
+                    "localIPAddress",
+                    "localPort",
+                    "remoteIPAddress",
+                    "remotePort",
+                ],
+                "VerificationIPFlowResult",
+            ),
+            (
+                "networkWatchers/{name}/connectivityCheck",
+                "NetworkWatchers_CheckConnectivity",
+                &["source", "destination"],
+                "ConnectivityInformation",
+            ),
+        ];
+        for (path, id, required, answer) in cases {
+            let item = &doc["paths"][format!("{group}/{path}")];
+            let methods: Vec<&String> = item.as_object().unwrap_or_else(|| panic!("no path {path}")).keys().collect();
+            assert_eq!(methods, ["post"], "{path}");
+            let op = &item["post"];
+            assert_eq!(op["operationId"], id, "{path}");
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            if required.is_empty() {
+                assert!(op.get("requestBody").is_none(), "{path} takes no body");
+            } else {
+                assert_eq!(op["requestBody"]["required"], true, "{path}");
+                assert_eq!(body["required"], json!(required), "{path}");
+            }
+            let ok = &op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"];
+            assert_eq!(ok, &json!(format!("#/components/schemas/{answer}")), "{path}");
+            assert_eq!(op["responses"]["default"], error_response(), "{path}");
+        }
+        let hop = &doc["components"]["schemas"]["NextHopResult"];
+        assert_eq!(hop["required"], json!(["nextHopType", "routeTableId"]));
+        assert_eq!(hop["properties"]["nextHopIpAddress"]["nullable"], true);
+    }
 }

@@ -454,7 +454,8 @@ pub fn action(app: &App, req: &Request, resource: &ResourceId, action: Action) -
         | Action::EffectiveRouteTable
         | Action::EffectiveNetworkSecurityGroups
         | Action::NextHop
-        | Action::IpFlowVerify => &[Method::POST],
+        | Action::IpFlowVerify
+        | Action::ConnectivityCheck => &[Method::POST],
     };
     if !allowed.contains(&req.method) {
         return errors::method_not_allowed(req.method.as_str()).into();
@@ -465,6 +466,7 @@ pub fn action(app: &App, req: &Request, resource: &ResourceId, action: Action) -
         Action::EffectiveNetworkSecurityGroups => crate::watcher::effective_security_groups(app, resource, missing),
         Action::NextHop => crate::watcher::next_hop(app, req, resource, missing),
         Action::IpFlowVerify => crate::watcher::ip_flow_verify(app, req, resource, missing),
+        Action::ConnectivityCheck => crate::watcher::connectivity_check(app, req, resource, missing),
         Action::Usages => usages(app, resource),
         Action::GatewayConnections => list(app, req, |s| {
             if !s.exists(resource) {

@@ -31,6 +31,8 @@ pub enum Action {
     NextHop,
     /// `POST networkWatchers/{nw}/ipFlowVerify`
     IpFlowVerify,
+    /// `POST networkWatchers/{nw}/connectivityCheck`
+    ConnectivityCheck,
 }
 
 /// Read-only parts of a resource with paths of their own.
@@ -328,6 +330,7 @@ fn nested_route(resource: ResourceId, kind: Kind, segment: &str, rest: &[&str], 
         }
         (Kind::NetworkWatcher, []) if eq(segment, "nextHop") => Some(Action::NextHop),
         (Kind::NetworkWatcher, []) if eq(segment, "ipFlowVerify") => Some(Action::IpFlowVerify),
+        (Kind::NetworkWatcher, []) if eq(segment, "connectivityCheck") => Some(Action::ConnectivityCheck),
         _ => None,
     };
     match action {

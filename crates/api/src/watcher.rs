@@ -5,19 +5,55 @@
 //! with 200, which every client's poller accepts as a finished operation.
 
 use std::net::IpAddr;
+use std::sync::Mutex;
 
 use serde_json::Value;
+use vnetlab_analysis::azure::trace::{Probe, TraceEnd, Tracer};
 use vnetlab_analysis::azure::{Endpoint, Network};
 use vnetlab_analysis::layers::Protocol;
 use vnetlab_model::{AzureError, Kind, ResourceId, SecurityRuleDirection, State, ViewExt};
+use vnetlab_store::Store;
 
 use crate::App;
 use crate::body::{self, At};
 use crate::errors;
 use crate::http::{Reply, Request};
 
-fn answer(app: &App, f: impl FnOnce(&State) -> Result<Value, AzureError>) -> Reply {
-    match app.lab.read(f) {
+/// The compiled view, kept between requests and brought up to date from the store's change feed:
+/// after a change only what depends on it is compiled again.
+#[derive(Default)]
+pub struct Compiled(Mutex<Option<Network>>);
+
+/// Changes read from the feed at most; more than that since the last answer compiles anew.
+const FEED_LIMIT: usize = 10_000;
+
+/// Answers from the lab's state and its compiled view.
+fn answer(app: &App, f: impl FnOnce(&State, &Network) -> Result<Value, AzureError>) -> Reply {
+    let cache = &app.compiled.0;
+    let known = cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|n| n.revision);
+    // The feed is read before the state: every change it lists is in the state read next.
+    let changes = known.and_then(|rev| app.lab.store().changes_since(rev, FEED_LIMIT).ok().map(|c| (rev, c)));
+    let result = app.lab.read(|state| {
+        let mut guard = cache.lock().unwrap_or_else(|p| p.into_inner());
+        let now = state.revision();
+        let network = match (guard.take(), changes) {
+            (Some(n), _) if n.revision == now => n,
+            (Some(mut n), Some((rev, changes)))
+                if n.revision == rev
+                    && changes.len() < FEED_LIMIT
+                    && changes.last().is_some_and(|c| c.revision >= now) =>
+            {
+                let ids: Vec<ResourceId> = changes.iter().filter(|c| c.revision <= now).map(|c| c.id.clone()).collect();
+                n.update(state, &ids);
+                n
+            }
+            _ => Network::compile(state),
+        };
+        let answer = f(state, &network);
+        *guard = Some(network);
+        answer
+    });
+    match result {
         Ok(Ok(value)) => Reply::ok(value),
         Ok(Err(e)) => e.into(),
         Err(e) => errors::internal(&e.to_string()).into(),
@@ -26,11 +62,10 @@ fn answer(app: &App, f: impl FnOnce(&State) -> Result<Value, AzureError>) -> Rep
 
 /// `POST networkInterfaces/{nic}/effectiveRouteTable`
 pub fn effective_route_table(app: &App, nic: &ResourceId, missing: fn(&State, &ResourceId) -> AzureError) -> Reply {
-    answer(app, |state| {
+    answer(app, |state, network| {
         if !state.exists(nic) {
             return Err(missing(state, nic));
         }
-        let network = Network::compile(state);
         let view = network.target_nic(nic, None).map_err(|e| e.to_azure())?;
         let routes = network.effective_routes(view).map_err(|e| e.to_azure())?;
         Ok(serde_json::json!({ "value": routes.iter().map(|r| r.to_json()).collect::<Vec<_>>() }))
@@ -39,14 +74,26 @@ pub fn effective_route_table(app: &App, nic: &ResourceId, missing: fn(&State, &R
 
 /// `POST networkInterfaces/{nic}/effectiveNetworkSecurityGroups`
 pub fn effective_security_groups(app: &App, nic: &ResourceId, missing: fn(&State, &ResourceId) -> AzureError) -> Reply {
-    answer(app, |state| {
+    answer(app, |state, network| {
         if !state.exists(nic) {
             return Err(missing(state, nic));
         }
-        let network = Network::compile(state);
         let view = network.target_nic(nic, None).map_err(|e| e.to_azure())?;
         network.effective_security_groups(state, view).map_err(|e| e.to_azure())
     })
+}
+
+/// Parses a watcher request's body with `parse`, then answers with `f`.
+fn answer_body<P>(
+    app: &App,
+    req: &Request,
+    parse: impl FnOnce(&At<'_>) -> Result<P, AzureError>,
+    f: impl FnOnce(&State, &Network, P) -> Result<Value, AzureError>,
+) -> Reply {
+    match body::parse(&req.body).and_then(|b| parse(&At::root(&b))) {
+        Ok(parsed) => answer(app, |state, network| f(state, network, parsed)),
+        Err(e) => e.into(),
+    }
 }
 
 /// A required string property of a watcher request.
@@ -120,21 +167,15 @@ pub fn next_hop(
     watcher: &ResourceId,
     missing: fn(&State, &ResourceId) -> AzureError,
 ) -> Reply {
-    let parsed = body::parse(&req.body).and_then(|b| {
-        let at = At::root(&b);
-        let target = reference(&at, "targetResourceId")?;
-        let source = address(&at, "sourceIPAddress")?;
-        let destination = address(&at, "destinationIPAddress")?;
-        let nic = optional_reference(&at, "targetNicResourceId")?;
+    let parse = |at: &At<'_>| {
+        let target = reference(at, "targetResourceId")?;
+        let source = address(at, "sourceIPAddress")?;
+        let destination = address(at, "destinationIPAddress")?;
+        let nic = optional_reference(at, "targetNicResourceId")?;
         Ok((target, source, destination, nic))
-    });
-    let (target, source, destination, nic) = match parsed {
-        Ok(p) => p,
-        Err(e) => return e.into(),
     };
-    answer(app, |state| {
+    answer_body(app, req, parse, |state, network, (target, source, destination, nic)| {
         check_target(state, watcher, &target, missing)?;
-        let network = Network::compile(state);
         let view = network.target_nic(&target, nic.as_ref()).map_err(|e| e.to_azure())?;
         let hop = network.next_hop(view, Some(source), destination).map_err(|e| e.to_azure())?;
         Ok(hop.to_json())
@@ -148,10 +189,9 @@ pub fn ip_flow_verify(
     watcher: &ResourceId,
     missing: fn(&State, &ResourceId) -> AzureError,
 ) -> Reply {
-    let parsed = body::parse(&req.body).and_then(|b| {
-        let at = At::root(&b);
-        let target = reference(&at, "targetResourceId")?;
-        let direction = match required(&at, "direction")?.to_ascii_lowercase().as_str() {
+    let parse = |at: &At<'_>| {
+        let target = reference(at, "targetResourceId")?;
+        let direction = match required(at, "direction")?.to_ascii_lowercase().as_str() {
             "inbound" => SecurityRuleDirection::Inbound,
             "outbound" => SecurityRuleDirection::Outbound,
             other => {
@@ -160,24 +200,19 @@ pub fn ip_flow_verify(
                 )));
             }
         };
-        let protocol_text = required(&at, "protocol")?;
+        let protocol_text = required(at, "protocol")?;
         let protocol: Protocol = protocol_text.parse().map_err(|_| {
             errors::invalid_request_format(format!(
                 "The value '{protocol_text}' of 'protocol' is not TCP, UDP or ICMP. Path 'protocol'."
             ))
         })?;
-        let local = Endpoint { ip: address(&at, "localIPAddress")?, port: port(&at, "localPort")? };
-        let remote = Endpoint { ip: address(&at, "remoteIPAddress")?, port: port(&at, "remotePort")? };
-        let nic = optional_reference(&at, "targetNicResourceId")?;
+        let local = Endpoint { ip: address(at, "localIPAddress")?, port: port(at, "localPort")? };
+        let remote = Endpoint { ip: address(at, "remoteIPAddress")?, port: port(at, "remotePort")? };
+        let nic = optional_reference(at, "targetNicResourceId")?;
         Ok((target, direction, protocol, local, remote, nic))
-    });
-    let (target, direction, protocol, local, remote, nic) = match parsed {
-        Ok(p) => p,
-        Err(e) => return e.into(),
     };
-    answer(app, |state| {
+    answer_body(app, req, parse, |state, network, (target, direction, protocol, local, remote, nic)| {
         check_target(state, watcher, &target, missing)?;
-        let network = Network::compile(state);
         // The NIC that holds the local address, when the request does not name one.
         let view = match &nic {
             Some(n) => network.target_nic(&target, Some(n)),
@@ -197,5 +232,85 @@ pub fn ip_flow_verify(
         .map_err(|e| e.to_azure())?;
         let verdict = network.ip_flow_verify(view, direction, protocol, local, remote).map_err(|e| e.to_azure())?;
         Ok(verdict.to_json())
+    })
+}
+
+/// `POST networkWatchers/{nw}/connectivityCheck`: the path from a VM to a VM or an address,
+/// from the compiled view (no probe is sent).
+pub fn connectivity_check(
+    app: &App,
+    req: &Request,
+    watcher: &ResourceId,
+    missing: fn(&State, &ResourceId) -> AzureError,
+) -> Reply {
+    let parse = |at: &At<'_>| {
+        let source = at.object("source")?.ok_or_else(|| errors::required_property("", "source"))?;
+        let source_id = reference(&source, "resourceId")?;
+        let destination = at.object("destination")?.ok_or_else(|| errors::required_property("", "destination"))?;
+        let destination_id = optional_reference(&destination, "resourceId")?;
+        let address = match destination.string("address")? {
+            Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| {
+                // [gap] vnetlab resolves no host names: a destination address must be an IP.
+                errors::invalid_request_format(format!(
+                    "The destination address '{text}' is not an IP address; vnetlab resolves no host names. Path 'destination.address'."
+                ))
+            })?),
+            None => None,
+        };
+        if destination_id.is_none() && address.is_none() {
+            return Err(errors::invalid_request_format(
+                "The destination needs a resourceId or an address. Path 'destination'.".to_owned(),
+            ));
+        }
+        let port = destination.number("port", u64::from(u16::MAX))?.map(|p| p as u16);
+        let protocol_text = at.string("protocol")?.unwrap_or_else(|| "Tcp".to_owned());
+        // Http and Https checks are TCP checks of their default ports.
+        let (protocol, default_port) = match protocol_text.to_ascii_lowercase().as_str() {
+            "tcp" => (Protocol::Tcp, 80),
+            "http" => (Protocol::Tcp, 80),
+            "https" => (Protocol::Tcp, 443),
+            "icmp" => (Protocol::Icmp, 0),
+            other => {
+                return Err(errors::invalid_request_format(format!(
+                    "The value '{other}' of 'protocol' is not Tcp, Http, Https or Icmp. Path 'protocol'."
+                )));
+            }
+        };
+        let probe = Probe { protocol, port: port.unwrap_or(default_port) };
+        Ok((source_id, destination_id, address, probe))
+    };
+    answer_body(app, req, parse, |state, network, (source_id, destination_id, address, probe)| {
+        check_target(state, watcher, &source_id, missing)?;
+        let tracer = Tracer::new(network, state);
+        let source_nic = network.target_nic(&source_id, None).map_err(|e| e.to_azure())?;
+        let source_ip = source_nic
+            .primary()
+            .map(|a| a.ip)
+            .ok_or_else(|| vnetlab_analysis::azure::AnalysisError::Detached(source_nic.id.to_string()).to_azure())?;
+        let source = TraceEnd::Nic { nic: source_nic.id.clone(), ip: source_ip };
+        let destination = match (&destination_id, address) {
+            (Some(id), _) => {
+                if !matches!(id.kind(), Some(Kind::VirtualMachine | Kind::NetworkInterface)) {
+                    return Err(errors::invalid_request_format(format!(
+                        "The destination '{id}' is not a virtual machine or a network interface. Path 'destination.resourceId'."
+                    )));
+                }
+                if !state.exists(id) {
+                    return Err(missing(state, id));
+                }
+                let nic = network.target_nic(id, None).map_err(|e| e.to_azure())?;
+                let ip = match address {
+                    Some(ip) => ip,
+                    None => nic.primary().map(|a| a.ip).ok_or_else(|| {
+                        vnetlab_analysis::azure::AnalysisError::Detached(nic.id.to_string()).to_azure()
+                    })?,
+                };
+                TraceEnd::Nic { nic: nic.id.clone(), ip }
+            }
+            (None, Some(ip)) => tracer.end_for_address(ip),
+            (None, None) => unreachable!("checked when parsing"),
+        };
+        let trace = tracer.trace(&source, &destination, probe).map_err(|e| e.to_azure())?;
+        Ok(tracer.connectivity(&trace))
     })
 }

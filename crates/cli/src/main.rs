@@ -3,9 +3,12 @@
 mod graph;
 mod output;
 mod peering;
+mod reach;
 mod serve;
 mod show;
 mod topology;
+mod trace;
+mod verify;
 mod watcher;
 
 use std::path::PathBuf;
@@ -108,6 +111,45 @@ enum Command {
         #[arg(short = 'g', long)]
         resource_group: Option<String>,
     },
+    /// The path between two endpoints hop by hop (NSG rules, routes, peerings, appliances,
+    /// gateways) and, when blocked, every setting that blocks it with what would fix it
+    Trace {
+        /// Where the packet starts: a VM or NIC (name or id), or an on-premises site (a local
+        /// network gateway's name, or SITE:IP)
+        source: String,
+        /// Where it goes: a VM or NIC, a site (or SITE:IP), or an IP address
+        destination: String,
+        /// Destination port
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+        /// TCP, UDP, ICMP, ESP or AH
+        #[arg(long, default_value = "tcp", value_parser = parse_protocol)]
+        protocol: vnetlab_analysis::layers::Protocol,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// The reachability matrix of the whole lab (who reaches whom, and the answer comes back),
+    /// or with --diff what a topology file would change before anyone applies it
+    Reach {
+        /// Rows and columns: VMs, subnets or VNets (on-premises sites are always included)
+        #[arg(long, value_enum, default_value = "vm")]
+        by: reach::Granularity,
+        /// Destination port
+        #[arg(long, default_value_t = 22)]
+        port: u16,
+        /// TCP, UDP, ICMP, ESP or AH
+        #[arg(long, default_value = "tcp", value_parser = parse_protocol)]
+        protocol: vnetlab_analysis::layers::Protocol,
+        /// Compare with the lab as it would be after `up FILE`
+        #[arg(long, value_name = "FILE")]
+        diff: Option<PathBuf>,
+    },
+    /// Check declared intents (who must and must never reach whom, on which port, through what)
+    /// against the lab; exit code 0 only if all hold, 1 if one fails
+    Verify {
+        /// The intents file (YAML; see docs/analysis.md)
+        file: PathBuf,
+    },
     /// Draw the topology: VNets, peerings coloured by state, gateways, connections and on-premises sites
     Graph {
         #[arg(long, value_enum, default_value = "svg")]
@@ -146,6 +188,8 @@ enum Failure {
     /// Azure's error, with HTTP status.
     Azure(AzureError),
     Other(anyhow::Error),
+    /// The command said what it had to say; only the exit code is left.
+    Quiet(u8),
 }
 
 impl From<anyhow::Error> for Failure {
@@ -244,6 +288,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Flow { vm, direction, protocol, local, remote, resource_group } => {
             watcher::flow(&env, &vm, direction, protocol, local, remote, resource_group.as_deref())
         }
+        Command::Trace { source, destination, port, protocol, resource_group } => trace::trace(
+            &env,
+            &source,
+            &destination,
+            vnetlab_analysis::azure::trace::Probe { protocol, port },
+            resource_group.as_deref(),
+        ),
+        Command::Reach { by, port, protocol, diff } => {
+            reach::reach(&env, by, vnetlab_analysis::azure::trace::Probe { protocol, port }, diff.as_deref())
+        }
+        Command::Verify { file } => match verify::verify(&env, &file) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(Failure::Quiet(1)),
+            Err(e) => Err(e),
+        },
         Command::Serve { .. } | Command::AzEnv { .. } | Command::Graph { .. } => Ok(()),
     }
 }
@@ -259,6 +318,9 @@ impl Command {
             | Command::Routes { .. }
             | Command::NextHop { .. }
             | Command::Flow { .. }
+            | Command::Trace { .. }
+            | Command::Reach { .. }
+            | Command::Verify { .. }
             | Command::Graph { .. } => false,
             Command::Serve { .. } => true,
             Command::Vnet { command } => match command {
@@ -288,6 +350,7 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
+        Err(Failure::Quiet(code)) => ExitCode::from(code),
     }
 }
 

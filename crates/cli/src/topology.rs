@@ -90,7 +90,14 @@ pub fn up(env: &Env, file: &Path) -> Result<()> {
     Ok(())
 }
 
-pub fn plan(env: &Env, file: &Path) -> Result<()> {
+/// The lab's state with `file` applied as `up` would, without changing the lab: the file's
+/// label and the state.
+pub fn simulated(env: &Env, file: &Path) -> Result<(String, vnetlab_model::State)> {
+    let (label, _, after) = simulate_file(env, file)?;
+    Ok((label, after))
+}
+
+fn simulate_file(env: &Env, file: &Path) -> Result<(String, vnetlab_model::State, vnetlab_model::State)> {
     let loaded = read(file)?;
     let before = env.lab.read(|s| s.clone())?;
     let compiled = loaded.compile(&before, &defaults()).map_err(|e| Failure::Other(e.into()))?;
@@ -98,8 +105,13 @@ pub fn plan(env: &Env, file: &Path) -> Result<()> {
         Ok(after) => after,
         Err((index, error)) => return Err(Failure::Other(loaded.rejected(&compiled, index, error).into())),
     };
+    Ok((label(&loaded, &compiled), before, after))
+}
+
+pub fn plan(env: &Env, file: &Path) -> Result<()> {
+    let (label, before, after) = simulate_file(env, file)?;
     let changes = diff(&before, &after);
-    println!("Plan for {}:", label(&loaded, &compiled));
+    println!("Plan for {label}:");
     let (mut add, mut change, mut destroy) = (0, 0, 0);
     for c in &changes {
         let mark = match c.action {

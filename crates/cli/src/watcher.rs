@@ -19,7 +19,7 @@ pub enum Direction {
 
 /// The VM (or NIC) a question names: a full resource id, or a name unique in the lab (or in
 /// `group`).
-fn target(env: &Env, state: &State, name: &str, group: Option<&str>) -> Result<ResourceId> {
+pub fn target(env: &Env, state: &State, name: &str, group: Option<&str>) -> Result<ResourceId> {
     if name.starts_with('/') {
         return ResourceId::parse(name)
             .map_err(|e| Failure::Azure(AzureError::new(400, "InvalidResourceId", e.to_string())));

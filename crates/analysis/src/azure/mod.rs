@@ -1,17 +1,19 @@
 //! Azure's semantics over the generic core: the compiled view of a lab (per-subnet effective
 //! routes and tags, per-NIC security gates) and the questions Network Watcher answers.
 
+pub mod incremental;
+pub mod intents;
+pub mod reach;
 pub mod routes;
 pub mod security;
+pub mod trace;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use vnetlab_model::{
-    Kind, Location, Prefix, ResourceId, SecurityRuleAccess, SecurityRuleDirection, State, View, ViewExt,
-};
+use vnetlab_model::{Kind, Location, Prefix, ResourceId, SecurityRuleAccess, SecurityRuleDirection, State, ViewExt};
 
 use crate::layers::{Flow, Protocol};
 use routes::{EffectiveRoute, NextHopType, RouteTableView};
@@ -103,7 +105,12 @@ pub struct Network {
     nics: HashMap<String, NicView>,
     /// VM key → its NICs' keys, primary first.
     vms: HashMap<String, Vec<String>>,
+    /// What the compile read, for [`Network::update`] to find what a later change affects.
+    index: incremental::Index,
 }
+
+/// Compiled NSGs by (NSG key, subnet key): an NSG compiles once per subnet whose tags it uses.
+pub(crate) type NsgCache = HashMap<(String, String), Arc<CompiledNsg>>;
 
 /// The answer of next hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -188,89 +195,129 @@ impl Network {
     /// Compiles the whole state.
     pub fn compile(state: &State) -> Network {
         let mut network = Network { revision: state.revision(), ..Network::default() };
-        let mut nsg_cache: HashMap<(String, String), Arc<CompiledNsg>> = HashMap::new();
-        let mut compiled_nsg = |nsg: &ResourceId, subnet: &SubnetView| -> Option<Arc<CompiledNsg>> {
-            let key = (nsg.key().to_owned(), subnet.id.key().to_owned());
-            if let Some(c) = nsg_cache.get(&key) {
-                return Some(c.clone());
+        let mut nsgs = NsgCache::new();
+        // One pass in id order (the order `all_of` gives) rather than a lookup per resource.
+        let (mut vnets, mut vms, mut nics) = (Vec::new(), Vec::new(), Vec::new());
+        let mut subnet_count = 0;
+        for stored in state.iter() {
+            match stored.kind() {
+                Kind::VirtualNetwork => vnets.extend(stored.resource.as_virtual_network()),
+                Kind::Subnet => subnet_count += 1,
+                Kind::VirtualMachine => vms.extend(stored.resource.as_virtual_machine()),
+                Kind::NetworkInterface => nics.extend(stored.resource.as_network_interface()),
+                _ => network.index.record(&stored.resource),
             }
-            let resource = state.resource(nsg)?.as_network_security_group()?;
-            let c = Arc::new(security::compile_nsg(state, resource, &subnet.tags));
-            nsg_cache.insert(key, c.clone());
-            Some(c)
-        };
-        for stored in state.all_of(Kind::VirtualNetwork) {
-            let Some(vnet) = stored.resource.as_virtual_network() else {
-                continue;
-            };
-            for subnet in state.subnets_of(&vnet.id) {
-                let routes = routes::subnet_routes(state, vnet, subnet);
-                let tags = Tags::for_subnet(state, vnet, &routes);
-                let mut view = SubnetView {
-                    id: subnet.id.clone(),
-                    vnet: vnet.id.clone(),
-                    location: vnet.location,
-                    prefixes: subnet.prefixes(),
-                    routes,
-                    tags,
-                    nsg: None,
-                };
-                view.nsg = subnet.properties.network_security_group.as_ref().and_then(|n| compiled_nsg(&n.id, &view));
+        }
+        network.subnets.reserve(subnet_count);
+        for vnet in vnets {
+            let subnets = state.subnets_of(&vnet.id);
+            network.index.record_vnet(vnet, &subnets);
+            for subnet in subnets {
+                let mut view = Network::subnet_view(state, vnet, subnet);
+                view.nsg = subnet
+                    .properties
+                    .network_security_group
+                    .as_ref()
+                    .and_then(|n| Network::compiled_nsg(state, &mut nsgs, &n.id, &view));
                 network.subnets.insert(subnet.id.key().to_owned(), view);
             }
         }
-        let mut vm_of: HashMap<String, ResourceId> = HashMap::new();
-        for stored in state.all_of(Kind::VirtualMachine) {
-            let Some(vm) = stored.resource.as_virtual_machine() else {
-                continue;
-            };
-            let mut nics: Vec<(bool, String)> = vm
-                .properties
-                .network_profile
-                .network_interfaces
-                .iter()
-                .map(|n| (n.properties.primary, n.id.key().to_owned()))
-                .collect();
-            // Primary first, then in the VM's order.
-            nics.sort_by_key(|(primary, _)| !primary);
-            for (_, nic) in &nics {
+        let mut vm_of: HashMap<String, ResourceId> = HashMap::with_capacity(vms.len());
+        network.vms.reserve(vms.len());
+        for vm in vms {
+            let nics = Network::vm_nics(vm);
+            for nic in &nics {
                 vm_of.insert(nic.clone(), vm.id.clone());
             }
-            network.vms.insert(vm.id.key().to_owned(), nics.into_iter().map(|(_, k)| k).collect());
+            network.vms.insert(vm.id.key().to_owned(), nics);
         }
-        for stored in state.all_of(Kind::NetworkInterface) {
-            let Some(nic) = stored.resource.as_network_interface() else {
-                continue;
-            };
-            let primary_name = nic.primary_ip_configuration().map(|c| c.name.clone());
-            let addresses: Vec<NicAddress> = nic
-                .properties
-                .ip_configurations
-                .iter()
-                .map(|c| NicAddress {
-                    ip: c.properties.private_ip_address,
-                    subnet: c.properties.subnet.id.clone(),
-                    ip_configuration: c.id.clone(),
-                    primary: Some(&c.name) == primary_name.as_ref(),
-                })
-                .collect();
-            let home = addresses.iter().find(|a| a.primary).and_then(|a| network.subnets.get(a.subnet.key()));
-            let nsg = match (&nic.properties.network_security_group, home) {
-                (Some(n), Some(subnet)) => compiled_nsg(&n.id, subnet),
-                _ => None,
-            };
-            network.nics.insert(
-                nic.id.key().to_owned(),
-                NicView {
-                    id: nic.id.clone(),
-                    vm: vm_of.get(nic.id.key()).cloned(),
-                    addresses,
-                    enable_ip_forwarding: nic.properties.enable_ip_forwarding,
-                    nsg,
-                },
-            );
+        network.nics.reserve(nics.len());
+        for nic in nics {
+            let vm = vm_of.get(nic.id.key()).cloned();
+            let view = Network::nic_view(nic, vm, &network.subnets, |n, home| {
+                Network::compiled_nsg(state, &mut nsgs, n, home)
+            });
+            network.nics.insert(nic.id.key().to_owned(), view);
         }
         network
+    }
+
+    /// A subnet's routes and tags; its NSG is left for the caller to compile.
+    pub(crate) fn subnet_view(
+        state: &State,
+        vnet: &vnetlab_model::VirtualNetwork,
+        subnet: &vnetlab_model::Subnet,
+    ) -> SubnetView {
+        let routes = routes::subnet_routes(state, vnet, subnet);
+        let tags = Tags::for_subnet(state, vnet, &routes);
+        SubnetView {
+            id: subnet.id.clone(),
+            vnet: vnet.id.clone(),
+            location: vnet.location,
+            prefixes: subnet.prefixes(),
+            routes,
+            tags,
+            nsg: None,
+        }
+    }
+
+    /// `nsg` compiled with `subnet`'s tags, taken from `cache` when compiled already; none when the
+    /// NSG does not exist.
+    pub(crate) fn compiled_nsg(
+        state: &State,
+        cache: &mut NsgCache,
+        nsg: &ResourceId,
+        subnet: &SubnetView,
+    ) -> Option<Arc<CompiledNsg>> {
+        let key = (nsg.key().to_owned(), subnet.id.key().to_owned());
+        if let Some(c) = cache.get(&key) {
+            return Some(c.clone());
+        }
+        let resource = state.resource(nsg)?.as_network_security_group()?;
+        let c = Arc::new(security::compile_nsg(state, resource, &subnet.tags));
+        cache.insert(key, c.clone());
+        Some(c)
+    }
+
+    /// A VM's NIC keys: the primary first, then in the VM's order.
+    pub(crate) fn vm_nics(vm: &vnetlab_model::VirtualMachine) -> Vec<String> {
+        let mut nics: Vec<(bool, String)> = vm
+            .properties
+            .network_profile
+            .network_interfaces
+            .iter()
+            .map(|n| (n.properties.primary, n.id.key().to_owned()))
+            .collect();
+        nics.sort_by_key(|(primary, _)| !primary);
+        nics.into_iter().map(|(_, k)| k).collect()
+    }
+
+    /// A NIC's view. `nsg` compiles the NIC's own NSG for the subnet of its primary address (the
+    /// NIC gets none when that subnet is not in `subnets`).
+    pub(crate) fn nic_view(
+        nic: &vnetlab_model::NetworkInterface,
+        vm: Option<ResourceId>,
+        subnets: &HashMap<String, SubnetView>,
+        nsg: impl FnOnce(&ResourceId, &SubnetView) -> Option<Arc<CompiledNsg>>,
+    ) -> NicView {
+        let primary_name = nic.primary_ip_configuration().map(|c| c.name.clone());
+        let addresses: Vec<NicAddress> = nic
+            .properties
+            .ip_configurations
+            .iter()
+            .map(|c| NicAddress {
+                ip: c.properties.private_ip_address,
+                subnet: c.properties.subnet.id.clone(),
+                ip_configuration: c.id.clone(),
+                primary: Some(&c.name) == primary_name.as_ref(),
+            })
+            .collect();
+        let home = addresses.iter().find(|a| a.primary).and_then(|a| subnets.get(a.subnet.key()));
+        let nsg = match (&nic.properties.network_security_group, home) {
+            (Some(n), Some(subnet)) => nsg(&n.id, subnet),
+            _ => None,
+        };
+        NicView { id: nic.id.clone(), vm, addresses, enable_ip_forwarding: nic.properties.enable_ip_forwarding, nsg }
     }
 
     pub fn subnet(&self, id: &ResourceId) -> Option<&SubnetView> {
@@ -284,6 +331,11 @@ impl Network {
     /// Every NIC, in no particular order.
     pub fn nics(&self) -> impl Iterator<Item = &NicView> {
         self.nics.values()
+    }
+
+    /// Every subnet, in no particular order.
+    pub fn subnets(&self) -> impl Iterator<Item = &SubnetView> {
+        self.subnets.values()
     }
 
     /// The NIC a question is about: `nic` when given (it must belong to the VM), else the VM's

@@ -87,6 +87,11 @@ impl Tags {
 /// The `Internet` tag's prefixes, worked out once.
 static INTERNET: LazyLock<PrefixSet> = LazyLock::new(internet);
 
+/// Whether `ip` is a public address (in the `Internet` tag).
+pub fn is_internet(ip: std::net::IpAddr) -> bool {
+    INTERNET.contains(ip)
+}
+
 /// The public address space: everything outside [`NOT_INTERNET`], as prefixes.
 pub fn internet() -> PrefixSet {
     let excluded: Vec<Prefix> = NOT_INTERNET.iter().filter_map(|p| Prefix::parse(p).ok()).collect();

@@ -1,7 +1,10 @@
 //! The analysis on real states: topology files applied through the engine, then compiled.
 
+mod incremental;
+mod reach;
 mod routes;
 mod security;
+mod trace;
 
 use std::path::PathBuf;
 

@@ -547,3 +547,64 @@ fn graph_draws_the_lab_in_each_format_without_creating_one() {
     let svg = lab.ok(&["graph"]);
     assert!(svg.contains("<svg") && svg.contains("MarketingVNet"), "{}", &svg[..svg.len().min(300)]);
 }
+
+#[test]
+fn trace_reach_and_verify_explain_a_hub_and_spoke_lab() {
+    let lab = Lab::new();
+    let file = std::fs::read_to_string(example("hub-and-spoke.yaml")).unwrap();
+    // No gateway transit and no forwarded traffic: two problems on the way to the branch.
+    let broken = file
+        .replace("useHubAsGateway: true", "useHubAsGateway: false")
+        .replace("allowForwardedTraffic: true", "allowForwardedTraffic: false");
+    let broken = lab.write("broken.yaml", &broken);
+    lab.ok(&["up", &broken]);
+
+    let out = lab.ok(&["trace", "spoke1-vm", "branch-office", "--port", "443"]);
+    assert!(
+        out.starts_with("spoke1-vm (10.1.1.4) → branch-office (192.168.0.1), tcp/443: blocked (2 blockers)"),
+        "{out}"
+    );
+    assert!(out.contains("--set useRemoteGateways=true") && out.contains("--set allowGatewayTransit=true"), "{out}");
+    let trace = lab.json(&["trace", "spoke1-vm", "spoke2-vm"]);
+    assert_eq!(trace["reachable"], false);
+    let kinds: Vec<&str> = trace["blockers"].as_array().unwrap().iter().map(|b| b["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ForwardedTraffic", "ForwardedTraffic"]);
+    let ok = lab.ok(&["trace", "spoke1-vm", "10.0.2.4", "--protocol", "icmp"]);
+    assert!(ok.starts_with("spoke1-vm (10.1.1.4) → 10.0.2.4 (10.0.2.4), icmp: reachable"), "{ok}");
+
+    let matrix = lab.ok(&["reach", "--by", "vnet"]);
+    let row = |name: &str| -> Vec<String> {
+        let line =
+            matrix.lines().find(|l| l.split_whitespace().nth(1) == Some(name)).unwrap_or_else(|| panic!("{matrix}"));
+        line.split_whitespace().skip(2).map(str::to_owned).collect()
+    };
+    assert_eq!(row("spoke1"), ["✓", "·", "✗", "✗", "✗"], "{matrix}");
+    let json = lab.json(&["reach", "--by", "vm"]);
+    assert_eq!(json["members"].as_array().unwrap().len(), 6);
+
+    // What the fixed file would change, before applying it.
+    let diff = lab.ok(&["reach", "--by", "vnet", "--diff", &example("hub-and-spoke.yaml")]);
+    assert!(diff.contains("+ spoke1 → spoke2: blocked → reaches"), "{diff}");
+    assert!(diff.contains("12 pairs gain reach, 0 lose it."), "{diff}");
+    assert_eq!(lab.ok(&["reach", "--by", "vnet"]), matrix, "--diff changes nothing");
+
+    let intents = example("hub-and-spoke.intents.yaml");
+    let (code, _) = lab.fails(&["verify", &intents]);
+    assert_eq!(code, 1);
+    let out = String::from_utf8(lab.cmd(&["verify", &intents]).stdout).unwrap();
+    assert!(out.contains("✗ fails  spokes reach on-premises through the hub gateway"), "{out}");
+    assert!(out.contains("useRemoteGateways"), "{out}");
+    lab.ok(&["up", &example("hub-and-spoke.yaml")]);
+    let out = lab.ok(&["verify", &intents]);
+    assert!(out.ends_with("5 of 5 intents hold.\n"), "{out}");
+
+    // Bad input: precise errors, exit code 2 for a bad intents file.
+    let bad = lab.write("bad.yaml", "intents:\n  - from: spoke1\n    to: spoke2\n    prot: tcp\n");
+    let (code, err) = lab.fails(&["verify", &bad]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.yaml:4:5: intents[0]: unknown field `prot`"), "{err}");
+    let (_, err) = lab.fails(&["trace", "spoke1-vm", "nowhere-vm"]);
+    assert!(err.contains("ResourceNotFound"), "{err}");
+    let (_, err) = lab.fails(&["trace", "spoke1-vm", "spoke2-vm", "--protocol", "smtp"]);
+    assert!(err.contains("smtp"), "{err}");
+}

@@ -1,0 +1,152 @@
+//! `vnetlab trace`: the path between two endpoints, hop by hop, and every blocker with its fix.
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+
+use vnetlab_analysis::azure::Network;
+use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, offset};
+use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
+
+use crate::output;
+use crate::watcher::target;
+use crate::{Env, Failure, Result};
+
+/// An end named on the command line: a VM or NIC (name or id), an on-premises site (a local
+/// network gateway's name, optionally `SITE:IP`), or an address.
+pub fn resolve_end(env: &Env, state: &State, tracer: &Tracer<'_>, text: &str, group: Option<&str>) -> Result<TraceEnd> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<IpAddr>() {
+        return Ok(tracer.end_for_address(ip));
+    }
+    let (name, ip) = match text.rsplit_once(':') {
+        Some((n, ip)) if !text.starts_with('/') => {
+            let ip = ip.parse::<IpAddr>().map_err(|_| {
+                Failure::Azure(AzureError::new(
+                    400,
+                    "InvalidArgument",
+                    format!("'{ip}' in '{text}' is not an IP address."),
+                ))
+            })?;
+            (n, Some(ip))
+        }
+        _ => (text, None),
+    };
+    if let Some(site) = site_named(env, state, name, group)? {
+        let ip = match ip {
+            Some(ip) => ip,
+            None => first_host(state, &site).ok_or_else(|| {
+                Failure::Azure(AzureError::new(400, "InvalidArgument", format!("Site '{name}' has no address space.")))
+            })?,
+        };
+        return Ok(TraceEnd::Site { site, ip });
+    }
+    let id = target(env, state, name, group)?;
+    let nic = tracer.network().target_nic(&id, None).map_err(|e| Failure::Azure(e.to_azure()))?;
+    let ip = match ip {
+        Some(ip) if nic.addresses.iter().any(|a| a.ip == ip) => ip,
+        Some(ip) => {
+            return Err(Failure::Azure(AzureError::new(
+                400,
+                "InvalidArgument",
+                format!("{ip} is not an address of '{name}'."),
+            )));
+        }
+        None => nic.primary().map(|a| a.ip).ok_or_else(|| {
+            Failure::Azure(AzureError::new(400, "InvalidArgument", format!("'{name}' has no IP configuration.")))
+        })?,
+    };
+    Ok(TraceEnd::Nic { nic: nic.id.clone(), ip })
+}
+
+fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Result<Option<ResourceId>> {
+    if name.starts_with('/') {
+        let id = ResourceId::parse(name)
+            .map_err(|e| Failure::Azure(AzureError::new(400, "InvalidResourceId", e.to_string())))?;
+        return Ok((id.kind() == Some(Kind::LocalNetworkGateway)).then_some(id));
+    }
+    let group = group.map(|g| env.group(g)).transpose()?;
+    let found: Vec<ResourceId> = state
+        .all_of(Kind::LocalNetworkGateway)
+        .into_iter()
+        .map(|s| s.id().clone())
+        .filter(|id| group.as_ref().is_none_or(|g| id.is_under(g)) && vnetlab_model::same_name(id.name(), name))
+        .collect();
+    Ok(found.into_iter().next())
+}
+
+/// A site's first usable address (the first prefix's network address plus one).
+fn first_host(state: &State, site: &ResourceId) -> Option<IpAddr> {
+    let prefix = state
+        .get(site)?
+        .resource
+        .as_local_network_gateway()?
+        .properties
+        .local_network_address_space
+        .address_prefixes
+        .first()
+        .copied()?;
+    Some(offset(prefix.network(), 1))
+}
+
+pub fn trace(env: &Env, source: &str, destination: &str, probe: Probe, group: Option<&str>) -> Result<()> {
+    let trace = env.lab.read(|state| -> Result<Trace> {
+        let network = Network::compile(state);
+        let tracer = Tracer::new(&network, state);
+        let from = resolve_end(env, state, &tracer, source, group)?;
+        let to = resolve_end(env, state, &tracer, destination, group)?;
+        tracer.trace(&from, &to, probe).map_err(|e| Failure::Azure(e.to_azure()))
+    })??;
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    output::print(env.format, &trace.to_json(), || render(&trace, source, destination, colour))?;
+    Ok(())
+}
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const DIM: &str = "\x1b[2m";
+const RESET: &str = "\x1b[0m";
+
+fn paint(colour: bool, code: &str, text: &str) -> String {
+    if colour { format!("{code}{text}{RESET}") } else { text.to_owned() }
+}
+
+/// The human form: a header, the hops of each leg, then the blockers with their fixes.
+pub fn render(t: &Trace, source: &str, destination: &str, colour: bool) -> String {
+    let what = if t.probe.protocol.has_ports() {
+        format!("{}/{}", t.probe.protocol.to_string().to_lowercase(), t.probe.port)
+    } else {
+        t.probe.protocol.to_string().to_lowercase()
+    };
+    let verdict = if t.reachable() {
+        paint(colour, GREEN, "reachable")
+    } else {
+        let n = t.blockers.len();
+        paint(colour, RED, &format!("blocked ({n} blocker{})", if n == 1 { "" } else { "s" }))
+    };
+    let mut out = format!("{source} ({}) → {destination} ({}), {what}: {verdict}\n", t.source.ip(), t.destination.ip());
+    let leg = |out: &mut String, title: &str, hops: &[Hop]| {
+        if hops.is_empty() {
+            return;
+        }
+        out.push_str(&format!("\n{title}\n"));
+        for (i, h) in hops.iter().enumerate() {
+            let mark = if h.blocked { paint(colour, RED, "✗") } else { " ".to_owned() };
+            let line = format!("{:>3}  {:<12} {}", i + 1, h.kind.as_str(), h.detail);
+            let line = if h.assumed { paint(colour, DIM, &format!("{line}  (once fixed)")) } else { line };
+            out.push_str(&format!("{mark}{line}\n"));
+        }
+    };
+    leg(&mut out, "Forward:", &t.forward);
+    leg(&mut out, "Return:", &t.back);
+    if !t.blockers.is_empty() {
+        out.push_str("\nBlockers:\n");
+        for (i, b) in t.blockers.iter().enumerate() {
+            let side = match b.leg {
+                Leg::Forward => "",
+                Leg::Return => " (on the way back)",
+            };
+            out.push_str(&format!("{:>3}. {}{side}\n     fix: {}\n", i + 1, b.problem, b.fix));
+        }
+    }
+    out
+}
