@@ -17,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkGroup, Criterion, SamplingMode, measurement::WallTime};
 use vnetlab_analysis::azure::Network;
+use vnetlab_analysis::azure::reach::{self, By};
+use vnetlab_analysis::azure::trace::{Probe, Tracer};
+use vnetlab_analysis::layers::Protocol;
 use vnetlab_engine::{
     ConnectionSpec, Context, GatewayIpConfigurationSpec, LocalNetworkGatewaySpec, NetworkInterfaceSpec,
     NetworkSecurityGroupSpec, NicIpConfigurationSpec, Operation, PeeringSpec, PublicIpAddressSpec, RouteSpec,
@@ -393,6 +396,11 @@ fn mesh_ops(m: usize) -> Vec<Operation> {
 }
 
 fn generate() -> Lab {
+    generate_sized(GROUPS, MESHES)
+}
+
+/// A lab of `groups` hub-and-spoke groups and `meshes` meshes.
+fn generate_sized(groups: usize, meshes: usize) -> Lab {
     let mut lab = Lab { state: State::new(), ids: SequentialIds::default(), settings: Settings::default() };
     lab.run(&[
         Operation::TenantPut {
@@ -406,13 +414,40 @@ fn generate() -> Lab {
             tenant_id: "0000aaaa-0000-0000-0000-000000000001".into(),
         },
     ]);
-    for g in 0..GROUPS {
+    for g in 0..groups {
         lab.run(&group_ops(g));
     }
-    for m in 0..MESHES {
+    for m in 0..meshes {
         lab.run(&mesh_ops(m));
     }
     lab
+}
+
+/// The reachability matrix by VNet of a lab of 1,000 VNets (90 hub-and-spoke groups of 11 and
+/// one mesh of 10): every VNet against every other, on every core.
+fn bench_reach(c: &mut Criterion) {
+    let lab = generate_sized(90, 1);
+    let state = &lab.state;
+    let network = Network::compile(state);
+    let tracer = Tracer::new(&network, state);
+    let members = reach::members(&network, state, By::Vnet);
+    let vnets = members.iter().filter(|m| m.id.kind() == Some(Kind::VirtualNetwork)).count();
+    let ends: usize = members.iter().map(|m| m.ends()).sum();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ssh = Probe { protocol: Protocol::Tcp, port: 22 };
+    let m = reach::matrix(&tracer, members.clone(), By::Vnet, ssh, threads).expect("matrix");
+    let reached: usize = m.cells.iter().map(|r| r.iter().filter(|c| **c).count()).sum();
+    println!(
+        "reach: {vnets} VNets ({} members with sites, {ends} probe addresses), {threads} threads, {reached} of {} cells reach",
+        m.members.len(),
+        m.members.len() * m.members.len()
+    );
+    let mut group = c.benchmark_group("reach");
+    group.sample_size(10);
+    group.bench_function("matrix by VNet, 1,000 VNets", |b| {
+        b.iter(|| reach::matrix(&tracer, members.clone(), By::Vnet, ssh, threads).expect("matrix"))
+    });
+    group.finish();
 }
 
 fn mib(bytes: usize) -> f64 {
@@ -582,5 +617,8 @@ fn main() {
     let mut network = Network::compile(&lab.state);
     bench_next_hop(&mut c, &network);
     bench_updates(&mut c, &mut lab, &mut network);
+    drop(network);
+    drop(lab);
+    bench_reach(&mut c);
     c.final_summary();
 }

@@ -196,6 +196,13 @@ pub fn reach(state: &State, by: By, probe: Probe) -> Result<Matrix, AnalysisErro
     matrix(&tracer, members, by, probe, threads)
 }
 
+impl Member {
+    /// How many addresses stand for it.
+    pub fn ends(&self) -> usize {
+        self.ends.len()
+    }
+}
+
 impl Matrix {
     pub fn to_json(&self) -> Value {
         json!({

@@ -233,6 +233,12 @@ pub struct Tracer<'a> {
     vnet_numbers: HashMap<&'a str, usize>,
     /// VNet key → its subnets' views.
     subnets: HashMap<String, Vec<&'a SubnetView>>,
+    /// VNet key → its address space.
+    spaces: HashMap<&'a str, &'a [Prefix]>,
+    /// Link key → its VNet and the link back, if there is one.
+    links: HashMap<&'a str, (ResourceId, Option<&'a VirtualNetworkPeering>)>,
+    /// Gateway key → what on-premises learns from it.
+    learned: HashMap<&'a str, Vec<Prefix>>,
 }
 
 /// Where a packet is.
@@ -271,7 +277,27 @@ impl<'a> Tracer<'a> {
                 }
             }
         }
-        Tracer { network, state, hosts, vnet_numbers, subnets }
+        let mut spaces = HashMap::new();
+        for stored in state.all_of(Kind::VirtualNetwork) {
+            if let Some(v) = stored.resource.as_virtual_network() {
+                spaces.insert(v.id.key(), v.properties.address_space.address_prefixes.as_slice());
+            }
+        }
+        let mut links = HashMap::new();
+        for stored in state.all_of(Kind::VirtualNetworkPeering) {
+            if let Some(link) = stored.resource.as_peering()
+                && let Some(local) = link.local_vnet_id()
+            {
+                links.insert(link.id.key(), (local, state.reverse_link(link)));
+            }
+        }
+        let mut learned = HashMap::new();
+        for stored in state.all_of(Kind::VirtualNetworkGateway) {
+            if let Some(g) = stored.resource.as_virtual_network_gateway() {
+                learned.insert(g.id.key(), Tracer::site_learned(state, g));
+            }
+        }
+        Tracer { network, state, hosts, vnet_numbers, subnets, spaces, links, learned }
     }
 
     pub fn network(&self) -> &'a Network {
@@ -554,12 +580,13 @@ impl<'a> Tracer<'a> {
         self.hosts.get(&(number, ip)).copied()
     }
 
-    fn vnet(&self, id: &ResourceId) -> Option<&'a VirtualNetwork> {
-        self.state.vnet(id)
+    fn in_space(&self, vnet: &ResourceId, ip: IpAddr) -> bool {
+        self.spaces.get(vnet.key()).is_some_and(|space| space.iter().any(|p| p.contains_addr(ip)))
     }
 
-    fn in_space(&self, vnet: &ResourceId, ip: IpAddr) -> bool {
-        self.vnet(vnet).is_some_and(|v| v.properties.address_space.address_prefixes.iter().any(|p| p.contains_addr(ip)))
+    /// What `site_learned` gives for `gateway`, worked out once.
+    fn learned_by_site(&self, gateway: &VirtualNetworkGateway) -> &[Prefix] {
+        self.learned.get(gateway.id.key()).map_or(&[], Vec::as_slice)
     }
 
     fn gateway_subnet(&self, gateway: &VirtualNetworkGateway) -> Option<&'a SubnetView> {
@@ -568,14 +595,14 @@ impl<'a> Tracer<'a> {
 
     /// The prefixes an on-premises site learns from `gateway`: the gateway VNet's space and the
     /// space of every peer that uses this gateway through transit.
-    fn site_learned(&self, gateway: &VirtualNetworkGateway) -> Vec<Prefix> {
+    fn site_learned(state: &State, gateway: &VirtualNetworkGateway) -> Vec<Prefix> {
         let Some(hub) = gateway.vnet_id() else {
             return Vec::new();
         };
         let mut learned: Vec<Prefix> =
-            self.vnet(&hub).map(|v| v.properties.address_space.address_prefixes.clone()).unwrap_or_default();
-        for link in self.state.links_of(&hub) {
-            if let Some((_, g)) = transit_gateway(self.state, link.remote_vnet_id())
+            state.vnet(&hub).map(|v| v.properties.address_space.address_prefixes.clone()).unwrap_or_default();
+        for link in state.links_of(&hub) {
+            if let Some((_, g)) = transit_gateway(state, link.remote_vnet_id())
                 && g.id == gateway.id
             {
                 learned.extend(link.properties.remote_address_space.address_prefixes.iter().copied());
@@ -723,7 +750,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             let next = match at {
                 At::Nic(nic, subnet) => self.send_from_nic(nic, subnet),
                 At::Subnet(subnet) => {
-                    let route = self.route(subnet, &subnet_name(&subnet.id));
+                    let route = self.route(subnet, || subnet_name(&subnet.id));
                     self.follow(route, subnet, None)
                 }
                 At::Gateway(gateway) => self.at_gateway(gateway),
@@ -793,17 +820,24 @@ impl<'t, 'a> Walk<'t, 'a> {
             return;
         }
         for &(nsg, attached) in gates {
+            if self.verdict_only {
+                if nsg.layer(direction).evaluate(&self.flow).action.access == SecurityRuleAccess::Deny {
+                    self.blocker(BlockerKind::NetworkSecurityRule, None, String::new(), String::new());
+                    return;
+                }
+                continue;
+            }
             let decisions = security::through_gates(&[(nsg, attached)], direction, &self.flow);
             let Some(d) = decisions.into_iter().next() else {
                 continue;
             };
-            let where_ = if attached.kind() == Some(Kind::Subnet) {
-                format!("subnet {}", subnet_name(attached))
-            } else {
-                format!("NIC {}", attached.name())
-            };
             let dir = if direction == SecurityRuleDirection::Inbound { "in" } else { "out" };
             self.hop(HopKind::SecurityGroup, Some(&d.nsg), None, || {
+                let where_ = if attached.kind() == Some(Kind::Subnet) {
+                    format!("subnet {}", subnet_name(attached))
+                } else {
+                    format!("NIC {}", attached.name())
+                };
                 format!("{} ({where_}, {dir}): {} by {}", d.nsg.name(), access_word(d.access), d.rule_name)
             });
             if d.access == SecurityRuleAccess::Deny {
@@ -928,15 +962,14 @@ impl<'t, 'a> Walk<'t, 'a> {
     }
 
     /// The route a subnet uses for the packet's destination.
-    fn route(&mut self, subnet: &'a SubnetView, place: &str) -> Option<&'a EffectiveRoute> {
+    fn route(&mut self, subnet: &'a SubnetView, place: impl FnOnce() -> String) -> Option<&'a EffectiveRoute> {
         let route = subnet.routes.lookup(self.flow.destination)?;
-        self.hop(HopKind::Route, route_resource(route), None, || format!("{place}: {}", describe_route(route)));
+        self.hop(HopKind::Route, route_resource(route), None, || format!("{}: {}", place(), describe_route(route)));
         Some(route)
     }
 
     fn send_from_nic(&mut self, nic: &'a NicView, subnet: &'a SubnetView) -> Next<'a> {
-        let place = subnet_name(&subnet.id);
-        let route = self.route(subnet, &place);
+        let route = self.route(subnet, || subnet_name(&subnet.id));
         self.follow(route, subnet, Some(nic))
     }
 
@@ -1036,21 +1069,19 @@ impl<'t, 'a> Walk<'t, 'a> {
     /// Crossing a peering link from its VNet to the remote: the receiving side must accept the
     /// packet when it did not start in the sending VNet (unless a gateway forwarded it).
     fn cross(&mut self, link: &VirtualNetworkPeering, by_gateway: bool) {
-        let state = self.tracer.state;
-        let from = link.local_vnet_id();
         let to = link.remote_vnet_id();
-        self.hop(HopKind::Peering, Some(&link.id), None, || {
-            format!("{} → {} (link {})", from.as_ref().map_or("?", |f| f.name()), to.name(), link.name)
-        });
-        let Some(from) = from else {
+        let Some((from, back)) = self.tracer.links.get(link.id.key()) else {
             return;
         };
-        let Some(back) = state.reverse_link(link) else {
+        self.hop(HopKind::Peering, Some(&link.id), None, || {
+            format!("{} → {} (link {})", from.name(), to.name(), link.name)
+        });
+        let Some(back) = back else {
             return;
         };
         // 1.18: the flag is read on the receiving VNet's link; a VPN gateway's forwarding does
         // not need it.
-        if !by_gateway && !self.tracer.in_space(&from, self.flow.source) && !back.properties.allow_forwarded_traffic {
+        if !by_gateway && !back.properties.allow_forwarded_traffic && !self.tracer.in_space(from, self.flow.source) {
             self.blocker(
                 BlockerKind::ForwardedTraffic,
                 Some(&back.id),
@@ -1230,7 +1261,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             );
             return Next::Arrived(Arrival::Nowhere);
         };
-        let route = self.route(subnet, &format!("gateway {}", gateway.name));
+        let route = self.route(subnet, || format!("gateway {}", gateway.name));
         match route.map(|r| (&r.origin, r.next_hop_type)) {
             Some((Origin::Gateway { connection, .. }, _)) => {
                 let Some(c) = self.tracer.state.resource(connection).and_then(Resource::as_connection) else {
@@ -1287,7 +1318,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         }
         for (c, g) in &connected {
             if c.properties.connection_status == ConnectionStatus::Connected
-                && self.tracer.site_learned(g).iter().any(|p| p.contains_addr(dst))
+                && self.tracer.learned_by_site(g).iter().any(|p| p.contains_addr(dst))
             {
                 self.hop(HopKind::Connection, Some(&c.id), None, || format!("connection {} (IPsec)", c.name));
                 self.hop(HopKind::Gateway, Some(&g.id), g.instance_addresses().first().copied(), || {
@@ -1295,6 +1326,10 @@ impl<'t, 'a> Walk<'t, 'a> {
                 });
                 return Next::At(At::Gateway(g));
             }
+        }
+        if self.verdict_only {
+            self.blocker(BlockerKind::Route, None, String::new(), String::new());
+            return Next::Arrived(Arrival::Nowhere);
         }
         // Why the site has no route there, and the way it would take once fixed.
         let Some((c, g)) = connected.first().copied() else {
@@ -1309,7 +1344,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         if c.properties.connection_status != ConnectionStatus::Connected {
             self.connection_down(c);
         }
-        if !self.tracer.site_learned(g).iter().any(|p| p.contains_addr(dst)) {
+        if !self.tracer.learned_by_site(g).iter().any(|p| p.contains_addr(dst)) {
             self.hop(HopKind::Route, Some(site), None, || {
                 format!("on-premises site {}: no route to {dst}", site.name())
             });

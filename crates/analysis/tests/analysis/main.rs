@@ -4,6 +4,7 @@ mod incremental;
 mod reach;
 mod routes;
 mod security;
+mod shapes;
 mod trace;
 
 use std::path::PathBuf;
