@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::net::IpAddr;
 
 use vnetlab_analysis::azure::Network;
-use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, offset};
+use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, first_host};
 use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
 
 use crate::output;
@@ -34,7 +34,7 @@ pub fn resolve_end(env: &Env, state: &State, tracer: &Tracer<'_>, text: &str, gr
     if let Some(site) = site_named(env, state, name, group)? {
         let ip = match ip {
             Some(ip) => ip,
-            None => first_host(state, &site).ok_or_else(|| {
+            None => site_address(state, &site).ok_or_else(|| {
                 Failure::Azure(AzureError::new(400, "InvalidArgument", format!("Site '{name}' has no address space.")))
             })?,
         };
@@ -74,8 +74,8 @@ fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Resu
     Ok(found.into_iter().next())
 }
 
-/// A site's first usable address (the first prefix's network address plus one).
-fn first_host(state: &State, site: &ResourceId) -> Option<IpAddr> {
+/// The address that stands for a site: the first host of its first prefix.
+fn site_address(state: &State, site: &ResourceId) -> Option<IpAddr> {
     let prefix = state
         .get(site)?
         .resource
@@ -85,7 +85,7 @@ fn first_host(state: &State, site: &ResourceId) -> Option<IpAddr> {
         .address_prefixes
         .first()
         .copied()?;
-    Some(offset(prefix.network(), 1))
+    Some(first_host(&prefix))
 }
 
 pub fn trace(env: &Env, source: &str, destination: &str, probe: Probe, group: Option<&str>) -> Result<()> {

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use vnetlab_model::{GATEWAY_SUBNET, Kind, Resource, ResourceId, State, View, same_name};
 
 use super::Network;
-use super::trace::{Hop, HopKind, Probe, Trace, TraceEnd, Tracer, offset};
+use super::trace::{Hop, HopKind, Probe, Trace, TraceEnd, Tracer, first_host, offset};
 use crate::layers::Protocol;
 
 /// An intents file.
@@ -171,8 +171,14 @@ pub fn verify(state: &State, intents: &Intents) -> Result<Vec<Outcome>, String> 
                 if f == t || f.ip().is_ipv4() != t.ip().is_ipv4() || same_place(f, t) {
                     continue;
                 }
-                let trace = tracer.trace(f, t, probe).map_err(|e| format!("intents[{i}] ({label}): {e}"))?;
                 let pair = format!("{fname} → {tname}");
+                let trace = match tracer.trace(f, t, probe) {
+                    Ok(trace) => trace,
+                    Err(e) => {
+                        failures.push(format!("{pair} cannot be traced: {e}"));
+                        continue;
+                    }
+                };
                 match (intent.reach, trace.reachable()) {
                     (true, false) => {
                         let why: Vec<String> =
@@ -222,11 +228,11 @@ fn passes(network: &Network, trace: &Trace, via: &str) -> bool {
         let Some(id) = &hop.resource else {
             continue;
         };
-        let mut at = Some(id.clone());
-        while let Some(x) = at {
-            names.insert(x.name().to_ascii_lowercase());
-            at = x.parent();
+        // Only what forwards the packet counts: appliances, gateways, connections, peerings.
+        if !matches!(hop.kind, HopKind::VirtualAppliance | HopKind::Gateway | HopKind::Connection | HopKind::Peering) {
+            continue;
         }
+        names.insert(id.name().to_ascii_lowercase());
         if hop.kind == HopKind::VirtualAppliance
             && let Some(vm) = network.nic(id).and_then(|n| n.vm.as_ref())
         {
@@ -348,7 +354,7 @@ fn sites(
             && matches(&site.id)
             && let Some(p) = site.properties.local_network_address_space.address_prefixes.first()
         {
-            let ip = offset(p.network(), 1);
+            let ip = first_host(p);
             out.push((site.name.clone(), TraceEnd::Site { site: site.id.clone(), ip }));
         }
     }

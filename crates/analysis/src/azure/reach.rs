@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use vnetlab_model::{GATEWAY_SUBNET, Kind, Resource, ResourceId, State, View};
 
-use super::trace::{Probe, TraceEnd, Tracer, offset};
+use super::trace::{Probe, TraceEnd, Tracer, first_host, offset};
 use super::{AnalysisError, Network};
 
 /// What the rows and columns of a matrix are.
@@ -102,7 +102,7 @@ pub fn members(network: &Network, state: &State, by: By) -> Vec<Member> {
             out.push(Member {
                 id: site.id.clone(),
                 name: site.name.clone(),
-                ends: vec![TraceEnd::Site { site: site.id.clone(), ip: offset(prefix.network(), 1) }],
+                ends: vec![TraceEnd::Site { site: site.id.clone(), ip: first_host(prefix) }],
             });
         }
     }
@@ -200,6 +200,11 @@ impl Member {
     /// How many addresses stand for it.
     pub fn ends(&self) -> usize {
         self.ends.len()
+    }
+
+    /// The addresses that stand for it.
+    pub fn end_list(&self) -> &[TraceEnd] {
+        &self.ends
     }
 }
 

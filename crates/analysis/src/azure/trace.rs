@@ -37,6 +37,13 @@ pub fn offset(ip: IpAddr, n: u32) -> IpAddr {
     }
 }
 
+/// The address that stands for an on-premises prefix: its first host (the prefix itself when it
+/// is a single address).
+pub fn first_host(prefix: &Prefix) -> IpAddr {
+    let single = if prefix.is_ipv4() { 32 } else { 128 };
+    if prefix.prefix_len() >= single { prefix.network() } else { offset(prefix.network(), 1) }
+}
+
 /// An end of a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceEnd {
@@ -360,13 +367,37 @@ impl<'a> Tracer<'a> {
                 at: forward_hops.len().checked_sub(1),
             });
         }
+        // Leaving for the Internet or a site when the destination is elsewhere.
+        let elsewhere = match (&arrival, destination) {
+            (Arrival::Internet, TraceEnd::Nic { .. } | TraceEnd::Subnet { .. } | TraceEnd::Site { .. }) => {
+                Some("leaves for the Internet".to_owned())
+            }
+            (Arrival::Site(s), TraceEnd::Nic { .. } | TraceEnd::Subnet { .. }) => {
+                Some(format!("goes to on-premises site '{}'", s.name()))
+            }
+            (Arrival::Site(s), TraceEnd::Site { site, .. }) if s != site => {
+                Some(format!("goes to on-premises site '{}'", s.name()))
+            }
+            _ => None,
+        };
+        if let Some(what) = elsewhere {
+            let (problem, fix) = if verdict_only {
+                (String::new(), String::new())
+            } else {
+                (
+                    format!("The packet for {dst} {what}, not to its destination."),
+                    "Change the routes so that the destination's prefix leads to it.".to_owned(),
+                )
+            };
+            let at = forward_hops.len().checked_sub(1);
+            blockers.push(Blocker { leg: Leg::Forward, kind: BlockerKind::Route, resource: None, problem, fix, at });
+        }
         // The answer, from where the packet arrived (or would arrive once fixed).
-        let back_start = match (&arrival, destination) {
-            (Arrival::Host(nic, subnet), _) => Some(At::Nic(nic, subnet)),
-            (Arrival::Subnet(subnet), _) => Some(At::Subnet(subnet)),
-            (Arrival::Site(_), TraceEnd::Site { site, .. }) => Some(At::Site(site)),
-            (Arrival::Site(site), _) => self.state.get(site).map(|s| At::Site(s.id())),
-            (Arrival::Internet | Arrival::Nowhere, _) => None,
+        let back_start = match &arrival {
+            Arrival::Host(nic, subnet) => Some(At::Nic(nic, subnet)),
+            Arrival::Subnet(subnet) => Some(At::Subnet(subnet)),
+            Arrival::Site(site) => self.state.get(site).map(|s| At::Site(s.id())),
+            Arrival::Internet | Arrival::Nowhere => None,
         };
         let mut back_hops = Vec::new();
         let back_start = if verdict_only && !blockers.is_empty() { None } else { back_start };
@@ -661,6 +692,8 @@ struct Walk<'t, 'a> {
     assumed: bool,
     /// Where the packet has been (by the identity of the NIC, subnet, gateway or site).
     visited: Vec<usize>,
+    /// The gates being evaluated are an appliance's (a deny there is always a blocker).
+    at_appliance: bool,
     /// Only whether the packet passes is wanted: no hops are written and the walk ends at the
     /// first blocker.
     verdict_only: bool,
@@ -685,6 +718,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             assumed: false,
             visited: Vec::new(),
             verdict_only: false,
+            at_appliance: false,
             to_subnet: false,
         }
     }
@@ -845,7 +879,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                     self.blocker(BlockerKind::NetworkSecurityRule, None, String::new(), String::new());
                     return;
                 }
-                if self.denied_until_peered(&d, direction, subnet) {
+                if !self.at_appliance && self.denied_until_peered(&d, direction, subnet) {
                     if let Some(last) = self.hops.last_mut() {
                         last.detail.push_str(" (the VirtualNetwork tag takes the peer in once it is reachable)");
                     }
@@ -926,7 +960,13 @@ impl<'t, 'a> Walk<'t, 'a> {
                 }
             }
         }
-        let priority = self.free_priority(&d.nsg, direction, d.priority);
+        let Some(priority) = self.free_priority(&d.nsg, direction, d.priority) else {
+            let fix = format!(
+                "{hint}change rule {} (priority {}) so that it allows this traffic: no priority below it is free for a new rule",
+                d.rule_name, d.priority
+            );
+            return (problem, fix);
+        };
         let ports = if f.protocol.has_ports() {
             format!(" --destination-port-ranges {}", f.destination_port)
         } else {
@@ -947,7 +987,7 @@ impl<'t, 'a> Walk<'t, 'a> {
     }
 
     /// A custom-rule priority free in `nsg` and below `below`.
-    fn free_priority(&self, nsg: &ResourceId, direction: SecurityRuleDirection, below: u32) -> u32 {
+    fn free_priority(&self, nsg: &ResourceId, direction: SecurityRuleDirection, below: u32) -> Option<u32> {
         let used: HashSet<u32> = self
             .tracer
             .state
@@ -958,7 +998,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             .map(|r| r.properties.priority)
             .collect();
         let top = below.saturating_sub(1).min(4096);
-        (100..=top).rev().find(|p| !used.contains(p)).unwrap_or(100)
+        (100..=top).rev().find(|p| !used.contains(p))
     }
 
     /// The route a subnet uses for the packet's destination.
@@ -1229,6 +1269,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                 if nva.enable_ip_forwarding { "on" } else { "off" }
             )
         });
+        self.at_appliance = true;
         self.gates(nva, nva_subnet, SecurityRuleDirection::Inbound);
         if !nva.enable_ip_forwarding && !nva.addresses.iter().any(|a| a.ip == self.flow.destination) {
             self.blocker(
@@ -1246,6 +1287,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             );
         }
         self.gates(nva, nva_subnet, SecurityRuleDirection::Outbound);
+        self.at_appliance = false;
         Next::At(At::Nic(nva, nva_subnet))
     }
 
@@ -1300,7 +1342,9 @@ impl<'t, 'a> Walk<'t, 'a> {
                 Some(vnet) => self.deliver(&vnet, None, subnet),
                 None => Next::Arrived(Arrival::Nowhere),
             },
-            _ => self.no_route(subnet, route),
+            // A user route of the GatewaySubnet (to a firewall, say) is followed as from a NIC.
+            Some(_) => self.follow(route, subnet, None),
+            None => self.no_route(subnet, route),
         }
     }
 
@@ -1348,7 +1392,22 @@ impl<'t, 'a> Walk<'t, 'a> {
             self.hop(HopKind::Route, Some(site), None, || {
                 format!("on-premises site {}: no route to {dst}", site.name())
             });
-            self.transit_blockers(g, dst);
+            let before = self.blockers.len();
+            let spoke = self
+                .tracer
+                .vnets_holding(dst, &g.vnet_id().unwrap_or_else(|| site.clone()))
+                .first()
+                .map(|v| v.id.clone());
+            self.transit_blockers(g, spoke.as_ref());
+            if self.blockers.len() == before {
+                self.blocker(
+                    BlockerKind::Route,
+                    Some(site),
+                    format!("On-premises site '{}' learns no route to {dst} from gateway '{}'.", site.name(), g.name),
+                    "Announce the destination's prefix through the gateway (gateway transit from a peered VNet)."
+                        .into(),
+                );
+            }
         }
         self.hop(HopKind::Connection, Some(&c.id), None, || format!("connection {} (IPsec)", c.name));
         self.hop(HopKind::Gateway, Some(&g.id), g.instance_addresses().first().copied(), || {
@@ -1362,27 +1421,30 @@ impl<'t, 'a> Walk<'t, 'a> {
             BlockerKind::Connection,
             Some(&c.id),
             format!("Connection '{}' is {}, so it carries no traffic.", c.name, c.properties.connection_status),
-            "Make both sides of the connection agree (the same shared key on both, both gateways provisioned): az network vpn-connection shared-key update ...".into(),
+            format!(
+                "Give both sides of the connection the same shared key (and, for VNet-to-VNet, make the connection back): az network vpn-connection shared-key update -g {} --connection-name {} --value KEY",
+                c.id.resource_group_name().unwrap_or_default(),
+                c.name
+            ),
         );
     }
 
     /// What keeps `dst`'s VNet from using `gateway` through transit (or the site from learning
     /// it): each missing flag is its own blocker.
-    fn transit_blockers(&mut self, gateway: &VirtualNetworkGateway, dst_or_src: IpAddr) {
+    fn transit_blockers(&mut self, gateway: &VirtualNetworkGateway, spoke: Option<&ResourceId>) {
         let state = self.tracer.state;
         let Some(hub) = gateway.vnet_id() else {
             return;
         };
-        let Some(vnet) = self.tracer.vnets_holding(dst_or_src, &hub).into_iter().next() else {
+        let Some(spoke) = spoke else {
             self.blocker(
                 BlockerKind::Route,
                 None,
-                format!("No VNet has the address {dst_or_src}."),
+                format!("No VNet has the address {}.", self.flow.destination),
                 "Trace to an address of a VNet or a site.".into(),
             );
             return;
         };
-        let spoke = &vnet.id;
         let up = state.link_between(spoke, &hub);
         let down = state.link_between(&hub, spoke);
         match (up, down) {
@@ -1423,11 +1485,44 @@ impl<'t, 'a> Walk<'t, 'a> {
     /// No usable route for the destination from `subnet` (`route` is the one that drops it, if
     /// any): say why, then go on the way the fix would open.
     fn no_route(&mut self, subnet: &'a SubnetView, route: Option<&EffectiveRoute>) -> Next<'a> {
-        let dst = self.flow.destination;
         if self.verdict_only {
             self.blocker(BlockerKind::Route, None, String::new(), String::new());
             return Next::Arrived(Arrival::Nowhere);
         }
+        let before = self.blockers.len();
+        let next = self.diagnose(subnet, route);
+        // However the diagnosis went, a packet that had no usable route is blocked: blame the
+        // route that took it nowhere.
+        if self.blockers.len() == before {
+            let dst = self.flow.destination;
+            let (resource, problem) = match route {
+                Some(r) => (
+                    route_resource(r).cloned(),
+                    format!(
+                        "Subnet '{}' sends {dst} by {}, which does not lead there.",
+                        subnet.id.name(),
+                        describe_route(r)
+                    ),
+                ),
+                None => (None, format!("Subnet '{}' has no route to {dst}.", subnet.id.name())),
+            };
+            let fix = match route {
+                Some(r) if r.source == RouteSource::User => {
+                    "Delete the user route or give it a next hop that leads to the destination.".to_owned()
+                }
+                _ => {
+                    "Add a route (a peering, or a user route to an appliance or gateway) that leads to the destination."
+                        .to_owned()
+                }
+            };
+            self.blocker(BlockerKind::Route, resource.as_ref(), problem, fix);
+        }
+        next
+    }
+
+    /// Why there is no usable route, as blockers, and the way the fix would open.
+    fn diagnose(&mut self, subnet: &'a SubnetView, route: Option<&EffectiveRoute>) -> Next<'a> {
+        let dst = self.flow.destination;
         let state = self.tracer.state;
         let here = &subnet.vnet;
         // A user route that drops traffic is a blocker of its own.
@@ -1467,7 +1562,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                     );
                 }
             } else {
-                self.transit_blockers(g, self.flow.source);
+                self.transit_blockers(g, Some(here));
             }
             if let Some(hub) = hub
                 && &hub != here
@@ -1507,6 +1602,25 @@ impl<'t, 'a> Walk<'t, 'a> {
         if there == here {
             return self.deliver(here, None, subnet);
         }
+        // Blockers about the pair name the same VNet both ways, so the way back does not name a
+        // missing peering a second time.
+        let pair = if here.key() < there.key() { here } else { there };
+        // A VNet-to-VNet connection between the two VNets' gateways that carries nothing.
+        let gateways = |v: &ResourceId| state.gateways_of(v).into_iter().map(|g| g.id.clone()).collect::<Vec<_>>();
+        let (mine, theirs) = (gateways(here), gateways(there));
+        let tunnel = state.all_of(Kind::Connection).into_iter().filter_map(|c| c.resource.as_connection()).find(|c| {
+            let p = &c.properties;
+            p.connection_type == ConnectionType::Vnet2Vnet
+                && mine.contains(&p.virtual_network_gateway1.id)
+                && p.virtual_network_gateway2.as_ref().is_some_and(|g| theirs.contains(&g.id))
+        });
+        if let Some(c) = tunnel
+            && c.properties.connection_status != ConnectionStatus::Connected
+        {
+            self.connection_down(c);
+            self.hop(HopKind::Connection, Some(&c.id), None, || format!("connection {} (Vnet2Vnet)", c.name));
+            return self.deliver(there, None, subnet);
+        }
         let out = state.link_between(here, there);
         let back = state.link_between(there, here);
         let fix_pair = |name: &str| {
@@ -1517,6 +1631,13 @@ impl<'t, 'a> Walk<'t, 'a> {
                 there.as_str()
             )
         };
+        let connected = |l: Option<&VirtualNetworkPeering>| {
+            l.is_some_and(|l| l.properties.peering_state == PeeringState::Connected)
+        };
+        if connected(out) && connected(back) {
+            // Peered both ways: the route is the problem (the caller blames it).
+            return Next::Arrived(Arrival::Nowhere);
+        }
         if out.is_some() || back.is_some() {
             let (problem, fix, resource) = match (out, back) {
                 (Some(o), None) => (
@@ -1599,7 +1720,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             (_, Some((hub, ip))) => {
                 self.blocker(
                     BlockerKind::NotTransitive,
-                    Some(there),
+                    Some(pair),
                     format!(
                         "'{}' and '{}' are not peered; both peer with '{}', but peering is not transitive and no route sends {dst} to the appliance at {ip}.",
                         here.name(), there.name(), hub.name()
@@ -1626,7 +1747,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             (Some(hub), None) => {
                 self.blocker(
                     BlockerKind::NotTransitive,
-                    Some(there),
+                    Some(pair),
                     format!(
                         "'{}' and '{}' are not peered; both peer with '{}', but peering is not transitive.",
                         here.name(),
@@ -1647,7 +1768,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             (None, None) => {
                 self.blocker(
                     BlockerKind::Peering,
-                    Some(there),
+                    Some(pair),
                     format!("'{}' and '{}' are not peered.", here.name(), there.name()),
                     format!(
                         "Peer them both ways: {} (and the same on '{}')",
