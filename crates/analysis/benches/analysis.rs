@@ -287,23 +287,7 @@ fn group_ops(g: usize) -> Vec<Operation> {
     let gateway = top(&rg, Kind::VirtualNetworkGateway, "hub-gw");
     ops.push(Operation::VirtualNetworkGatewayPut {
         id: gateway.clone(),
-        spec: VirtualNetworkGatewaySpec {
-            location: west,
-            tags: Default::default(),
-            gateway_type: GatewayType::Vpn,
-            vpn_type: None,
-            sku: GatewaySkuName::VpnGw1,
-            vpn_gateway_generation: None,
-            active_active: false,
-            enable_bgp: false,
-            asn: None,
-            enable_private_ip_address: false,
-            ip_configurations: vec![GatewayIpConfigurationSpec {
-                name: "default".into(),
-                subnet: child(&hub, Kind::Subnet, "GatewaySubnet"),
-                public_ip_address: Some(pip),
-            }],
-        },
+        spec: VirtualNetworkGatewaySpec::new(west, GatewayType::Vpn, &hub, Some(pip)).expect("valid ids"),
     });
     let site = top(&rg, Kind::LocalNetworkGateway, "branch");
     ops.push(Operation::LocalNetworkGatewayPut {

@@ -459,6 +459,35 @@ pub struct VirtualNetworkGatewaySpec {
     pub ip_configurations: Vec<GatewayIpConfigurationSpec>,
 }
 
+impl VirtualNetworkGatewaySpec {
+    /// A gateway of `gateway_type` with the smallest SKU of its kind (VpnGw1, ErGw1AZ), BGP off
+    /// and one IP configuration in `vnet`'s GatewaySubnet.
+    pub fn new(
+        location: Location,
+        gateway_type: GatewayType,
+        vnet: &ResourceId,
+        public_ip_address: Option<ResourceId>,
+    ) -> Result<VirtualNetworkGatewaySpec, vnetlab_model::IdError> {
+        Ok(VirtualNetworkGatewaySpec {
+            location,
+            tags: Tags::default(),
+            gateway_type,
+            vpn_type: None,
+            sku: if gateway_type == GatewayType::Vpn { GatewaySkuName::VpnGw1 } else { GatewaySkuName::ErGw1AZ },
+            vpn_gateway_generation: None,
+            active_active: false,
+            enable_bgp: false,
+            asn: None,
+            enable_private_ip_address: false,
+            ip_configurations: vec![GatewayIpConfigurationSpec {
+                name: "default".into(),
+                subnet: vnet.child(vnetlab_model::Kind::Subnet, vnetlab_model::GATEWAY_SUBNET)?,
+                public_ip_address,
+            }],
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct GatewayIpConfigurationSpec {
     pub name: String,

@@ -195,23 +195,7 @@ fn appliance_route(prefix: &str, hop: &str) -> RouteSpec {
 }
 
 fn gateway_spec(location: Location, vnet: &ResourceId, pip: &ResourceId) -> VirtualNetworkGatewaySpec {
-    VirtualNetworkGatewaySpec {
-        location,
-        tags: Default::default(),
-        gateway_type: GatewayType::Vpn,
-        vpn_type: None,
-        sku: GatewaySkuName::VpnGw1,
-        vpn_gateway_generation: None,
-        active_active: false,
-        enable_bgp: false,
-        asn: None,
-        enable_private_ip_address: false,
-        ip_configurations: vec![GatewayIpConfigurationSpec {
-            name: "default".into(),
-            subnet: vnet.child(Kind::Subnet, "GatewaySubnet").unwrap(),
-            public_ip_address: Some(pip.clone()),
-        }],
-    }
+    VirtualNetworkGatewaySpec::new(location, GatewayType::Vpn, vnet, Some(pip.clone())).unwrap()
 }
 
 fn vnet_to_vnet(location: Location, from: &ResourceId, to: &ResourceId) -> ConnectionSpec {

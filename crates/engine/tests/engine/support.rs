@@ -155,23 +155,7 @@ impl Lab {
         pip: Option<ResourceId>,
         gateway_type: GatewayType,
     ) -> VirtualNetworkGatewaySpec {
-        VirtualNetworkGatewaySpec {
-            location: westus(),
-            tags: Default::default(),
-            gateway_type,
-            vpn_type: None,
-            sku: if gateway_type == GatewayType::Vpn { GatewaySkuName::VpnGw1 } else { GatewaySkuName::ErGw1AZ },
-            vpn_gateway_generation: None,
-            active_active: false,
-            enable_bgp: false,
-            asn: None,
-            enable_private_ip_address: false,
-            ip_configurations: vec![GatewayIpConfigurationSpec {
-                name: "default".into(),
-                subnet: vnet.child(Kind::Subnet, "GatewaySubnet").unwrap(),
-                public_ip_address: pip,
-            }],
-        }
+        VirtualNetworkGatewaySpec::new(westus(), gateway_type, vnet, pip).unwrap()
     }
 
     /// A VPN gateway in `vnet`, which needs a GatewaySubnet.
