@@ -205,7 +205,11 @@ pub fn transit_gateway<'v>(
         if !back.properties.allow_gateway_transit {
             return None;
         }
-        let gateway = view.gateways_of(link.remote_vnet_id()).into_iter().next()?;
+        // A hub may have a VPN and an ExpressRoute gateway: the VPN gateway is the one that
+        // forwards between peers (1.17), so it stands for the hub.
+        let gateways = view.gateways_of(link.remote_vnet_id());
+        let vpn = gateways.iter().copied().find(|g| g.properties.gateway_type == vnetlab_model::GatewayType::Vpn);
+        let gateway = vpn.or_else(|| gateways.first().copied())?;
         Some((link, gateway))
     })
 }
@@ -259,10 +263,13 @@ pub fn subnet_routes(view: &impl View, vnet: &VirtualNetwork, subnet: &Subnet) -
     if !no_bgp {
         let mut sources: Vec<(&VirtualNetworkGateway, Option<ResourceId>)> =
             view.gateways_of(&vnet.id).into_iter().map(|g| (g, None)).collect();
+        // Through transit, every gateway of the remote VNet (VPN and ExpressRoute) teaches its routes.
         if sources.is_empty()
-            && let Some((link, gateway)) = transit_gateway(view, &vnet.id)
+            && let Some((link, _)) = transit_gateway(view, &vnet.id)
         {
-            sources.push((gateway, Some(link.id.clone())));
+            for gateway in view.gateways_of(link.remote_vnet_id()) {
+                sources.push((gateway, Some(link.id.clone())));
+            }
         }
         for (gateway, via) in sources {
             let ips = gateway.instance_addresses();

@@ -633,8 +633,8 @@ impl<'a> Tracer<'a> {
         let mut learned: Vec<Prefix> =
             state.vnet(&hub).map(|v| v.properties.address_space.address_prefixes.clone()).unwrap_or_default();
         for link in state.links_of(&hub) {
-            if let Some((_, g)) = transit_gateway(state, link.remote_vnet_id())
-                && g.id == gateway.id
+            if let Some((back, _)) = transit_gateway(state, link.remote_vnet_id())
+                && back.remote_vnet_id() == &hub
             {
                 learned.extend(link.properties.remote_address_space.address_prefixes.iter().copied());
             }
@@ -1548,7 +1548,9 @@ impl<'t, 'a> Walk<'t, 'a> {
             let no_bgp = subnet.routes.routes.iter().any(|r| r.disable_bgp_route_propagation);
             if c.properties.connection_status != ConnectionStatus::Connected {
                 self.connection_down(c);
-            } else if hub.as_ref() == Some(here) || transit_gateway(state, here).is_some_and(|(_, tg)| tg.id == g.id) {
+            } else if hub.as_ref() == Some(here)
+                || transit_gateway(state, here).is_some_and(|(link, _)| Some(link.remote_vnet_id()) == hub.as_ref())
+            {
                 if no_bgp {
                     let table = subnet.routes.routes.iter().find_map(|r| match &r.origin {
                         Origin::User { table, .. } => Some(table.clone()),

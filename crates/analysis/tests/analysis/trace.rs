@@ -440,3 +440,18 @@ fn the_verdict_only_walk_agrees_with_the_full_trace() {
         }
     }
 }
+
+#[test]
+fn a_hub_with_an_expressroute_gateway_beside_the_vpn_gateway_still_gives_transit() {
+    let state = hub_and_spoke(&[(
+        "gateways:\n",
+        "gateways:\n  - { name: a-er-gw, vnet: hub, type: ExpressRoute, sku: ErGw1AZ }\n",
+    )]);
+    let t = trace(&state, "spoke1-vm", "192.168.10.20", tcp(443));
+    assert!(t.reachable(), "{:#?}", t.blockers);
+    assert!(
+        t.forward.iter().any(|h| h.kind == HopKind::Gateway && h.detail == "gateway hub-vpngw"),
+        "{:#?}",
+        t.forward
+    );
+}
