@@ -21,15 +21,14 @@ use vnetlab_analysis::azure::reach::{self, By};
 use vnetlab_analysis::azure::trace::{Probe, Tracer};
 use vnetlab_analysis::layers::Protocol;
 use vnetlab_engine::{
-    ConnectionSpec, Context, GatewayIpConfigurationSpec, LocalNetworkGatewaySpec, NetworkInterfaceSpec,
-    NetworkSecurityGroupSpec, NicIpConfigurationSpec, Operation, PeeringSpec, PublicIpAddressSpec, RouteSpec,
-    RouteTableSpec, SecurityRuleSpec, SequentialIds, Settings, SubnetSpec, VirtualNetworkGatewaySpec,
-    VirtualNetworkSpec,
+    ConnectionSpec, Context, LocalNetworkGatewaySpec, NetworkInterfaceSpec, NetworkSecurityGroupSpec,
+    NicIpConfigurationSpec, Operation, PeeringSpec, PublicIpAddressSpec, RouteSpec, RouteTableSpec, SecurityRuleSpec,
+    SequentialIds, Settings, SubnetSpec, VirtualNetworkGatewaySpec, VirtualNetworkSpec,
 };
 use vnetlab_model::resources::{AddressMatch, PortRange};
 use vnetlab_model::{
-    ConnectionType, GatewaySkuName, GatewayType, Kind, Location, Prefix, ResourceId, RouteNextHopType, RoutePrefix,
-    SecurityRuleAccess, SecurityRuleDirection, SecurityRuleProtocol, State, View,
+    ConnectionType, GatewayType, Kind, Location, Prefix, ResourceId, RouteNextHopType, RoutePrefix, SecurityRuleAccess,
+    SecurityRuleDirection, SecurityRuleProtocol, State, View,
 };
 
 /// Counts the bytes the program holds, and the most it held since the last reset.

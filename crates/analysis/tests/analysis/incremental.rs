@@ -7,15 +7,14 @@ use proptest::prelude::*;
 use vnetlab_analysis::azure::Network;
 use vnetlab_analysis::azure::incremental::UpdateStats;
 use vnetlab_engine::{
-    ConnectionSpec, Context, GatewayIpConfigurationSpec, LocalNetworkGatewaySpec, NetworkInterfaceSpec,
-    NetworkSecurityGroupSpec, NicIpConfigurationSpec, Operation, PeeringSpec, PublicIpAddressSpec, RouteSpec,
-    RouteTableSpec, SecurityRuleSpec, SequentialIds, Settings, SubnetSpec, VirtualMachineSpec,
-    VirtualNetworkGatewaySpec, VirtualNetworkSpec,
+    ConnectionSpec, Context, LocalNetworkGatewaySpec, NetworkInterfaceSpec, NetworkSecurityGroupSpec,
+    NicIpConfigurationSpec, Operation, PeeringSpec, PublicIpAddressSpec, RouteSpec, RouteTableSpec, SecurityRuleSpec,
+    SequentialIds, Settings, SubnetSpec, VirtualMachineSpec, VirtualNetworkGatewaySpec, VirtualNetworkSpec,
 };
 use vnetlab_model::resources::{AddressMatch, PortRange};
 use vnetlab_model::{
-    AzureError, ConnectionType, GatewaySkuName, GatewayType, Kind, Location, Prefix, Resource, ResourceId,
-    RouteNextHopType, RoutePrefix, SecurityRuleAccess, SecurityRuleDirection, SecurityRuleProtocol, State, ViewExt,
+    AzureError, ConnectionType, GatewayType, Kind, Location, Prefix, Resource, ResourceId, RouteNextHopType,
+    RoutePrefix, SecurityRuleAccess, SecurityRuleDirection, SecurityRuleProtocol, State, ViewExt,
 };
 
 use crate::{example, fresh_lab, id};

@@ -2,8 +2,7 @@
 
 use vnetlab_engine::*;
 use vnetlab_model::{
-    AzureError, GatewaySkuName, GatewayType, Kind, Location, Prefix, ResourceId, State, View, ViewExt,
-    VirtualNetworkPeering,
+    AzureError, GatewayType, Kind, Location, Prefix, ResourceId, State, View, ViewExt, VirtualNetworkPeering,
 };
 
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
