@@ -692,6 +692,11 @@ struct Walk<'t, 'a> {
     assumed: bool,
     /// Where the packet has been (by the identity of the NIC, subnet, gateway or site).
     visited: Vec<usize>,
+    /// The link the packet crossed last, with the subnet that sent it: checked against the subnet
+    /// it arrives in (subnet peering).
+    crossing: Option<(&'a VirtualNetworkPeering, &'a SubnetView)>,
+    /// A diagnosis is under way (it does not start another).
+    diagnosing: bool,
     /// The gates being evaluated are an appliance's (a deny there is always a blocker).
     at_appliance: bool,
     /// Only whether the packet passes is wanted: no hops are written and the walk ends at the
@@ -719,6 +724,8 @@ impl<'t, 'a> Walk<'t, 'a> {
             visited: Vec::new(),
             verdict_only: false,
             at_appliance: false,
+            diagnosing: false,
+            crossing: None,
             to_subnet: false,
         }
     }
@@ -1039,7 +1046,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                     );
                     return self.no_route(subnet, Some(route));
                 }
-                self.deliver(&subnet.vnet, None, subnet)
+                self.deliver(&subnet.vnet)
             }
             NextHopType::VnetPeering | NextHopType::VnetGlobalPeering => {
                 let Origin::Peering { link, remote } = &route.origin else {
@@ -1048,8 +1055,8 @@ impl<'t, 'a> Walk<'t, 'a> {
                 let Some(link) = self.tracer.state.peering(link) else {
                     return self.no_route(subnet, Some(route));
                 };
-                self.cross(link, false);
-                self.deliver(remote, Some(link), subnet)
+                self.cross(link, subnet, false);
+                self.deliver(remote)
             }
             NextHopType::VirtualAppliance => {
                 let Some(ip) = route.next_hop_ip_address.first().copied() else {
@@ -1061,7 +1068,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                 let gateway = match &route.origin {
                     Origin::Gateway { gateway, via, .. } => {
                         if let Some(link) = via.as_ref().and_then(|l| self.tracer.state.peering(l)) {
-                            self.cross(link, false);
+                            self.cross(link, subnet, false);
                         }
                         self.tracer.state.gateway(gateway)
                     }
@@ -1070,7 +1077,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                         match own {
                             Some(g) => Some(g),
                             None => transit_gateway(self.tracer.state, &subnet.vnet).map(|(link, g)| {
-                                self.cross(link, false);
+                                self.cross(link, subnet, false);
                                 g
                             }),
                         }
@@ -1108,7 +1115,8 @@ impl<'t, 'a> Walk<'t, 'a> {
 
     /// Crossing a peering link from its VNet to the remote: the receiving side must accept the
     /// packet when it did not start in the sending VNet (unless a gateway forwarded it).
-    fn cross(&mut self, link: &VirtualNetworkPeering, by_gateway: bool) {
+    fn cross(&mut self, link: &'a VirtualNetworkPeering, sender: &'a SubnetView, by_gateway: bool) {
+        self.crossing = Some((link, sender));
         let to = link.remote_vnet_id();
         let Some((from, back)) = self.tracer.links.get(link.id.key()) else {
             return;
@@ -1142,7 +1150,7 @@ impl<'t, 'a> Walk<'t, 'a> {
     }
 
     /// Arrives in `vnet` (over `link` when it crossed one): the NIC with the destination address.
-    fn deliver(&mut self, vnet: &ResourceId, link: Option<&VirtualNetworkPeering>, from: &SubnetView) -> Next<'a> {
+    fn deliver(&mut self, vnet: &ResourceId) -> Next<'a> {
         let dst = self.flow.destination;
         let Some(nic) = self.tracer.host(vnet, dst) else {
             let subnet = self
@@ -1153,9 +1161,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             if self.to_subnet
                 && let Some(subnet) = subnet
             {
-                if let Some(link) = link {
-                    self.subnet_peering(link, from, subnet);
-                }
+                self.arrive_in(subnet);
                 self.hop(HopKind::Destination, Some(&subnet.id), Some(dst), || {
                     format!("subnet {}", subnet_name(&subnet.id))
                 });
@@ -1180,9 +1186,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         else {
             return Next::Arrived(Arrival::Nowhere);
         };
-        if let Some(link) = link {
-            self.subnet_peering(link, from, subnet);
-        }
+        self.arrive_in(subnet);
         self.hop(HopKind::Destination, Some(&nic.id), Some(dst), || {
             format!("{} in subnet {}", owner_name(nic), subnet_name(&subnet.id))
         });
@@ -1191,6 +1195,13 @@ impl<'t, 'a> Walk<'t, 'a> {
     }
 
     /// 1.27: a subnet peering carries only the named subnets of each side.
+    /// The packet enters `to`: a subnet peering it came over must include both ends' subnets.
+    fn arrive_in(&mut self, to: &SubnetView) {
+        if let Some((link, from)) = self.crossing.take() {
+            self.subnet_peering(link, from, to);
+        }
+    }
+
     fn subnet_peering(&mut self, link: &VirtualNetworkPeering, from: &SubnetView, to: &SubnetView) {
         let p = &link.properties;
         if p.peer_complete_vnets {
@@ -1198,9 +1209,10 @@ impl<'t, 'a> Walk<'t, 'a> {
         }
         let named =
             |names: &[String], subnet: &ResourceId| names.iter().any(|n| vnetlab_model::same_name(n, subnet.name()));
-        if (self.leg == Leg::Forward || self.tracer.in_space(&from.vnet, self.flow.source))
-            && !named(&p.local_subnet_names, &from.id)
-        {
+        // [gap] As on the way in (see `at_gateway`), a gateway forwards over a subnet peering
+        // whether or not it names the GatewaySubnet.
+        let from_gateway = from.id.name().eq_ignore_ascii_case(vnetlab_model::GATEWAY_SUBNET);
+        if !from_gateway && !named(&p.local_subnet_names, &from.id) {
             self.blocker(
                 BlockerKind::SubnetPeering,
                 Some(&link.id),
@@ -1242,7 +1254,13 @@ impl<'t, 'a> Walk<'t, 'a> {
             Some(EffectiveRoute { origin: Origin::Peering { link, remote }, .. }) => {
                 self.tracer.host(remote, ip).map(|n| (n, state.peering(link)))
             }
-            _ => None,
+            // A subnet peering routes only its named subnets: an appliance in a peered VNet
+            // outside them is still behind that link (and the subnet peering is the blocker).
+            _ => state
+                .links_of(&subnet.vnet)
+                .into_iter()
+                .filter(|l| l.properties.peering_state == PeeringState::Connected && !l.properties.peer_complete_vnets)
+                .find_map(|l| self.tracer.host(l.remote_vnet_id(), ip).map(|n| (n, Some(l)))),
         };
         let Some((nva, link)) = found else {
             self.blocker(
@@ -1254,7 +1272,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             return self.no_route(subnet, Some(route));
         };
         if let Some(link) = link {
-            self.cross(link, false);
+            self.cross(link, subnet, false);
         }
         let Some(nva_subnet) =
             nva.addresses.iter().find(|a| a.ip == ip).and_then(|a| self.tracer.network.subnet(&a.subnet))
@@ -1269,6 +1287,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                 if nva.enable_ip_forwarding { "on" } else { "off" }
             )
         });
+        self.arrive_in(nva_subnet);
         self.at_appliance = true;
         self.gates(nva, nva_subnet, SecurityRuleDirection::Inbound);
         if !nva.enable_ip_forwarding && !nva.addresses.iter().any(|a| a.ip == self.flow.destination) {
@@ -1303,6 +1322,9 @@ impl<'t, 'a> Walk<'t, 'a> {
             );
             return Next::Arrived(Arrival::Nowhere);
         };
+        // [gap] Whether a subnet peering must name the GatewaySubnet for gateway transit is not
+        // documented: vnetlab does not require it.
+        self.crossing = None;
         let route = self.route(subnet, || format!("gateway {}", gateway.name));
         match route.map(|r| (&r.origin, r.next_hop_type)) {
             Some((Origin::Gateway { connection, .. }, _)) => {
@@ -1335,11 +1357,11 @@ impl<'t, 'a> Walk<'t, 'a> {
                 let Some(link) = self.tracer.state.peering(link) else {
                     return Next::Arrived(Arrival::Nowhere);
                 };
-                self.cross(link, true);
-                self.deliver(remote, None, subnet)
+                self.cross(link, subnet, true);
+                self.deliver(remote)
             }
             Some((_, NextHopType::VnetLocal)) => match gateway.vnet_id() {
-                Some(vnet) => self.deliver(&vnet, None, subnet),
+                Some(vnet) => self.deliver(&vnet),
                 None => Next::Arrived(Arrival::Nowhere),
             },
             // A user route of the GatewaySubnet (to a firewall, say) is followed as from a NIC.
@@ -1522,6 +1544,18 @@ impl<'t, 'a> Walk<'t, 'a> {
 
     /// Why there is no usable route, as blockers, and the way the fix would open.
     fn diagnose(&mut self, subnet: &'a SubnetView, route: Option<&EffectiveRoute>) -> Next<'a> {
+        // The way a fix would open may itself have no route (an appliance out of reach): the
+        // blockers so far say why; do not diagnose again from inside a diagnosis.
+        if self.diagnosing {
+            return Next::Arrived(Arrival::Nowhere);
+        }
+        self.diagnosing = true;
+        let next = self.diagnose_once(subnet, route);
+        self.diagnosing = false;
+        next
+    }
+
+    fn diagnose_once(&mut self, subnet: &'a SubnetView, route: Option<&EffectiveRoute>) -> Next<'a> {
         let dst = self.flow.destination;
         let state = self.tracer.state;
         let here = &subnet.vnet;
@@ -1570,7 +1604,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                 && &hub != here
                 && let Some(link) = state.link_between(here, &hub)
             {
-                self.cross(link, false);
+                self.cross(link, subnet, false);
             }
             self.hop(HopKind::Gateway, Some(&g.id), g.instance_addresses().first().copied(), || {
                 format!("gateway {}", g.name)
@@ -1602,7 +1636,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         };
         let there = &target.id;
         if there == here {
-            return self.deliver(here, None, subnet);
+            return self.deliver(here);
         }
         // Blockers about the pair name the same VNet both ways, so the way back does not name a
         // missing peering a second time.
@@ -1621,7 +1655,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         {
             self.connection_down(c);
             self.hop(HopKind::Connection, Some(&c.id), None, || format!("connection {} (Vnet2Vnet)", c.name));
-            return self.deliver(there, None, subnet);
+            return self.deliver(there);
         }
         let out = state.link_between(here, there);
         let back = state.link_between(there, here);
@@ -1694,7 +1728,7 @@ impl<'t, 'a> Walk<'t, 'a> {
             self.hop(HopKind::Peering, resource.as_ref(), None, || {
                 format!("{} → {} (once peered)", here.name(), there.name())
             });
-            return self.deliver(there, None, subnet);
+            return self.deliver(there);
         }
         // Not peered: is there a hub both peer with, and an appliance in it?
         let hubs: Vec<ResourceId> = state
@@ -1765,7 +1799,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                     ),
                 );
                 self.hop(HopKind::Peering, None, None, || format!("{} → {} (once peered)", here.name(), there.name()));
-                self.deliver(there, None, subnet)
+                self.deliver(there)
             }
             (None, None) => {
                 self.blocker(
@@ -1779,7 +1813,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                     ),
                 );
                 self.hop(HopKind::Peering, None, None, || format!("{} → {} (once peered)", here.name(), there.name()));
-                self.deliver(there, None, subnet)
+                self.deliver(there)
             }
         }
     }

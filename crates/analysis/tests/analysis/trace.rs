@@ -417,6 +417,15 @@ fn the_verdict_only_walk_agrees_with_the_full_trace() {
         vec![("        routeTable: spokes-via-nva\n", "")],
         vec![("    useHubAsGateway: true\n", "    useHubAsGateway: false\n")],
         vec![("destinationPorts: \"22\"", "destinationPorts: \"2222\"")],
+        vec![
+            ("        routeTable: spokes-via-nva\n", ""),
+            ("    ipForwarding: true\n", ""),
+            ("    useHubAsGateway: true\n", "    useHubAsGateway: false\n"),
+        ],
+        vec![
+            ("connectivity:\n", SUBNET_PEERED_SPOKE1),
+            ("spokes: [spoke1, spoke2, spoke3]", "spokes: [spoke2, spoke3]"),
+        ],
     ];
     for changes in variants {
         let state = hub_and_spoke(&changes);
@@ -454,4 +463,22 @@ fn a_hub_with_an_expressroute_gateway_beside_the_vpn_gateway_still_gives_transit
         "{:#?}",
         t.forward
     );
+}
+
+/// spoke1 peered with the hub by a subnet peering of the hub's "shared" subnet only.
+const SUBNET_PEERED_SPOKE1: &str = "peerings:\n  - { vnet: spoke1, remote: hub, name: spoke1-to-hub-sp, localSubnets: [workload], remoteSubnets: [shared], reverse: { name: hub-to-spoke1-sp, localSubnets: [shared], remoteSubnets: [workload] } }\nconnectivity:\n";
+
+#[test]
+fn a_subnet_peering_that_leaves_out_the_appliance_subnet_blocks_the_way_to_it() {
+    // spoke1's link to the hub peers only the hub's "shared" subnet: the NVA is out of reach.
+    let state = hub_and_spoke(&[
+        ("connectivity:\n", SUBNET_PEERED_SPOKE1),
+        ("spokes: [spoke1, spoke2, spoke3]", "spokes: [spoke2, spoke3]"),
+    ]);
+    let t = trace(&state, "spoke1-vm", "spoke2-vm", tcp(22));
+    let b = blockers(&t);
+    assert_eq!(b[0], (Leg::Forward, BlockerKind::SubnetPeering, "spoke1-to-hub-sp".into()), "{b:?}");
+    assert!(t.blockers[0].problem.contains("'nva'"), "{}", t.blockers[0].problem);
+    // The peered subnet is reached.
+    assert!(trace(&state, "spoke1-vm", "shared-vm", tcp(22)).reachable());
 }
