@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use serde_json::Value;
-use vnetlab_analysis::azure::trace::{Probe, TraceEnd, Tracer};
+use vnetlab_analysis::azure::trace::{Probe, TraceEnd, Tracer, primary_end};
 use vnetlab_analysis::azure::{Endpoint, Network};
 use vnetlab_analysis::layers::Protocol;
 use vnetlab_model::{AzureError, Kind, ResourceId, SecurityRuleDirection, State, ViewExt};
@@ -213,23 +213,7 @@ pub fn ip_flow_verify(
     };
     answer_body(app, req, parse, |state, network, (target, direction, protocol, local, remote, nic)| {
         check_target(state, watcher, &target, missing)?;
-        // The NIC that holds the local address, when the request does not name one.
-        let view = match &nic {
-            Some(n) => network.target_nic(&target, Some(n)),
-            None => network.target_nic(&target, None).and_then(|primary| {
-                if primary.addresses.iter().any(|a| a.ip == local.ip) || target.kind() == Some(Kind::NetworkInterface) {
-                    return Ok(primary);
-                }
-                network
-                    .nics()
-                    .find(|n| n.vm.as_ref() == Some(&target) && n.addresses.iter().any(|a| a.ip == local.ip))
-                    .ok_or(vnetlab_analysis::azure::AnalysisError::AddressNotOnTarget {
-                        ip: local.ip,
-                        target: target.to_string(),
-                    })
-            }),
-        }
-        .map_err(|e| e.to_azure())?;
+        let view = network.nic_holding(&target, nic.as_ref(), local.ip).map_err(|e| e.to_azure())?;
         let verdict = network.ip_flow_verify(view, direction, protocol, local, remote).map_err(|e| e.to_azure())?;
         Ok(verdict.to_json())
     })
@@ -263,31 +247,19 @@ pub fn connectivity_check(
             ));
         }
         let port = destination.number("port", u64::from(u16::MAX))?.map(|p| p as u16);
-        let protocol_text = at.string("protocol")?.unwrap_or_else(|| "Tcp".to_owned());
-        // Http and Https checks are TCP checks of their default ports.
-        let (protocol, default_port) = match protocol_text.to_ascii_lowercase().as_str() {
-            "tcp" => (Protocol::Tcp, 80),
-            "http" => (Protocol::Tcp, 80),
-            "https" => (Protocol::Tcp, 443),
-            "icmp" => (Protocol::Icmp, 0),
-            other => {
-                return Err(errors::invalid_request_format(format!(
-                    "The value '{other}' of 'protocol' is not Tcp, Http, Https or Icmp. Path 'protocol'."
-                )));
-            }
-        };
-        let probe = Probe { protocol, port: port.unwrap_or(default_port) };
+        let protocol = at.string("protocol")?;
+        let probe = Probe::connectivity(protocol.as_deref(), port).ok_or_else(|| {
+            errors::invalid_request_format(format!(
+                "The value '{}' of 'protocol' is not Tcp, Http, Https or Icmp. Path 'protocol'.",
+                protocol.as_deref().unwrap_or_default().to_ascii_lowercase()
+            ))
+        })?;
         Ok((source_id, destination_id, address, probe))
     };
     answer_body(app, req, parse, |state, network, (source_id, destination_id, address, probe)| {
         check_target(state, watcher, &source_id, missing)?;
         let tracer = Tracer::new(network, state);
-        let source_nic = network.target_nic(&source_id, None).map_err(|e| e.to_azure())?;
-        let source_ip = source_nic
-            .primary()
-            .map(|a| a.ip)
-            .ok_or_else(|| vnetlab_analysis::azure::AnalysisError::Detached(source_nic.id.to_string()).to_azure())?;
-        let source = TraceEnd::Nic { nic: source_nic.id.clone(), ip: source_ip };
+        let source = primary_end(network, &source_id).map_err(|e| e.to_azure())?;
         let destination = match (&destination_id, address) {
             (Some(id), _) => {
                 if !matches!(id.kind(), Some(Kind::VirtualMachine | Kind::NetworkInterface)) {
@@ -298,14 +270,10 @@ pub fn connectivity_check(
                 if !state.exists(id) {
                     return Err(missing(state, id));
                 }
-                let nic = network.target_nic(id, None).map_err(|e| e.to_azure())?;
-                let ip = match address {
-                    Some(ip) => ip,
-                    None => nic.primary().map(|a| a.ip).ok_or_else(|| {
-                        vnetlab_analysis::azure::AnalysisError::Detached(nic.id.to_string()).to_azure()
-                    })?,
-                };
-                TraceEnd::Nic { nic: nic.id.clone(), ip }
+                match (primary_end(network, id).map_err(|e| e.to_azure())?, address) {
+                    (TraceEnd::Nic { nic, .. }, Some(ip)) => TraceEnd::Nic { nic, ip },
+                    (end, _) => end,
+                }
             }
             (None, Some(ip)) => tracer.end_for_address(ip),
             (None, None) => unreachable!("checked when parsing"),

@@ -10,6 +10,12 @@ pub enum Format {
     Yaml,
 }
 
+/// Whether output may be coloured: standard output is a terminal and NO_COLOR is not set.
+pub fn colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 /// Prints ARM bodies in the chosen format; `table` is the az layout of the rows `to_rows` gives.
 pub fn print(format: Format, value: &Value, table: impl FnOnce() -> String) -> anyhow::Result<()> {
     match format {

@@ -1,6 +1,5 @@
 //! `vnetlab reach`: the reachability matrix of the lab, and what a topology file would change.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use serde_json::json;
@@ -30,7 +29,7 @@ impl From<Granularity> for By {
 }
 
 pub fn reach(env: &Env, by: Granularity, probe: Probe, diff: Option<&Path>) -> Result<()> {
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = output::colour();
     let before =
         env.lab.read(|state| reach::reach(state, by.into(), probe))?.map_err(|e| Failure::Azure(e.to_azure()))?;
     let Some(file) = diff else {

@@ -1,10 +1,9 @@
 //! `vnetlab trace`: the path between two endpoints, hop by hop, and every blocker with its fix.
 
-use std::io::IsTerminal;
 use std::net::IpAddr;
 
 use vnetlab_analysis::azure::Network;
-use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, first_host};
+use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, primary_end, site_end};
 use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
 
 use crate::output;
@@ -32,30 +31,33 @@ pub fn resolve_end(env: &Env, state: &State, tracer: &Tracer<'_>, text: &str, gr
         _ => (text, None),
     };
     if let Some(site) = site_named(env, state, name, group)? {
-        let ip = match ip {
-            Some(ip) => ip,
-            None => site_address(state, &site).ok_or_else(|| {
-                Failure::Azure(AzureError::new(400, "InvalidArgument", format!("Site '{name}' has no address space.")))
-            })?,
-        };
-        return Ok(TraceEnd::Site { site, ip });
-    }
-    let id = target(env, state, name, group)?;
-    let nic = tracer.network().target_nic(&id, None).map_err(|e| Failure::Azure(e.to_azure()))?;
-    let ip = match ip {
-        Some(ip) if nic.addresses.iter().any(|a| a.ip == ip) => ip,
-        Some(ip) => {
-            return Err(Failure::Azure(AzureError::new(
+        let end = state.get(&site).and_then(|s| s.resource.as_local_network_gateway()).and_then(site_end);
+        return match (end, ip) {
+            (_, Some(ip)) => Ok(TraceEnd::Site { site, ip }),
+            (Some(end), None) => Ok(end),
+            (None, None) => Err(Failure::Azure(AzureError::new(
                 400,
                 "InvalidArgument",
-                format!("{ip} is not an address of '{name}'."),
-            )));
+                format!("Site '{name}' has no address space."),
+            ))),
+        };
+    }
+    let id = target(env, state, name, group)?;
+    let end = primary_end(tracer.network(), &id).map_err(|e| Failure::Azure(e.to_azure()))?;
+    match (end, ip) {
+        (TraceEnd::Nic { nic, .. }, Some(ip)) => {
+            let holds = tracer.network().nic(&nic).is_some_and(|n| n.addresses.iter().any(|a| a.ip == ip));
+            if !holds {
+                return Err(Failure::Azure(AzureError::new(
+                    400,
+                    "InvalidArgument",
+                    format!("{ip} is not an address of '{name}'."),
+                )));
+            }
+            Ok(TraceEnd::Nic { nic, ip })
         }
-        None => nic.primary().map(|a| a.ip).ok_or_else(|| {
-            Failure::Azure(AzureError::new(400, "InvalidArgument", format!("'{name}' has no IP configuration.")))
-        })?,
-    };
-    Ok(TraceEnd::Nic { nic: nic.id.clone(), ip })
+        (end, _) => Ok(end),
+    }
 }
 
 fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Result<Option<ResourceId>> {
@@ -74,20 +76,6 @@ fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Resu
     Ok(found.into_iter().next())
 }
 
-/// The address that stands for a site: the first host of its first prefix.
-fn site_address(state: &State, site: &ResourceId) -> Option<IpAddr> {
-    let prefix = state
-        .get(site)?
-        .resource
-        .as_local_network_gateway()?
-        .properties
-        .local_network_address_space
-        .address_prefixes
-        .first()
-        .copied()?;
-    Some(first_host(&prefix))
-}
-
 pub fn trace(env: &Env, source: &str, destination: &str, probe: Probe, group: Option<&str>) -> Result<()> {
     let trace = env.lab.read(|state| -> Result<Trace> {
         let network = Network::compile(state);
@@ -96,7 +84,7 @@ pub fn trace(env: &Env, source: &str, destination: &str, probe: Probe, group: Op
         let to = resolve_end(env, state, &tracer, destination, group)?;
         tracer.trace(&from, &to, probe).map_err(|e| Failure::Azure(e.to_azure()))
     })??;
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = output::colour();
     output::print(env.format, &trace.to_json(), || render(&trace, source, destination, colour))?;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! `vnetlab verify INTENTS.yaml`: declared intents checked against the lab, for CI: the exit
 //! code is 0 only when every intent holds, 1 when one fails, 2 when the file is invalid.
 
-use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
@@ -32,7 +31,7 @@ pub fn verify(env: &Env, file: &Path) -> Result<bool> {
         "holds": held == outcomes.len(),
         "intents": outcomes.iter().map(|o| o.to_json()).collect::<Vec<_>>(),
     });
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = output::colour();
     output::print(env.format, &value, || {
         let paint = |code: &str, text: &str| if colour { format!("{code}{text}\x1b[0m") } else { text.to_owned() };
         let mut out = String::new();

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use vnetlab_model::{GATEWAY_SUBNET, Kind, Resource, ResourceId, State, View, same_name};
 
 use super::Network;
-use super::trace::{Hop, HopKind, Probe, Trace, TraceEnd, Tracer, first_host, offset};
+use super::trace::{Hop, HopKind, Probe, Trace, TraceEnd, Tracer, offset, primary_end, site_end};
 use crate::layers::Protocol;
 
 /// An intents file.
@@ -337,9 +337,7 @@ fn resolve(
 }
 
 fn vm_end(network: &Network, vm: &ResourceId) -> Option<(String, TraceEnd)> {
-    let nic = network.target_nic(vm, None).ok()?;
-    let ip = nic.primary()?.ip;
-    Some((vm.name().to_owned(), TraceEnd::Nic { nic: nic.id.clone(), ip }))
+    Some((vm.name().to_owned(), primary_end(network, vm).ok()?))
 }
 
 fn sites(
@@ -352,10 +350,9 @@ fn sites(
         if let Resource::LocalNetworkGateway(site) = &stored.resource
             && in_group(&site.id)
             && matches(&site.id)
-            && let Some(p) = site.properties.local_network_address_space.address_prefixes.first()
+            && let Some(end) = site_end(site)
         {
-            let ip = first_host(p);
-            out.push((site.name.clone(), TraceEnd::Site { site: site.id.clone(), ip }));
+            out.push((site.name.clone(), end));
         }
     }
     out

@@ -354,6 +354,27 @@ impl Network {
         self.nics.get(key).ok_or_else(|| AnalysisError::NotFound(key.clone()))
     }
 
+    /// The NIC of `target` that a question about its address `ip` is about: `nic` when given;
+    /// else the primary NIC when it holds `ip` (or when `target` is itself a NIC), else the VM's
+    /// NIC that holds `ip`.
+    pub fn nic_holding(
+        &self,
+        target: &ResourceId,
+        nic: Option<&ResourceId>,
+        ip: IpAddr,
+    ) -> Result<&NicView, AnalysisError> {
+        if nic.is_some() {
+            return self.target_nic(target, nic);
+        }
+        let primary = self.target_nic(target, None)?;
+        if primary.addresses.iter().any(|a| a.ip == ip) || target.kind() == Some(Kind::NetworkInterface) {
+            return Ok(primary);
+        }
+        self.nics()
+            .find(|n| n.vm.as_ref() == Some(target) && n.addresses.iter().any(|a| a.ip == ip))
+            .ok_or(AnalysisError::AddressNotOnTarget { ip, target: target.to_string() })
+    }
+
     /// The subnet a NIC address sits in.
     fn home<'a, 'n>(
         &'a self,

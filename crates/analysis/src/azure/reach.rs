@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use serde_json::{Value, json};
 use vnetlab_model::{GATEWAY_SUBNET, Kind, Resource, ResourceId, State, View};
 
-use super::trace::{Probe, TraceEnd, Tracer, first_host, offset};
+use super::trace::{Probe, TraceEnd, Tracer, offset, primary_end, site_end};
 use super::{AnalysisError, Network};
 
 /// What the rows and columns of a matrix are.
@@ -57,14 +57,8 @@ pub fn members(network: &Network, state: &State, by: By) -> Vec<Member> {
         By::Vm => {
             for stored in state.all_of(Kind::VirtualMachine) {
                 let id = stored.id();
-                if let Ok(nic) = network.target_nic(id, None)
-                    && let Some(a) = nic.primary()
-                {
-                    out.push(Member {
-                        id: id.clone(),
-                        name: id.name().to_owned(),
-                        ends: vec![TraceEnd::Nic { nic: nic.id.clone(), ip: a.ip }],
-                    });
+                if let Ok(end) = primary_end(network, id) {
+                    out.push(Member { id: id.clone(), name: id.name().to_owned(), ends: vec![end] });
                 }
             }
         }
@@ -97,13 +91,9 @@ pub fn members(network: &Network, state: &State, by: By) -> Vec<Member> {
     }
     for stored in state.all_of(Kind::LocalNetworkGateway) {
         if let Resource::LocalNetworkGateway(site) = &stored.resource
-            && let Some(prefix) = site.properties.local_network_address_space.address_prefixes.first()
+            && let Some(end) = site_end(site)
         {
-            out.push(Member {
-                id: site.id.clone(),
-                name: site.name.clone(),
-                ends: vec![TraceEnd::Site { site: site.id.clone(), ip: first_host(prefix) }],
-            });
+            out.push(Member { id: site.id.clone(), name: site.name.clone(), ends: vec![end] });
         }
     }
     out.sort_by(|a, b| {

@@ -44,6 +44,19 @@ pub fn first_host(prefix: &Prefix) -> IpAddr {
     if prefix.prefix_len() >= single { prefix.network() } else { offset(prefix.network(), 1) }
 }
 
+/// The end that stands for an on-premises site: the first host of its first prefix.
+pub fn site_end(site: &vnetlab_model::LocalNetworkGateway) -> Option<TraceEnd> {
+    let prefix = site.properties.local_network_address_space.address_prefixes.first()?;
+    Some(TraceEnd::Site { site: site.id.clone(), ip: first_host(prefix) })
+}
+
+/// The end that stands for a VM or NIC: its primary NIC's primary address.
+pub fn primary_end(network: &Network, target: &ResourceId) -> Result<TraceEnd, AnalysisError> {
+    let nic = network.target_nic(target, None)?;
+    let address = nic.primary().ok_or_else(|| AnalysisError::Detached(nic.id.to_string()))?;
+    Ok(TraceEnd::Nic { nic: nic.id.clone(), ip: address.ip })
+}
+
 /// An end of a trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceEnd {
@@ -75,6 +88,21 @@ pub struct Probe {
     pub protocol: Protocol,
     /// The destination port (ignored by protocols without ports).
     pub port: u16,
+}
+
+impl Probe {
+    /// The probe of a connectivity check: its `protocol` (Tcp, Http, Https or Icmp, any case;
+    /// Tcp when absent) and `port`. Http and Https checks are TCP checks; without a port, Tcp and
+    /// Http use 80 and Https 443 ([gap]: Azure does not say). `None` for another protocol.
+    pub fn connectivity(protocol: Option<&str>, port: Option<u16>) -> Option<Probe> {
+        let (protocol, default_port) = match protocol.unwrap_or("Tcp").to_ascii_lowercase().as_str() {
+            "tcp" | "http" => (Protocol::Tcp, 80),
+            "https" => (Protocol::Tcp, 443),
+            "icmp" => (Protocol::Icmp, 0),
+            _ => return None,
+        };
+        Some(Probe { protocol, port: port.unwrap_or(default_port) })
+    }
 }
 
 /// Which way a hop or a blocker is met.
