@@ -280,7 +280,7 @@ impl Network {
     }
 
     /// A VM's NIC keys: the primary first, then in the VM's order.
-    pub(crate) fn vm_nics(vm: &vnetlab_model::VirtualMachine) -> Vec<String> {
+    pub fn vm_nics(vm: &vnetlab_model::VirtualMachine) -> Vec<String> {
         let mut nics: Vec<(bool, String)> = vm
             .properties
             .network_profile

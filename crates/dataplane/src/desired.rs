@@ -1,0 +1,624 @@
+//! What the kernel should hold for a lab: derived from the compiled view alone (the same one
+//! Network Watcher answers from), so that packets and the analysis cannot drift apart.
+//!
+//! - Every VM is a namespace; each of its NICs an interface there, joined by a veth pair to a
+//!   port in the fabric.
+//! - Each subnet has a routing table in the fabric. It mirrors the subnet's active effective
+//!   routes: a VNet or peering route becomes an unreachable prefix plus a /32 to the port of
+//!   every NIC of that VNet the route selects (so a peering reaches only the peer's NICs and
+//!   nothing further: non-transitive by construction), a route to a virtual appliance goes via
+//!   the appliance's address on its port, everything else is a blackhole (Azure drops silently).
+//! - The fabric's nftables table enforces what routes cannot: NSGs (stateful, each NIC's
+//!   egress and ingress gates), IP forwarding of NICs, `allowForwardedTraffic` and subnet
+//!   peering on every crossing of a link, and meters each link's bytes.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::ptr;
+
+use ipnet::Ipv4Net;
+use vnetlab_analysis::azure::routes::{EffectiveRoute, NextHopType, Origin, RouteState};
+use vnetlab_analysis::azure::security::CompiledNsg;
+use vnetlab_analysis::azure::{Network, NicView, SubnetView};
+use vnetlab_analysis::layers::{Addresses, Layer, Match, Ports, Protocol};
+use vnetlab_model::{
+    Kind, PeeringState, Resource, ResourceId, SecurityRuleAccess, State, View, ViewExt, VirtualNetworkPeering,
+};
+
+use crate::firewall::{Action, Cond, FwRule, Hook, Ruleset};
+use crate::names;
+
+/// Where a route in a subnet's table sends a packet.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Hop {
+    /// Out of this fabric port (to the NIC behind it).
+    Port(String),
+    /// To this address, reached through this port (a virtual appliance).
+    Via(Ipv4Addr, String),
+    /// Dropped without a word.
+    Blackhole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub id: u32,
+    pub subnet: ResourceId,
+    pub routes: BTreeMap<Ipv4Net, Hop>,
+}
+
+/// A NIC's fabric end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    pub name: String,
+    pub mac: [u8; 6],
+    /// The machine (namespace) and interface at the other end, and its MAC.
+    pub machine: String,
+    pub ifname: String,
+    pub peer_mac: [u8; 6],
+    /// The NIC's addresses (neighbours of the port).
+    pub addresses: Vec<Ipv4Addr>,
+    /// The routing table of the NIC's subnet.
+    pub table: u32,
+    pub nic: ResourceId,
+}
+
+/// A NIC as its VM sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interface {
+    pub ifname: String,
+    pub mac: [u8; 6],
+    pub port: String,
+    pub port_mac: [u8; 6],
+    /// Addresses with their subnet's prefix length.
+    pub addresses: Vec<Ipv4Net>,
+    /// The subnet's first address (Azure's default gateway), mapped to the port's MAC.
+    pub gateway: Ipv4Addr,
+    /// Routes of the VM: `default` on the primary NIC, the subnet's prefix on the others.
+    pub routes: Vec<Ipv4Net>,
+}
+
+/// A VM: its namespace and NICs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Machine {
+    pub namespace: String,
+    pub vm: ResourceId,
+    /// The VM's name (what `vnetlab exec` takes).
+    pub name: String,
+    /// On when any NIC has IP forwarding: the VM routes what it receives, as an appliance's OS
+    /// would be set up to.
+    pub forwarding: bool,
+    pub interfaces: Vec<Interface>,
+}
+
+/// One fabric: a host's switch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fabric {
+    pub namespace: String,
+    pub ports: BTreeMap<String, Port>,
+    pub tables: BTreeMap<u32, Table>,
+    pub firewall: Ruleset,
+}
+
+/// What a peering link meters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meter {
+    pub counter: String,
+    pub link: ResourceId,
+    pub from_vnet: ResourceId,
+    pub to_vnet: ResourceId,
+}
+
+/// Everything the kernel should hold.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    pub fabric: Fabric,
+    pub machines: BTreeMap<String, Machine>,
+    pub meters: Vec<Meter>,
+}
+
+/// The host name of the one fabric a single machine runs.
+pub const LOCAL_HOST: &str = "local";
+
+/// NIC lookup by the VNet it is in and an address it holds.
+struct Hosts<'a> {
+    by_vnet: HashMap<&'a str, Vec<(Ipv4Addr, &'a NicView)>>,
+}
+
+impl<'a> Hosts<'a> {
+    fn new(network: &'a Network, machines: &BTreeSet<String>) -> Hosts<'a> {
+        let mut by_vnet: HashMap<&str, Vec<(Ipv4Addr, &NicView)>> = HashMap::new();
+        for nic in network.nics().filter(|n| machines.contains(n.id.key())) {
+            for a in &nic.addresses {
+                let (IpAddr::V4(ip), Some(subnet)) = (a.ip, network.subnet(&a.subnet)) else {
+                    continue;
+                };
+                by_vnet.entry(subnet.vnet.key()).or_default().push((ip, nic));
+            }
+        }
+        for list in by_vnet.values_mut() {
+            list.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.key().cmp(b.1.id.key())));
+        }
+        Hosts { by_vnet }
+    }
+
+    fn get(&self, vnet: &ResourceId, ip: Ipv4Addr) -> Option<&'a NicView> {
+        let list = self.by_vnet.get(vnet.key())?;
+        list.binary_search_by(|(a, _)| a.cmp(&ip)).ok().map(|i| list[i].1)
+    }
+
+    fn within(&self, vnet: &ResourceId, net: Ipv4Net) -> impl Iterator<Item = (Ipv4Addr, &'a NicView)> + '_ {
+        self.by_vnet.get(vnet.key()).into_iter().flatten().filter(move |(ip, _)| net.contains(ip)).copied()
+    }
+}
+
+fn v4(prefix: &vnetlab_model::Prefix) -> Option<Ipv4Net> {
+    match prefix.net() {
+        ipnet::IpNet::V4(n) => Some(n),
+        ipnet::IpNet::V6(_) => None,
+    }
+}
+
+/// Routing table ids, one per subnet, stable while the subnet exists: a hash of its id, moved
+/// to the next free id on a collision (subnets in id order).
+fn table_ids<'a>(subnets: impl Iterator<Item = &'a SubnetView>) -> HashMap<String, u32> {
+    let mut keys: Vec<&str> = subnets.map(|s| s.id.key()).collect();
+    keys.sort_unstable();
+    let span = 0x7fff_0000 - names::FIRST_TABLE;
+    let mut used = BTreeSet::new();
+    let mut out = HashMap::new();
+    for key in keys {
+        let mut id = names::FIRST_TABLE + (names::hash(key) % u64::from(span)) as u32;
+        while !used.insert(id) {
+            id = names::FIRST_TABLE + (id - names::FIRST_TABLE + 1) % span;
+        }
+        out.insert(key.to_owned(), id);
+    }
+    out
+}
+
+impl Desired {
+    /// The kernel state for `state`, whose compiled view is `network`.
+    pub fn build(state: &State, network: &Network) -> Desired {
+        let fabric_ns = names::fabric(LOCAL_HOST);
+        let tables = table_ids(network.subnets());
+
+        // VMs and their NICs.
+        let mut machines = BTreeMap::new();
+        let mut ports = BTreeMap::new();
+        let mut nic_port: HashMap<String, String> = HashMap::new();
+        for stored in state.all_of(Kind::VirtualMachine) {
+            let Resource::VirtualMachine(vm) = &stored.resource else {
+                continue;
+            };
+            let namespace = names::namespace("", &vm.name, vm.id.key());
+            let mut interfaces = Vec::new();
+            let mut forwarding = false;
+            for (index, key) in Network::vm_nics(vm).iter().enumerate() {
+                let Some(nic) = network.nics().find(|n| n.id.key() == key) else {
+                    continue;
+                };
+                let Some(home) = nic.primary().and_then(|a| network.subnet(&a.subnet)) else {
+                    continue;
+                };
+                let Some(&table) = tables.get(home.id.key()) else {
+                    continue;
+                };
+                let port = names::port(nic.id.key());
+                let ifname = format!("eth{index}");
+                let mac = names::mac(&format!("nic:{}", nic.id.key()));
+                let port_mac = names::mac(&format!("port:{}", nic.id.key()));
+                let mut addresses = Vec::new();
+                let mut gateway = None;
+                for a in &nic.addresses {
+                    let IpAddr::V4(ip) = a.ip else { continue };
+                    let Some(subnet) = network.subnet(&a.subnet) else { continue };
+                    let Some(net) = subnet.prefixes.iter().filter_map(v4).find(|n| n.contains(&ip)) else {
+                        continue;
+                    };
+                    addresses.push(Ipv4Net::new(ip, net.prefix_len()).unwrap_or(net));
+                    if a.primary || gateway.is_none() {
+                        gateway = Some((net, first_host(net)));
+                    }
+                }
+                let Some((subnet_net, gateway)) = gateway else { continue };
+                forwarding |= nic.enable_ip_forwarding;
+                let routes = if index == 0 { vec![Ipv4Net::default()] } else { vec![subnet_net] };
+                interfaces.push(Interface {
+                    ifname: ifname.clone(),
+                    mac,
+                    port: port.clone(),
+                    port_mac,
+                    addresses: addresses.clone(),
+                    gateway,
+                    routes,
+                });
+                ports.insert(
+                    port.clone(),
+                    Port {
+                        name: port.clone(),
+                        mac: port_mac,
+                        machine: namespace.clone(),
+                        ifname,
+                        peer_mac: mac,
+                        addresses: addresses.iter().map(Ipv4Net::addr).collect(),
+                        table,
+                        nic: nic.id.clone(),
+                    },
+                );
+                nic_port.insert(nic.id.key().to_owned(), port);
+            }
+            if interfaces.is_empty() {
+                continue;
+            }
+            machines.insert(
+                namespace.clone(),
+                Machine { namespace, vm: vm.id.clone(), name: vm.name.clone(), forwarding, interfaces },
+            );
+        }
+
+        let realized: BTreeSet<String> = nic_port.keys().cloned().collect();
+        let hosts = Hosts::new(network, &realized);
+        let port_of = |nic: &NicView| nic_port.get(nic.id.key()).cloned();
+
+        // Routing tables.
+        let mut route_tables = BTreeMap::new();
+        for subnet in network.subnets() {
+            let Some(&id) = tables.get(subnet.id.key()) else { continue };
+            let routes = subnet_routes(state, subnet, &hosts, &port_of);
+            route_tables.insert(id, Table { id, subnet: subnet.id.clone(), routes });
+        }
+
+        let (firewall, meters) = firewall(state, network, &ports, &hosts);
+        Desired { fabric: Fabric { namespace: fabric_ns, ports, tables: route_tables, firewall }, machines, meters }
+    }
+
+    /// The machine of the VM named `name` (case-insensitive), or of the VM with that id.
+    pub fn machine(&self, name: &str) -> Vec<&Machine> {
+        self.machines
+            .values()
+            .filter(|m| vnetlab_model::same_name(&m.name, name) || m.vm.key() == name.to_ascii_lowercase())
+            .collect()
+    }
+}
+
+/// Azure's default gateway of a subnet: its first address after the network address.
+fn first_host(net: Ipv4Net) -> Ipv4Addr {
+    Ipv4Addr::from(u32::from(net.network()).wrapping_add(1))
+}
+
+/// A subnet's table: its active effective routes, as the kernel can hold them.
+fn subnet_routes(
+    state: &State,
+    subnet: &SubnetView,
+    hosts: &Hosts<'_>,
+    port_of: &impl Fn(&NicView) -> Option<String>,
+) -> BTreeMap<Ipv4Net, Hop> {
+    let mut out = BTreeMap::new();
+    out.insert(Ipv4Net::default(), Hop::Blackhole);
+    for route in subnet.routes.routes.iter().filter(|r| r.state == RouteState::Active) {
+        let Some(net) = route.prefix().as_ref().and_then(v4) else { continue };
+        let target = match (route.next_hop_type, &route.origin) {
+            (NextHopType::VnetLocal, _) => Some(&subnet.vnet),
+            (NextHopType::VnetPeering | NextHopType::VnetGlobalPeering, Origin::Peering { remote, .. }) => Some(remote),
+            _ => None,
+        };
+        if let Some(vnet) = target {
+            // The NICs this route (and not a longer one) selects.
+            for (ip, nic) in hosts.within(vnet, net) {
+                let selected = subnet.routes.lookup(IpAddr::V4(ip)).is_some_and(|r| ptr::eq(r, route));
+                if let (true, Some(port)) = (selected, port_of(nic)) {
+                    out.insert(Ipv4Net::from(ip), Hop::Port(port));
+                }
+            }
+            out.insert(net, Hop::Blackhole);
+            continue;
+        }
+        let hop = match route.next_hop_type {
+            NextHopType::VirtualAppliance => appliance(state, subnet, route, hosts, port_of).unwrap_or(Hop::Blackhole),
+            // [gap] Gateways carry no packets yet: their routes drop.
+            _ => Hop::Blackhole,
+        };
+        out.insert(net, hop);
+    }
+    out
+}
+
+/// The appliance a user route leads to, found as the analysis finds it: in the subnet's VNet or
+/// a directly peered one.
+fn appliance(
+    state: &State,
+    subnet: &SubnetView,
+    route: &EffectiveRoute,
+    hosts: &Hosts<'_>,
+    port_of: &impl Fn(&NicView) -> Option<String>,
+) -> Option<Hop> {
+    let IpAddr::V4(ip) = *route.next_hop_ip_address.first()? else {
+        return None;
+    };
+    let nva = match subnet.routes.lookup(IpAddr::V4(ip)) {
+        Some(r) if r.next_hop_type == NextHopType::VnetLocal => hosts.get(&subnet.vnet, ip),
+        Some(EffectiveRoute { origin: Origin::Peering { remote, .. }, .. }) => hosts.get(remote, ip),
+        _ => state
+            .links_of(&subnet.vnet)
+            .into_iter()
+            .filter(|l| l.properties.peering_state == PeeringState::Connected && !l.properties.peer_complete_vnets)
+            .find_map(|l| hosts.get(l.remote_vnet_id(), ip)),
+    }?;
+    Some(Hop::Via(ip, port_of(nva)?))
+}
+
+/// The protocol number nftables matches.
+fn protocol_number(p: Protocol) -> u8 {
+    match p {
+        Protocol::Tcp => 6,
+        Protocol::Udp => 17,
+        Protocol::Icmp => 1,
+        Protocol::Esp => 50,
+        Protocol::Ah => 51,
+    }
+}
+
+fn v4_set(addresses: &Addresses) -> Option<Option<Vec<Ipv4Net>>> {
+    match addresses {
+        Addresses::Any => Some(None),
+        Addresses::Set(set) => {
+            let nets: Vec<Ipv4Net> = set.prefixes().iter().filter_map(v4).collect();
+            // An empty set (unknown tags only, or IPv6 only) matches no IPv4 packet.
+            if nets.is_empty() { None } else { Some(Some(nets)) }
+        }
+    }
+}
+
+fn port_ranges(ports: &Ports) -> Option<Vec<(u16, u16)>> {
+    if ports.is_any() { None } else { Some(ports.0.clone()) }
+}
+
+/// The conditions of an NSG rule's match, or `None` when it matches no IPv4 packet.
+fn match_conds(m: &Match) -> Option<Vec<Cond>> {
+    let sport = port_ranges(&m.source_ports);
+    let dport = port_ranges(&m.destination_ports);
+    let restricted = sport.is_some() || dport.is_some();
+    let mut conds = Vec::new();
+    match m.protocol {
+        // A flow without ports matches only rules that leave ports open.
+        Some(p) if !p.has_ports() && restricted => return None,
+        Some(p) => conds.push(Cond::Proto(vec![protocol_number(p)])),
+        None if restricted => conds.push(Cond::Proto(vec![6, 17])),
+        None => {}
+    }
+    if let Some(nets) = v4_set(&m.source)? {
+        conds.push(Cond::Saddr(nets, false));
+    }
+    if let Some(nets) = v4_set(&m.destination)? {
+        conds.push(Cond::Daddr(nets, false));
+    }
+    if let Some(r) = sport {
+        conds.push(Cond::Sport(r));
+    }
+    if let Some(r) = dport {
+        conds.push(Cond::Dport(r));
+    }
+    Some(conds)
+}
+
+/// An NSG layer as a chain: a deny drops, an allow returns to the caller (the next gate).
+fn nsg_chain(layer: &Layer<vnetlab_analysis::azure::security::Verdict>) -> Vec<FwRule> {
+    let mut rules = Vec::new();
+    for rule in layer.rules() {
+        let Some(conds) = match_conds(&rule.matcher) else { continue };
+        let action = if rule.action.access == SecurityRuleAccess::Allow { Action::Return } else { Action::Drop };
+        rules.push(FwRule::new(conds, action));
+    }
+    // Every NSG ends in DenyAll rules; this is the layer's own fallback should one be missing.
+    rules.push(FwRule::new(Vec::new(), Action::Drop));
+    rules
+}
+
+/// The fabric's table and the meters it holds.
+fn firewall(
+    state: &State,
+    network: &Network,
+    ports: &BTreeMap<String, Port>,
+    hosts: &Hosts<'_>,
+) -> (Ruleset, Vec<Meter>) {
+    let mut rs = Ruleset::default();
+    let mut meters = Vec::new();
+    let mut nsg_chains: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut nsg_chain_name = |rs: &mut Ruleset, nsg: &CompiledNsg, subnet: &SubnetView, inbound: bool| -> String {
+        let key = (nsg.id.key().to_owned(), subnet.id.key().to_owned());
+        let base = nsg_chains
+            .entry(key)
+            .or_insert_with(|| names::object("nsg", &format!("{}|{}", nsg.id.key(), subnet.id.key())));
+        let name = format!("{base}-{}", if inbound { "in" } else { "out" });
+        if !rs.chains.contains_key(&name) {
+            let layer = if inbound { &nsg.inbound } else { &nsg.outbound };
+            rs.chain(&name).rules = nsg_chain(layer);
+        }
+        name
+    };
+
+    // Ports by VNet and by subnet.
+    let mut vnet_ports: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut subnet_ports: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut port_vnet: BTreeMap<String, ResourceId> = BTreeMap::new();
+    let mut from_chains = Vec::new();
+    let mut to_chains = Vec::new();
+    let mut out_chains = Vec::new();
+    let mut in_chains = Vec::new();
+    for port in ports.values() {
+        let Some(nic) = network.nic(&port.nic) else { continue };
+        let Some(subnet) = nic.primary().and_then(|a| network.subnet(&a.subnet)) else { continue };
+        vnet_ports.entry(subnet.vnet.key().to_owned()).or_default().push(port.name.clone());
+        subnet_ports.entry(subnet.id.key().to_owned()).or_default().push(port.name.clone());
+        port_vnet.insert(port.name.clone(), subnet.vnet.clone());
+
+        let own: Vec<Ipv4Net> = port.addresses.iter().map(|a| Ipv4Net::from(*a)).collect();
+        if !nic.enable_ip_forwarding {
+            // A NIC without IP forwarding sends only from its addresses and takes only packets
+            // for them.
+            let from = names::object("from", &port.name);
+            rs.chain(&from).rules.push(FwRule::new(vec![Cond::Saddr(own.clone(), true)], Action::Drop));
+            from_chains.push((port.name.clone(), from));
+            let to = names::object("to", &port.name);
+            rs.chain(&to).rules.push(FwRule::new(vec![Cond::Daddr(own, true)], Action::Drop));
+            to_chains.push((port.name.clone(), to));
+        }
+        let gates_out = network.gates(nic, subnet, vnetlab_model::SecurityRuleDirection::Outbound);
+        if !gates_out.is_empty() {
+            let name = names::object("out", &port.name);
+            let jumps: Vec<FwRule> = gates_out
+                .iter()
+                .map(|(nsg, _)| FwRule::new(Vec::new(), Action::Jump(nsg_chain_name(&mut rs, nsg, subnet, false))))
+                .collect();
+            rs.chain(&name).rules = jumps;
+            out_chains.push((port.name.clone(), name));
+        }
+        let gates_in = network.gates(nic, subnet, vnetlab_model::SecurityRuleDirection::Inbound);
+        if !gates_in.is_empty() {
+            let name = names::object("in", &port.name);
+            let jumps: Vec<FwRule> = gates_in
+                .iter()
+                .map(|(nsg, _)| FwRule::new(Vec::new(), Action::Jump(nsg_chain_name(&mut rs, nsg, subnet, true))))
+                .collect();
+            rs.chain(&name).rules = jumps;
+            in_chains.push((port.name.clone(), name));
+        }
+    }
+
+    // Crossings of peering links: the guards of the receiving side, and the meter.
+    let mut cross: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut meter: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for stored in state.all_of(Kind::VirtualNetworkPeering) {
+        let Some(link) = stored.resource.as_peering() else { continue };
+        if link.properties.peering_state != PeeringState::Connected {
+            continue;
+        }
+        let Some(from) = link.local_vnet_id() else { continue };
+        let to = link.remote_vnet_id();
+        let (Some(from_ports), Some(to_ports)) = (vnet_ports.get(from.key()), vnet_ports.get(to.key())) else {
+            continue;
+        };
+        let guards = link_guards(state, network, link, &from, hosts, &subnet_ports);
+        let chain = names::object("link", link.id.key());
+        rs.chain(&chain).rules = guards;
+        for port in to_ports {
+            cross.entry(from.key().to_owned()).or_default().push((port.clone(), chain.clone()));
+        }
+        let counter = names::object("peer", link.id.key());
+        let count_chain = names::object("count", link.id.key());
+        rs.chain(&count_chain).rules = vec![FwRule::new(Vec::new(), Action::Count(counter.clone()))];
+        rs.counters.insert(counter.clone());
+        for port in to_ports {
+            meter.entry(from.key().to_owned()).or_default().push((port.clone(), count_chain.clone()));
+        }
+        meters.push(Meter { counter, link: link.id.clone(), from_vnet: from.clone(), to_vnet: to.clone() });
+        let _ = from_ports;
+    }
+    let mut from_map: BTreeMap<String, Vec<FwRule>> = from_chains
+        .iter()
+        .map(|(port, chain)| (port.clone(), vec![FwRule::new(Vec::new(), Action::Jump(chain.clone()))]))
+        .collect();
+    let mut meter_entries = Vec::new();
+    for (vnet, entries) in &cross {
+        let chain = names::object("vnet", vnet);
+        rs.chain(&chain).rules = vec![FwRule::new(Vec::new(), Action::OifMap(entries.clone()))];
+        for port in vnet_ports.get(vnet).into_iter().flatten() {
+            from_map.entry(port.clone()).or_default().push(FwRule::new(Vec::new(), Action::Jump(chain.clone())));
+        }
+    }
+    for (vnet, entries) in &meter {
+        let chain = names::object("meter", vnet);
+        rs.chain(&chain).rules = vec![FwRule::new(Vec::new(), Action::OifMap(entries.clone()))];
+        for port in vnet_ports.get(vnet).into_iter().flatten() {
+            meter_entries.push((port.clone(), chain.clone()));
+        }
+    }
+    // A port whose sending side has more than one stateless check gets a chain of its own.
+    let mut from_entries = Vec::new();
+    for (port, rules) in from_map {
+        if let [FwRule { action: Action::Jump(only), conds }] = rules.as_slice()
+            && conds.is_empty()
+        {
+            from_entries.push((port, only.clone()));
+            continue;
+        }
+        let chain = names::object("send", &port);
+        rs.chain(&chain).rules = rules;
+        from_entries.push((port, chain));
+    }
+
+    let forward = rs.chain("forward");
+    forward.hook = Some(Hook::Forward);
+    let mut rules = Vec::new();
+    if !from_entries.is_empty() {
+        rules.push(FwRule::new(Vec::new(), Action::IifMap(from_entries)));
+    }
+    if !to_chains.is_empty() {
+        rules.push(FwRule::new(Vec::new(), Action::OifMap(to_chains)));
+    }
+    rules.push(FwRule::new(vec![Cond::Established], Action::Accept));
+    if !out_chains.is_empty() {
+        rules.push(FwRule::new(Vec::new(), Action::IifMap(out_chains)));
+    }
+    if !in_chains.is_empty() {
+        rules.push(FwRule::new(Vec::new(), Action::OifMap(in_chains)));
+    }
+    forward.rules = rules;
+    let post = rs.chain("meter");
+    post.hook = Some(Hook::Postrouting);
+    post.rules = if meter_entries.is_empty() {
+        Vec::new()
+    } else {
+        vec![FwRule::new(Vec::new(), Action::IifMap(meter_entries))]
+    };
+    (rs, meters)
+}
+
+/// What the receiving side of `link` (from `from` to its remote) lets across.
+fn link_guards(
+    state: &State,
+    network: &Network,
+    link: &VirtualNetworkPeering,
+    from: &ResourceId,
+    _hosts: &Hosts<'_>,
+    subnet_ports: &BTreeMap<String, Vec<String>>,
+) -> Vec<FwRule> {
+    let mut rules = Vec::new();
+    let to = link.remote_vnet_id();
+    // 1.18: the receiving VNet's link decides whether it takes traffic that did not start in
+    // the sending VNet.
+    if let Some(back) = state.reverse_link(link)
+        && !back.properties.allow_forwarded_traffic
+        && let Some(space) = state.vnet(from).map(|v| v.properties.address_space.address_prefixes.clone())
+    {
+        let nets: Vec<Ipv4Net> = space.iter().filter_map(v4).collect();
+        if !nets.is_empty() {
+            rules.push(FwRule::new(vec![Cond::Saddr(nets, true)], Action::Drop));
+        } else {
+            rules.push(FwRule::new(Vec::new(), Action::Drop));
+        }
+    }
+    // 1.27: a subnet peering carries only its named subnets on each side.
+    let p = &link.properties;
+    if !p.peer_complete_vnets {
+        let named =
+            |names: &[String], subnet: &ResourceId| names.iter().any(|n| vnetlab_model::same_name(n, subnet.name()));
+        let mut senders = Vec::new();
+        let mut receivers = Vec::new();
+        for subnet in network.subnets() {
+            let ports = subnet_ports.get(subnet.id.key()).cloned().unwrap_or_default();
+            if subnet.vnet == *from && !named(&p.local_subnet_names, &subnet.id) {
+                senders.extend(ports);
+            } else if subnet.vnet == *to && !named(&p.remote_subnet_names, &subnet.id) {
+                receivers.extend(ports);
+            }
+        }
+        if !senders.is_empty() {
+            rules.push(FwRule::new(vec![Cond::Iif(senders, false)], Action::Drop));
+        }
+        if !receivers.is_empty() {
+            rules.push(FwRule::new(vec![Cond::Oif(receivers, false)], Action::Drop));
+        }
+    }
+    rules
+}

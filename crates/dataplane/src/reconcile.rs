@@ -1,0 +1,509 @@
+//! The reconciler: reads what the kernel holds, compares it with [`Desired`] and changes only
+//! the difference. Every step is safe to repeat, so a run that was killed midway is finished by
+//! the next; a second run with the same input changes nothing.
+//!
+//! A reconciler that has run once remembers what it wrote: later runs (the daemon following
+//! the store's change feed) re-read the fabric's routes, rules and neighbours but trust
+//! machines and firewall chains whose wanted state has not changed since, so that one peering
+//! change costs time in proportion to what it touches.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io;
+use std::net::Ipv4Addr;
+
+use futures::StreamExt;
+use ipnet::Ipv4Net;
+
+use crate::desired::{Desired, Hop, Machine};
+use crate::firewall::{self, FwChanges, Observed};
+use crate::kernel::Netlink;
+use crate::names::{self, NAMESPACE_PREFIX};
+use crate::netns;
+
+/// The main routing table, where a VM's own routes live.
+const MAIN_TABLE: u32 = 254;
+/// How many machines are brought up at once.
+const PARALLEL: usize = 16;
+
+/// What a run changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub namespaces_created: usize,
+    pub namespaces_removed: usize,
+    pub links_created: usize,
+    pub links_removed: usize,
+    pub link_changes: usize,
+    pub addresses: usize,
+    pub routes: usize,
+    pub rules: usize,
+    pub neighbours: usize,
+    pub firewall: FwChanges,
+}
+
+impl Report {
+    pub fn is_empty(&self) -> bool {
+        *self == Report::default()
+    }
+
+    fn add(&mut self, other: &Report) {
+        self.namespaces_created += other.namespaces_created;
+        self.namespaces_removed += other.namespaces_removed;
+        self.links_created += other.links_created;
+        self.links_removed += other.links_removed;
+        self.link_changes += other.link_changes;
+        self.addresses += other.addresses;
+        self.routes += other.routes;
+        self.rules += other.rules;
+        self.neighbours += other.neighbours;
+    }
+
+    /// Kernel objects written or removed.
+    pub fn total(&self) -> usize {
+        let fw = &self.firewall;
+        self.namespaces_created
+            + self.namespaces_removed
+            + self.links_created
+            + self.links_removed
+            + self.link_changes
+            + self.addresses
+            + self.routes
+            + self.rules
+            + self.neighbours
+            + fw.chains_written
+            + fw.chains_removed
+            + fw.counters_added
+            + fw.counters_removed
+    }
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("nothing to change");
+        }
+        let fw = &self.firewall;
+        let parts = [
+            (self.namespaces_created, "namespaces created"),
+            (self.namespaces_removed, "namespaces removed"),
+            (self.links_created, "links created"),
+            (self.links_removed, "links removed"),
+            (self.link_changes, "links changed"),
+            (self.addresses, "addresses"),
+            (self.routes, "routes"),
+            (self.rules, "rules"),
+            (self.neighbours, "neighbours"),
+            (fw.chains_written, "firewall chains written"),
+            (fw.chains_removed, "firewall chains removed"),
+            (fw.counters_added + fw.counters_removed, "counters"),
+        ];
+        let text: Vec<String> = parts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+        f.write_str(&text.join(", "))
+    }
+}
+
+/// Progress of a run, for a progress bar.
+pub trait Progress: Sync {
+    fn machines(&self, _done: usize, _total: usize) {}
+}
+
+impl Progress for () {}
+
+/// Follows the wanted state; keeps what it last wrote.
+#[derive(Default)]
+pub struct Reconciler {
+    last: Option<Desired>,
+}
+
+fn sysctl(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+impl Reconciler {
+    pub fn new() -> Reconciler {
+        Reconciler::default()
+    }
+
+    /// Makes the kernel hold `want`.
+    pub async fn apply(&mut self, want: &Desired, progress: &dyn Progress) -> io::Result<Report> {
+        let mut report = Report::default();
+        let fabric = &want.fabric.namespace;
+        if !netns::exists(fabric) {
+            netns::create(fabric)?;
+            report.namespaces_created += 1;
+            self.last = None;
+        }
+        // Defaults first: ports made later inherit them.
+        netns::sysctls(
+            fabric,
+            &sysctl(&[
+                ("net.ipv6.conf.all.disable_ipv6", "1"),
+                ("net.ipv6.conf.default.disable_ipv6", "1"),
+                ("net.ipv4.conf.all.rp_filter", "0"),
+                ("net.ipv4.conf.default.rp_filter", "0"),
+                ("net.ipv4.conf.all.send_redirects", "0"),
+                ("net.ipv4.conf.default.send_redirects", "0"),
+                ("net.ipv4.ip_forward", "1"),
+            ]),
+        )?;
+        let nl = Netlink::open(fabric)?;
+        let links = nl.links().await?;
+        if let Some(lo) = links.iter().find(|l| l.name == "lo" && !l.up) {
+            nl.set_up(lo.index).await?;
+        }
+
+        // Machines no longer wanted: their ports first (so a name can be reused at once),
+        // then their namespaces with whatever runs there.
+        for link in links.iter().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
+            if !want.fabric.ports.contains_key(&link.name) {
+                nl.del_link(link.index).await?;
+                report.links_removed += 1;
+            }
+        }
+        for ns in netns::list(NAMESPACE_PREFIX) {
+            if ns != *fabric && !want.machines.contains_key(&ns) && is_machine(&ns) {
+                remove_namespace(&ns)?;
+                report.namespaces_removed += 1;
+            }
+        }
+
+        // Machines, a few at a time.
+        let todo: Vec<&Machine> = want
+            .machines
+            .values()
+            .filter(|m| self.last.as_ref().and_then(|l| l.machines.get(&m.namespace)) != Some(*m))
+            .collect();
+        let total = todo.len();
+        let mut done = 0;
+        let fabric_links: HashMap<String, u32> = nl.links().await?.into_iter().map(|l| (l.name, l.index)).collect();
+        let mut stream =
+            futures::stream::iter(todo.into_iter().map(|m| machine(m, &nl, &fabric_links))).buffer_unordered(PARALLEL);
+        progress.machines(0, total);
+        while let Some(result) = stream.next().await {
+            report.add(&result?);
+            done += 1;
+            progress.machines(done, total);
+        }
+        drop(stream);
+
+        report.add(&self.fabric(want, &nl).await?);
+        report.firewall = self.firewall(want)?;
+        self.last = Some(want.clone());
+        Ok(report)
+    }
+
+    /// The fabric's ports, neighbours, rules and routes.
+    async fn fabric(&self, want: &Desired, nl: &Netlink) -> io::Result<Report> {
+        let mut report = Report::default();
+        let links: HashMap<String, crate::kernel::Link> =
+            nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+        let index = |name: &str| links.get(name).map(|l| l.index);
+        for port in want.fabric.ports.values() {
+            let Some(link) = links.get(&port.name) else {
+                return Err(io::Error::other(format!("port {} is missing after its machine was made", port.name)));
+            };
+            if link.mac != Some(port.mac) {
+                nl.set_mac(link.index, port.mac).await?;
+                report.link_changes += 1;
+            }
+            if !link.up {
+                nl.set_up(link.index).await?;
+                report.link_changes += 1;
+            }
+        }
+
+        // Neighbours: each NIC address on its port, permanent.
+        let mut wanted: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
+        for port in want.fabric.ports.values() {
+            if let Some(i) = index(&port.name) {
+                for ip in &port.addresses {
+                    wanted.insert((i, *ip), port.peer_mac);
+                }
+            }
+        }
+        let ours: BTreeSet<u32> =
+            links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)).map(|l| l.index).collect();
+        let seen = nl.neighbours().await?;
+        let mut have = BTreeSet::new();
+        for n in seen.iter().filter(|n| ours.contains(&n.index)) {
+            match wanted.get(&(n.index, n.ip)) {
+                Some(mac) if n.permanent && n.mac == Some(*mac) => {
+                    have.insert((n.index, n.ip));
+                }
+                Some(_) => {}
+                None => {
+                    nl.del_neighbour(n).await?;
+                    report.neighbours += 1;
+                }
+            }
+        }
+        for ((i, ip), mac) in &wanted {
+            if !have.contains(&(*i, *ip)) {
+                nl.put_neighbour(*i, *ip, *mac).await?;
+                report.neighbours += 1;
+            }
+        }
+
+        // Rules: the port's subnet table for what comes in through it, and for what the fabric
+        // itself answers out of it.
+        let mut wanted_rules: BTreeSet<(u32, String, u32)> = BTreeSet::new();
+        for port in want.fabric.ports.values() {
+            wanted_rules.insert((names::RULE_IIF_PRIORITY, port.name.clone(), port.table));
+            wanted_rules.insert((names::RULE_OIF_PRIORITY, port.name.clone(), port.table));
+        }
+        let mut have_rules = BTreeSet::new();
+        for rule in nl.rules().await? {
+            let key = match rule.priority {
+                names::RULE_IIF_PRIORITY => rule.iif.clone().filter(|_| rule.oif.is_none()),
+                names::RULE_OIF_PRIORITY => rule.oif.clone().filter(|_| rule.iif.is_none()),
+                _ => continue,
+            };
+            match key.map(|k| (rule.priority, k, rule.table)) {
+                Some(k) if wanted_rules.contains(&k) && !have_rules.contains(&k) => {
+                    have_rules.insert(k);
+                }
+                _ => {
+                    nl.del_rule(&rule).await?;
+                    report.rules += 1;
+                }
+            }
+        }
+        for (priority, port, table) in wanted_rules.difference(&have_rules) {
+            let (iif, oif) = if *priority == names::RULE_IIF_PRIORITY {
+                (Some(port.as_str()), None)
+            } else {
+                (None, Some(port.as_str()))
+            };
+            nl.add_rule(*priority, iif, oif, *table).await?;
+            report.rules += 1;
+        }
+
+        // Routes of the subnet tables.
+        type Key = (u32, Ipv4Net);
+        type Value = (bool, Option<u32>, Option<Ipv4Addr>);
+        let mut wanted_routes: BTreeMap<Key, Value> = BTreeMap::new();
+        for table in want.fabric.tables.values() {
+            for (dst, hop) in &table.routes {
+                let value = match hop {
+                    Hop::Blackhole => (true, None, None),
+                    Hop::Port(p) => match index(p) {
+                        Some(i) => (false, Some(i), None),
+                        None => (true, None, None),
+                    },
+                    Hop::Via(ip, p) => match index(p) {
+                        Some(i) => (false, Some(i), Some(*ip)),
+                        None => (true, None, None),
+                    },
+                };
+                wanted_routes.insert((table.id, *dst), value);
+            }
+        }
+        let mut have_routes = BTreeSet::new();
+        for route in nl.routes().await? {
+            if !(names::FIRST_TABLE..0x7fff_0000).contains(&route.table) {
+                continue;
+            }
+            let key = (route.table, route.dst);
+            match wanted_routes.get(&key) {
+                Some(v) if *v == (route.blackhole, route.oif, route.gateway) => {
+                    have_routes.insert(key);
+                }
+                Some(_) => {}
+                None => {
+                    nl.del_route(&route).await?;
+                    report.routes += 1;
+                }
+            }
+        }
+        for (key, (blackhole, oif, gateway)) in &wanted_routes {
+            if !have_routes.contains(key) {
+                nl.put_route(key.0, key.1, *blackhole, *oif, *gateway).await?;
+                report.routes += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// The fabric's nftables table: compared with the kernel's on a first run, with what this
+    /// reconciler wrote before on later ones.
+    fn firewall(&self, want: &Desired) -> io::Result<FwChanges> {
+        let fabric = want.fabric.namespace.clone();
+        let wanted = want.fabric.firewall.clone();
+        let last = self.last.as_ref().map(|l| l.fabric.firewall.clone());
+        netns::run_in(&fabric, move || -> io::Result<FwChanges> {
+            let seen = match last {
+                Some(rs) => Observed::written(&rs),
+                None => firewall::observe()?,
+            };
+            let (batch, changes) = firewall::plan(&wanted, &seen);
+            if let Some(batch) = batch {
+                firewall::apply(&batch)?;
+            }
+            Ok(changes)
+        })?
+    }
+}
+
+/// A VM's namespace, its veth pair and everything inside it.
+async fn machine(m: &Machine, fabric: &Netlink, fabric_links: &HashMap<String, u32>) -> io::Result<Report> {
+    let mut report = Report::default();
+    if !netns::exists(&m.namespace) {
+        netns::create(&m.namespace)?;
+        report.namespaces_created += 1;
+    }
+    netns::sysctls(
+        &m.namespace,
+        &sysctl(&[
+            ("net.ipv6.conf.all.disable_ipv6", "1"),
+            ("net.ipv6.conf.default.disable_ipv6", "1"),
+            ("net.ipv4.conf.all.rp_filter", "0"),
+            ("net.ipv4.conf.default.rp_filter", "0"),
+            ("net.ipv4.conf.all.accept_redirects", "0"),
+            ("net.ipv4.conf.default.accept_redirects", "0"),
+            ("net.ipv4.conf.all.send_redirects", "0"),
+            ("net.ipv4.conf.default.send_redirects", "0"),
+            ("net.ipv4.ip_forward", if m.forwarding { "1" } else { "0" }),
+        ]),
+    )?;
+    let nl = Netlink::open(&m.namespace)?;
+    let mut links: HashMap<String, crate::kernel::Link> =
+        nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+    for i in &m.interfaces {
+        if !links.contains_key(&i.ifname) {
+            // A port whose other end is not here (the namespace was made again) goes first.
+            if let Some(&index) = fabric_links.get(&i.port) {
+                let _ = fabric.del_link(index).await;
+                report.links_removed += 1;
+            }
+            fabric.add_veth(&i.port, i.port_mac, &i.ifname, i.mac, &m.namespace).await?;
+            report.links_created += 1;
+        }
+    }
+    if report.links_created > 0 {
+        links = nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+    }
+    for link in links.values() {
+        let wanted = m.interfaces.iter().find(|i| i.ifname == link.name);
+        if let Some(i) = wanted
+            && link.mac != Some(i.mac)
+        {
+            nl.set_mac(link.index, i.mac).await?;
+            report.link_changes += 1;
+        }
+        if (wanted.is_some() || link.name == "lo") && !link.up {
+            nl.set_up(link.index).await?;
+            report.link_changes += 1;
+        }
+        if wanted.is_none() && link.name != "lo" && link.name.starts_with("eth") {
+            nl.del_link(link.index).await?;
+            report.links_removed += 1;
+        }
+    }
+    let index = |name: &str| links.get(name).map(|l| l.index);
+
+    // Addresses, without prefix routes.
+    let mut wanted: BTreeSet<(u32, Ipv4Net)> = BTreeSet::new();
+    for i in &m.interfaces {
+        if let Some(x) = index(&i.ifname) {
+            wanted.extend(i.addresses.iter().map(|a| (x, *a)));
+        }
+    }
+    let mut have = BTreeSet::new();
+    for a in nl.addresses().await? {
+        if a.net.addr().is_loopback() {
+            continue;
+        }
+        if wanted.contains(&(a.index, a.net)) && a.noprefixroute {
+            have.insert((a.index, a.net));
+        } else {
+            nl.del_address(&a).await?;
+            report.addresses += 1;
+        }
+    }
+    for (x, net) in wanted.difference(&have) {
+        nl.add_address(*x, *net).await?;
+        report.addresses += 1;
+    }
+
+    // The gateway's MAC is known: no ARP.
+    for n in nl.neighbours().await? {
+        let ok = m.interfaces.iter().any(|i| {
+            index(&i.ifname) == Some(n.index) && n.ip == i.gateway && n.mac == Some(i.port_mac) && n.permanent
+        });
+        if ok {
+            continue;
+        }
+        if n.permanent {
+            nl.del_neighbour(&n).await?;
+            report.neighbours += 1;
+        }
+    }
+    let seen = nl.neighbours().await?;
+    for i in &m.interfaces {
+        let Some(x) = index(&i.ifname) else { continue };
+        if !seen.iter().any(|n| n.index == x && n.ip == i.gateway && n.mac == Some(i.port_mac) && n.permanent) {
+            nl.put_neighbour(x, i.gateway, i.port_mac).await?;
+            report.neighbours += 1;
+        }
+    }
+
+    // Routes: everything to the gateway, on-link.
+    let mut wanted: BTreeMap<Ipv4Net, (u32, Ipv4Addr)> = BTreeMap::new();
+    for i in &m.interfaces {
+        if let Some(x) = index(&i.ifname) {
+            for r in &i.routes {
+                wanted.insert(*r, (x, i.gateway));
+            }
+        }
+    }
+    let mut have = BTreeSet::new();
+    for r in nl.routes().await? {
+        if r.table != MAIN_TABLE {
+            continue;
+        }
+        match wanted.get(&r.dst) {
+            Some((x, gw)) if r.oif == Some(*x) && r.gateway == Some(*gw) && !r.blackhole => {
+                have.insert(r.dst);
+            }
+            _ => {
+                nl.del_route(&r).await?;
+                report.routes += 1;
+            }
+        }
+    }
+    for (dst, (x, gw)) in &wanted {
+        if !have.contains(dst) {
+            nl.put_route(MAIN_TABLE, *dst, false, Some(*x), Some(*gw)).await?;
+            report.routes += 1;
+        }
+    }
+    Ok(report)
+}
+
+/// Whether a namespace is a VM's (not a fabric's; gateways and sites have their own prefixes).
+fn is_machine(ns: &str) -> bool {
+    let rest = &ns[NAMESPACE_PREFIX.len()..];
+    !rest.starts_with("fabric-") && !rest.starts_with("gw-") && !rest.starts_with("site-")
+}
+
+/// Ends every process in namespace `ns` and removes it.
+fn remove_namespace(ns: &str) -> io::Result<()> {
+    for pid in netns::pids(ns) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+    netns::delete(ns)
+}
+
+/// Everything vnetlab made, gone: every `vl-` namespace (the fabric's with its ports, routes,
+/// rules and table), and the processes that ran in them. Returns the namespaces removed.
+pub fn down() -> io::Result<Vec<String>> {
+    let mut gone = Vec::new();
+    let all = netns::list(NAMESPACE_PREFIX);
+    // Machines first, so no fabric port outlives its VM by accident.
+    let (fabrics, others): (Vec<String>, Vec<String>) =
+        all.into_iter().partition(|n| n.starts_with(&names::fabric("")));
+    for ns in others.into_iter().chain(fabrics) {
+        remove_namespace(&ns)?;
+        gone.push(ns);
+    }
+    Ok(gone)
+}
