@@ -1,5 +1,6 @@
 //! `vnetlab`: Azure virtual networking, peering first, on one Linux machine.
 
+mod dataplane;
 mod graph;
 mod output;
 mod peering;
@@ -39,9 +40,38 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Apply a topology file: create or update everything it declares, all or nothing
-    Up { file: PathBuf },
-    /// Remove what a topology file declares; without a file, remove everything in the lab
+    Up {
+        file: PathBuf,
+        /// Also realize the lab with real packets: every VM a network namespace (needs root)
+        #[arg(long)]
+        dataplane: bool,
+    },
+    /// Remove what a topology file declares; without a file, remove everything in the lab and
+    /// the data plane with it
     Down { file: Option<PathBuf> },
+    /// Run a command inside a VM's network namespace (the data plane must be up)
+    Exec {
+        vm: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+        /// The command and its arguments (after `--`)
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Open a shell inside a VM's network namespace
+    Ssh {
+        vm: String,
+        #[arg(short = 'g', long)]
+        resource_group: Option<String>,
+    },
+    /// Bytes that crossed each peering link (the data plane's meters)
+    Traffic,
+    /// What the metered traffic would cost in Azure, with the published per-GB rates
+    Cost {
+        /// A rates file of the same format as the built-in one
+        #[arg(long, value_name = "FILE")]
+        rates: Option<PathBuf>,
+    },
     /// Print what `up FILE` would change, without changing anything
     Plan { file: PathBuf },
     /// List resources: all of them, or one type (vnet, subnet, peering, nic, vm, nsg, nsg-rule,
@@ -72,6 +102,9 @@ enum Command {
         /// Items per page of a list response
         #[arg(long, default_value_t = 100)]
         page_size: usize,
+        /// Keep a data plane (VMs as network namespaces) in step with every change (needs root)
+        #[arg(long)]
+        dataplane: bool,
     },
     /// Effective routes of a VM's primary NIC (or of a NIC), as `az network nic show-effective-route-table`
     Routes {
@@ -261,7 +294,9 @@ impl Env {
 fn run(cli: Cli) -> Result<()> {
     let home = cli.home.unwrap_or_else(vnetlab_control::default_home);
     match cli.command {
-        Command::Serve { listen, lro, page_size } => return serve::serve(&home, listen, lro, page_size),
+        Command::Serve { listen, lro, page_size, dataplane } => {
+            return serve::serve(&home, listen, lro, page_size, dataplane);
+        }
         Command::AzEnv { listen } => return serve::az_env(&home, listen),
         Command::Graph { format } => return graph::graph(&home, format.into()),
         _ => {}
@@ -270,35 +305,57 @@ fn run(cli: Cli) -> Result<()> {
     // Commands that only read do not create the lab: a lab not made yet reads as a new one.
     let lab = if cli.command.writes() { Lab::open(&home)? } else { Lab::open_existing(&home)? };
     let env = Env { lab, format: cli.output, subscription: cli.subscription };
-    match cli.command {
-        Command::Up { file } => topology::up(&env, &file),
-        Command::Down { file } => topology::down(&env, file.as_deref()),
-        Command::Plan { file } => topology::plan(&env, &file),
-        Command::Show { kind, resource_group } => show::show(&env, kind.as_deref(), resource_group.as_deref()),
+    // A write keeps a data plane that is up in step (`up --dataplane` and `down` see to it
+    // themselves).
+    let follows = cli.command.writes()
+        && !matches!(cli.command, Command::Up { dataplane: true, .. } | Command::Down { file: None });
+    let result = command(&env, cli.command);
+    if result.is_ok() && follows {
+        dataplane::follow(&env)?;
+    }
+    result
+}
+
+fn command(env: &Env, command: Command) -> Result<()> {
+    match command {
+        Command::Up { file, dataplane } => {
+            topology::up(env, &file)?;
+            if dataplane { dataplane::up(env) } else { Ok(()) }
+        }
+        Command::Down { file } => {
+            topology::down(env, file.as_deref())?;
+            if file.is_none() { dataplane::down() } else { Ok(()) }
+        }
+        Command::Exec { vm, resource_group, command } => dataplane::exec(env, &vm, resource_group.as_deref(), &command),
+        Command::Ssh { vm, resource_group } => dataplane::ssh(env, &vm, resource_group.as_deref()),
+        Command::Traffic => dataplane::traffic(env),
+        Command::Cost { rates } => dataplane::cost(env, rates.as_ref()),
+        Command::Plan { file } => topology::plan(env, &file),
+        Command::Show { kind, resource_group } => show::show(env, kind.as_deref(), resource_group.as_deref()),
         Command::Vnet { command } => match command {
-            VnetCommand::List { resource_group } => show::show(&env, Some("vnet"), resource_group.as_deref()),
-            VnetCommand::Show { resource_group, name } => show::vnet_show(&env, &resource_group, &name),
-            VnetCommand::Peering { command } => peering::run(&env, command),
+            VnetCommand::List { resource_group } => show::show(env, Some("vnet"), resource_group.as_deref()),
+            VnetCommand::Show { resource_group, name } => show::vnet_show(env, &resource_group, &name),
+            VnetCommand::Peering { command } => peering::run(env, command),
         },
-        Command::Check => show::check(&env),
-        Command::Routes { vm, resource_group } => watcher::routes(&env, &vm, resource_group.as_deref()),
+        Command::Check => show::check(env),
+        Command::Routes { vm, resource_group } => watcher::routes(env, &vm, resource_group.as_deref()),
         Command::NextHop { vm, destination, source, resource_group } => {
-            watcher::next_hop(&env, &vm, destination, source, resource_group.as_deref())
+            watcher::next_hop(env, &vm, destination, source, resource_group.as_deref())
         }
         Command::Flow { vm, direction, protocol, local, remote, resource_group } => {
-            watcher::flow(&env, &vm, direction, protocol, local, remote, resource_group.as_deref())
+            watcher::flow(env, &vm, direction, protocol, local, remote, resource_group.as_deref())
         }
         Command::Trace { source, destination, port, protocol, resource_group } => trace::trace(
-            &env,
+            env,
             &source,
             &destination,
             vnetlab_analysis::azure::trace::Probe { protocol, port },
             resource_group.as_deref(),
         ),
         Command::Reach { by, port, protocol, diff } => {
-            reach::reach(&env, by, vnetlab_analysis::azure::trace::Probe { protocol, port }, diff.as_deref())
+            reach::reach(env, by, vnetlab_analysis::azure::trace::Probe { protocol, port }, diff.as_deref())
         }
-        Command::Verify { file } => match verify::verify(&env, &file) {
+        Command::Verify { file } => match verify::verify(env, &file) {
             Ok(true) => Ok(()),
             Ok(false) => Err(Failure::Quiet(1)),
             Err(e) => Err(e),
@@ -321,6 +378,10 @@ impl Command {
             | Command::Trace { .. }
             | Command::Reach { .. }
             | Command::Verify { .. }
+            | Command::Exec { .. }
+            | Command::Ssh { .. }
+            | Command::Traffic
+            | Command::Cost { .. }
             | Command::Graph { .. } => false,
             Command::Serve { .. } => true,
             Command::Vnet { command } => match command {

@@ -61,7 +61,7 @@ pub fn az_env(home: &Path, listen: SocketAddr) -> Result<()> {
     Ok(())
 }
 
-pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize) -> Result<()> {
+pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize, dataplane: bool) -> Result<()> {
     let lab = Lab::open_adjusted(home, |settings| {
         settings.management_endpoint = format!("https://{}", public_host(listen));
         if matches!(lro, Lro::Async) {
@@ -87,6 +87,11 @@ pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize) -> Res
     println!("{}", environment(home, bound));
     println!("{}\n", login_commands(bound));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    if dataplane {
+        let follower = crate::dataplane::Follower::start(home)?;
+        println!("The data plane follows every change: `vnetlab exec VM -- CMD` runs a command in a VM.\n");
+        runtime.spawn(follower.run());
+    }
     runtime
         .block_on(vnetlab_api::serve(app, listener, &certificate, async {
             let _ = tokio::signal::ctrl_c().await;

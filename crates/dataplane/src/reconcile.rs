@@ -20,6 +20,9 @@ use crate::kernel::Netlink;
 use crate::names::{self, NAMESPACE_PREFIX};
 use crate::netns;
 
+/// A machine being brought up, boxed so that the run's future is `Send` with a plain type.
+type Pending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<Report>> + Send + 'a>>;
+
 /// The main routing table, where a VM's own routes live.
 const MAIN_TABLE: u32 = 254;
 /// How many machines are brought up at once.
@@ -175,8 +178,11 @@ impl Reconciler {
         let total = todo.len();
         let mut done = 0;
         let fabric_links: HashMap<String, u32> = nl.links().await?.into_iter().map(|l| (l.name, l.index)).collect();
-        let mut stream =
-            futures::stream::iter(todo.into_iter().map(|m| machine(m, &nl, &fabric_links))).buffer_unordered(PARALLEL);
+        let mut pending: Vec<Pending<'_>> = Vec::with_capacity(todo.len());
+        for m in todo {
+            pending.push(Box::pin(machine(m, &nl, &fabric_links)));
+        }
+        let mut stream = futures::stream::iter(pending).buffer_unordered(PARALLEL);
         progress.machines(0, total);
         while let Some(result) = stream.next().await {
             report.add(&result?);

@@ -1,0 +1,363 @@
+//! The data plane from the command line: `up --dataplane` realizes the lab in the kernel,
+//! write commands keep it in step while it is up, `down` removes it, `exec` and `ssh` run
+//! commands inside a VM, `traffic` and `cost` read the meters.
+
+use std::fs::{self, File};
+use std::io::IsTerminal;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, anyhow};
+use serde_json::{Map, Value, json};
+use vnetlab_analysis::azure::Network;
+use vnetlab_dataplane::cost::{self, LinkKind, Metered, Rates};
+use vnetlab_dataplane::desired::{Desired, LOCAL_HOST};
+use vnetlab_dataplane::reconcile::{self, Progress, Reconciler, Report};
+use vnetlab_dataplane::{firewall, names, netns};
+use vnetlab_model::{Kind, Resource, State, View, ViewExt};
+
+use crate::output::Format;
+use crate::{Env, Failure, Result};
+
+/// Where vnetlab keeps what lives as long as the data plane (a lock, per-VM files).
+const RUN_DIR: &str = "/run/vnetlab";
+
+/// Whether the data plane of this machine is up (its fabric exists).
+pub fn is_up() -> bool {
+    netns::exists(&names::fabric(LOCAL_HOST))
+}
+
+fn need_root() -> Result<()> {
+    if netns::privileged() {
+        Ok(())
+    } else {
+        Err(Failure::Other(anyhow!("the data plane makes network namespaces: run vnetlab as root")))
+    }
+}
+
+/// Held while one process reconciles: `serve --dataplane` and a CLI command may both try.
+struct Turn(File);
+
+impl Turn {
+    fn take() -> anyhow::Result<Turn> {
+        fs::create_dir_all(RUN_DIR)?;
+        let file = File::create(Path::new(RUN_DIR).join("reconcile.lock"))?;
+        // SAFETY: flock on a descriptor this function owns; blocking until the other holder ends.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(Turn(file))
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor is still open; unlocking cannot fail in a way that matters here.
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+/// A progress bar on a terminal for large labs.
+struct Bar(Option<indicatif::ProgressBar>);
+
+impl Progress for Bar {
+    fn machines(&self, done: usize, total: usize) {
+        if let Some(bar) = &self.0 {
+            bar.set_length(total as u64);
+            bar.set_position(done as u64);
+        }
+    }
+}
+
+/// What the kernel should hold for `state`.
+pub fn desired(state: &State) -> Desired {
+    let network = Network::compile(state);
+    Desired::build(state, &network)
+}
+
+/// Makes the kernel hold the lab's state.
+pub fn realize(env: &Env) -> Result<Report> {
+    need_root()?;
+    let want = env.lab.read(desired)?;
+    let _turn = Turn::take().context("cannot take the reconcile lock")?;
+    let bar = (std::io::stderr().is_terminal() && want.machines.len() >= 20).then(|| {
+        let bar = indicatif::ProgressBar::new(want.machines.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} VMs")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message("data plane");
+        bar
+    });
+    let progress = Bar(bar);
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let report = runtime
+        .block_on(Reconciler::new().apply(&want, &progress))
+        .map_err(|e| Failure::Other(anyhow!("data plane: {e}")))?;
+    if let Some(bar) = progress.0 {
+        bar.finish_and_clear();
+    }
+    write_resolv_conf(&want)?;
+    Ok(report)
+}
+
+/// After a write: keeps a data plane that is up in step with the lab.
+pub fn follow(env: &Env) -> Result<()> {
+    if is_up() && netns::privileged() {
+        let report = realize(env)?;
+        if !report.is_empty() {
+            eprintln!("data plane: {report}");
+        }
+    }
+    Ok(())
+}
+
+/// `up FILE --dataplane`: the report line.
+pub fn up(env: &Env) -> Result<()> {
+    let report = realize(env)?;
+    let machines = env.lab.read(|s| s.all_of(Kind::VirtualMachine).len())?;
+    println!("data plane: {machines} VMs as network namespaces ({report})");
+    Ok(())
+}
+
+/// Removes every namespace vnetlab made, with what ran inside.
+pub fn down() -> Result<()> {
+    if !netns::privileged() {
+        return Ok(());
+    }
+    let _turn = Turn::take().context("cannot take the reconcile lock")?;
+    let gone = reconcile::down().map_err(|e| Failure::Other(anyhow!("data plane: {e}")))?;
+    for ns in &gone {
+        let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
+    }
+    if !gone.is_empty() {
+        println!("data plane: {} network namespaces removed", gone.len());
+    }
+    Ok(())
+}
+
+/// Each VM resolves names through Azure's DNS address, as a VM in Azure does: `ip netns
+/// exec` puts `/etc/netns/NAME/resolv.conf` in place of the host's.
+fn write_resolv_conf(want: &Desired) -> Result<()> {
+    let base = Path::new("/etc/netns");
+    for m in want.machines.values() {
+        let dir = base.join(&m.namespace);
+        let text = format!("# written by vnetlab: Azure's DNS\nnameserver {}\n", names::PLATFORM_ADDRESS);
+        if fs::read_to_string(dir.join("resolv.conf")).ok().as_deref() != Some(text.as_str()) {
+            fs::create_dir_all(&dir)
+                .and_then(|_| fs::write(dir.join("resolv.conf"), text))
+                .map_err(|e| Failure::Other(anyhow!("cannot write {}: {e}", dir.display())))?;
+        }
+    }
+    for entry in fs::read_dir(base).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(names::NAMESPACE_PREFIX) && !want.machines.contains_key(&name) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// The namespace of the VM `vm` (a name, or a resource id).
+fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
+    let found: Vec<(String, String)> = env.lab.read(|state| {
+        state
+            .all_of(Kind::VirtualMachine)
+            .into_iter()
+            .filter_map(|s| match &s.resource {
+                Resource::VirtualMachine(v) => Some(v),
+                _ => None,
+            })
+            .filter(|v| {
+                (vnetlab_model::same_name(&v.name, vm) || v.id.key() == vm.to_ascii_lowercase())
+                    && group.is_none_or(|g| v.id.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
+            })
+            .map(|v| (names::namespace("", &v.name, v.id.key()), v.id.to_string()))
+            .collect()
+    })?;
+    match found.as_slice() {
+        [] => Err(Failure::Other(anyhow!("no VM named '{vm}'"))),
+        [(ns, _)] => {
+            if !netns::exists(ns) {
+                return Err(Failure::Other(anyhow!(
+                    "VM '{vm}' has no namespace: bring the data plane up with `vnetlab up FILE --dataplane`"
+                )));
+            }
+            Ok(ns.clone())
+        }
+        many => Err(Failure::Other(anyhow!(
+            "{} VMs are named '{vm}' ({}): name the resource group with -g",
+            many.len(),
+            many.iter().map(|(_, id)| id.as_str()).collect::<Vec<_>>().join(", ")
+        ))),
+    }
+}
+
+/// Runs `command` inside the VM and exits with its status.
+pub fn exec(env: &Env, vm: &str, group: Option<&str>, command: &[String]) -> Result<()> {
+    need_root()?;
+    let ns = namespace_of(env, vm, group)?;
+    let Some((program, args)) = command.split_first() else {
+        return Err(Failure::Other(anyhow!("name a command to run: vnetlab exec VM -- COMMAND...")));
+    };
+    let status = Command::new("ip")
+        .args(["netns", "exec", &ns, program])
+        .args(args)
+        .status()
+        .context("cannot run `ip netns exec` (is iproute2 installed?)")?;
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(Failure::Quiet(u8::try_from(code).unwrap_or(1))),
+        None => Err(Failure::Quiet(1)),
+    }
+}
+
+/// A shell inside the VM.
+pub fn ssh(env: &Env, vm: &str, group: Option<&str>) -> Result<()> {
+    let shell = std::env::var("SHELL").unwrap_or_else(|_| "/bin/sh".to_owned());
+    exec(env, vm, group, &[shell])
+}
+
+/// Bytes per peering link, read from the fabric's counters.
+fn metered(env: &Env) -> Result<Vec<(Metered, u64)>> {
+    need_root()?;
+    if !is_up() {
+        return Err(Failure::Other(anyhow!("the data plane is not up: `vnetlab up FILE --dataplane` first")));
+    }
+    let (want, locations) = env.lab.read(|state| {
+        let want = desired(state);
+        let locations: Vec<(String, String, String)> = want
+            .meters
+            .iter()
+            .map(|m| {
+                let loc =
+                    |id: &vnetlab_model::ResourceId| state.vnet(id).map(|v| v.location.to_string()).unwrap_or_default();
+                (m.counter.clone(), loc(&m.from_vnet), loc(&m.to_vnet))
+            })
+            .collect();
+        (want, locations)
+    })?;
+    let seen = netns::run_in(&want.fabric.namespace, firewall::observe)
+        .and_then(|r| r)
+        .map_err(|e| Failure::Other(anyhow!("cannot read the meters: {e}")))?;
+    let mut out = Vec::new();
+    for (m, (_, from_location, to_location)) in want.meters.iter().zip(locations) {
+        let (packets, bytes) = seen.counters.get(&m.counter).copied().unwrap_or((0, 0));
+        out.push((
+            Metered {
+                kind: LinkKind::Peering,
+                name: m.link.name().to_owned(),
+                from_vnet: m.from_vnet.name().to_owned(),
+                from_location,
+                to_vnet: m.to_vnet.name().to_owned(),
+                to_location,
+                bytes,
+            },
+            packets,
+        ));
+    }
+    out.sort_by(|a, b| (&a.0.from_vnet, &a.0.name).cmp(&(&b.0.from_vnet, &b.0.name)));
+    Ok(out)
+}
+
+fn print_rows(format: Format, rows: Vec<Map<String, Value>>) {
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
+        Format::Yaml => print!("{}", yaml_serde::to_string(&rows).unwrap_or_default()),
+        _ => print!("{}", crate::output::table(&rows, false)),
+    }
+}
+
+/// `vnetlab traffic`: what crossed each peering link.
+pub fn traffic(env: &Env) -> Result<()> {
+    let rows = metered(env)?
+        .into_iter()
+        .map(|(m, packets)| {
+            let row = json!({
+                "Link": m.name, "From": m.from_vnet, "To": m.to_vnet, "Packets": packets, "Bytes": m.bytes,
+            });
+            row.as_object().cloned().unwrap_or_default()
+        })
+        .collect();
+    print_rows(env.format, rows);
+    Ok(())
+}
+
+/// `vnetlab cost`: the bytes priced with the published per-GB rates (or a rates file).
+pub fn cost(env: &Env, rates: Option<&PathBuf>) -> Result<()> {
+    let rates = match rates {
+        Some(path) => Rates::load(path).map_err(|e| Failure::Other(anyhow!("{e}")))?,
+        None => Rates::builtin(),
+    };
+    let metered: Vec<Metered> = metered(env)?.into_iter().map(|(m, _)| m).collect();
+    let estimate = cost::estimate(&rates, &metered);
+    let mut rows: Vec<Map<String, Value>> = estimate
+        .charges
+        .iter()
+        .map(|c| {
+            let row = json!({
+                "Link": c.name, "From": c.from_vnet, "To": c.to_vnet, "Bytes": c.bytes,
+                "Scope": format!("{:?}", c.scope),
+                "EgressUSD": format!("{:.6}", c.egress_usd), "IngressUSD": format!("{:.6}", c.ingress_usd),
+                "TotalUSD": format!("{:.6}", c.total_usd()), "Notes": c.notes.join("; "),
+            });
+            row.as_object().cloned().unwrap_or_default()
+        })
+        .collect();
+    if env.format == Format::Table {
+        let total = json!({ "Link": "total", "TotalUSD": format!("{:.6}", estimate.total_usd) });
+        rows.push(total.as_object().cloned().unwrap_or_default());
+    }
+    print_rows(env.format, rows);
+    Ok(())
+}
+
+/// `serve --dataplane`: reconciles after every committed change, whoever made it (the API, a
+/// CLI command in another process): the store's revision is the signal.
+pub struct Follower {
+    lab: vnetlab_control::Lab,
+    reconciler: Reconciler,
+    revision: Option<u64>,
+}
+
+impl Follower {
+    pub fn start(home: &Path) -> Result<Follower> {
+        need_root()?;
+        let lab = vnetlab_control::Lab::open(home)?;
+        Ok(Follower { lab, reconciler: Reconciler::new(), revision: None })
+    }
+
+    async fn step(&mut self) -> anyhow::Result<()> {
+        use vnetlab_store::Store;
+        let now = self.lab.store().revision()?;
+        if self.revision == Some(now) {
+            return Ok(());
+        }
+        let want = self.lab.read(desired)?;
+        let turn = tokio::task::spawn_blocking(Turn::take).await??;
+        let started = std::time::Instant::now();
+        let report = self.reconciler.apply(&want, &()).await;
+        drop(turn);
+        let report = report?;
+        write_resolv_conf(&want).map_err(|e| match e {
+            Failure::Other(e) => e,
+            _ => anyhow!("cannot write resolv.conf"),
+        })?;
+        if !report.is_empty() {
+            println!("data plane at revision {now}: {report} in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
+        }
+        self.revision = Some(now);
+        Ok(())
+    }
+
+    pub async fn run(mut self) {
+        loop {
+            if let Err(e) = self.step().await {
+                eprintln!("data plane: {e:#}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
