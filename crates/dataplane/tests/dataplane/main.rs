@@ -4,6 +4,7 @@
 
 mod differential;
 mod probe;
+mod reconciler;
 mod scenarios;
 
 use std::path::PathBuf;

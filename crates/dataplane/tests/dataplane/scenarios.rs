@@ -103,3 +103,29 @@ peerings:
     assert!(ping(&c1, ip(&network, "c2")), "inside C");
     assert!(ping(&c2, ip(&network, "c1")));
 }
+
+#[test]
+fn hub_and_spoke_through_the_appliance() {
+    let Some(mut lab) = lab() else { return };
+    let state = example("hub-and-spoke.yaml");
+    lab.apply(&state);
+    let network = Network::compile(&state);
+    let _listeners: Vec<_> = ["shared-vm", "spoke2-vm", "spoke1-vm"]
+        .iter()
+        .map(|vm| crate::probe::listen(&ns(&state, vm), vm, &[22]))
+        .collect();
+    let spoke1 = ns(&state, "spoke1-vm");
+    // Spoke to hub over the peering; spoke to spoke only through the NVA's user route.
+    assert_eq!(crate::probe::tcp(&spoke1, ip(&network, "shared-vm"), 22).as_deref(), Some("shared-vm"));
+    assert_eq!(crate::probe::tcp(&spoke1, ip(&network, "spoke2-vm"), 22).as_deref(), Some("spoke2-vm"));
+    // Without IP forwarding on the appliance, spoke to spoke stops; the hub is still reached.
+    let text = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hub-and-spoke.yaml"),
+    )
+    .unwrap()
+    .replace("ipForwarding: true", "ipForwarding: false");
+    let after = crate::up(&text);
+    lab.apply(&after);
+    assert_eq!(crate::probe::tcp(&spoke1, ip(&network, "spoke2-vm"), 22), None);
+    assert_eq!(crate::probe::tcp(&spoke1, ip(&network, "shared-vm"), 22).as_deref(), Some("shared-vm"));
+}
