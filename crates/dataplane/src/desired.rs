@@ -19,10 +19,11 @@ use std::ptr;
 use ipnet::Ipv4Net;
 use vnetlab_analysis::azure::routes::{EffectiveRoute, NextHopType, Origin, RouteState};
 use vnetlab_analysis::azure::security::CompiledNsg;
-use vnetlab_analysis::azure::{Network, NicView, SubnetView};
+use vnetlab_analysis::azure::{Network, NicView, SubnetView, crossing};
 use vnetlab_analysis::layers::{Addresses, Layer, Match, Ports, Protocol};
 use vnetlab_model::{
-    Kind, PeeringState, Resource, ResourceId, SecurityRuleAccess, State, View, ViewExt, VirtualNetworkPeering,
+    Kind, PeeringState, Resource, ResourceId, SecurityRuleAccess, SecurityRuleDirection, State, View, ViewExt,
+    VirtualNetworkPeering,
 };
 
 use crate::firewall::{Action, Cond, FwRule, Hook, Ruleset};
@@ -194,7 +195,7 @@ impl Desired {
             let mut interfaces = Vec::new();
             let mut forwarding = false;
             for (index, key) in Network::vm_nics(vm).iter().enumerate() {
-                let Some(nic) = network.nics().find(|n| n.id.key() == key) else {
+                let Some(nic) = network.nic_by_key(key) else {
                     continue;
                 };
                 let Some(home) = nic.primary().and_then(|a| network.subnet(&a.subnet)) else {
@@ -268,7 +269,7 @@ impl Desired {
             route_tables.insert(id, Table { id, subnet: subnet.id.clone(), routes });
         }
 
-        let (firewall, meters) = firewall(state, network, &ports, &hosts);
+        let (firewall, meters) = firewall(state, network, &ports);
         Desired { fabric: Fabric { namespace: fabric_ns, ports, tables: route_tables, firewall }, machines, meters }
     }
 
@@ -323,8 +324,7 @@ fn subnet_routes(
     out
 }
 
-/// The appliance a user route leads to, found as the analysis finds it: in the subnet's VNet or
-/// a directly peered one.
+/// The appliance a user route leads to, where the analysis finds it.
 fn appliance(
     state: &State,
     subnet: &SubnetView,
@@ -335,15 +335,11 @@ fn appliance(
     let IpAddr::V4(ip) = *route.next_hop_ip_address.first()? else {
         return None;
     };
-    let nva = match subnet.routes.lookup(IpAddr::V4(ip)) {
-        Some(r) if r.next_hop_type == NextHopType::VnetLocal => hosts.get(&subnet.vnet, ip),
-        Some(EffectiveRoute { origin: Origin::Peering { remote, .. }, .. }) => hosts.get(remote, ip),
-        _ => state
-            .links_of(&subnet.vnet)
-            .into_iter()
-            .filter(|l| l.properties.peering_state == PeeringState::Connected && !l.properties.peer_complete_vnets)
-            .find_map(|l| hosts.get(l.remote_vnet_id(), ip)),
-    }?;
+    let host = |vnet: &ResourceId, ip: IpAddr| match ip {
+        IpAddr::V4(ip) => hosts.get(vnet, ip),
+        IpAddr::V6(_) => None,
+    };
+    let (nva, _) = crossing::appliance(state, subnet, IpAddr::V4(ip), host)?;
     Some(Hop::Via(ip, port_of(nva)?))
 }
 
@@ -415,12 +411,7 @@ fn nsg_chain(layer: &Layer<vnetlab_analysis::azure::security::Verdict>) -> Vec<F
 }
 
 /// The fabric's table and the meters it holds.
-fn firewall(
-    state: &State,
-    network: &Network,
-    ports: &BTreeMap<String, Port>,
-    hosts: &Hosts<'_>,
-) -> (Ruleset, Vec<Meter>) {
+fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) -> (Ruleset, Vec<Meter>) {
     let mut rs = Ruleset::default();
     let mut meters = Vec::new();
     let mut nsg_chains: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -463,25 +454,21 @@ fn firewall(
             rs.chain(&to).rules.push(FwRule::new(vec![Cond::Daddr(own, true)], Action::Drop));
             to_chains.push((port.name.clone(), to));
         }
-        let gates_out = network.gates(nic, subnet, vnetlab_model::SecurityRuleDirection::Outbound);
-        if !gates_out.is_empty() {
-            let name = names::object("out", &port.name);
-            let jumps: Vec<FwRule> = gates_out
+        for (direction, prefix, list) in [
+            (SecurityRuleDirection::Outbound, "out", &mut out_chains),
+            (SecurityRuleDirection::Inbound, "in", &mut in_chains),
+        ] {
+            let gates = network.gates(nic, subnet, direction);
+            if gates.is_empty() {
+                continue;
+            }
+            let inbound = direction == SecurityRuleDirection::Inbound;
+            let name = names::object(prefix, &port.name);
+            rs.chain(&name).rules = gates
                 .iter()
-                .map(|(nsg, _)| FwRule::new(Vec::new(), Action::Jump(nsg_chain_name(&mut rs, nsg, subnet, false))))
+                .map(|(nsg, _)| FwRule::new(Vec::new(), Action::Jump(nsg_chain_name(&mut rs, nsg, subnet, inbound))))
                 .collect();
-            rs.chain(&name).rules = jumps;
-            out_chains.push((port.name.clone(), name));
-        }
-        let gates_in = network.gates(nic, subnet, vnetlab_model::SecurityRuleDirection::Inbound);
-        if !gates_in.is_empty() {
-            let name = names::object("in", &port.name);
-            let jumps: Vec<FwRule> = gates_in
-                .iter()
-                .map(|(nsg, _)| FwRule::new(Vec::new(), Action::Jump(nsg_chain_name(&mut rs, nsg, subnet, true))))
-                .collect();
-            rs.chain(&name).rules = jumps;
-            in_chains.push((port.name.clone(), name));
+            list.push((port.name.clone(), name));
         }
     }
 
@@ -495,10 +482,10 @@ fn firewall(
         }
         let Some(from) = link.local_vnet_id() else { continue };
         let to = link.remote_vnet_id();
-        let (Some(from_ports), Some(to_ports)) = (vnet_ports.get(from.key()), vnet_ports.get(to.key())) else {
+        let (true, Some(to_ports)) = (vnet_ports.contains_key(from.key()), vnet_ports.get(to.key())) else {
             continue;
         };
-        let guards = link_guards(state, network, link, &from, hosts, &subnet_ports);
+        let guards = link_guards(state, network, link, &from, &subnet_ports);
         let chain = names::object("link", link.id.key());
         rs.chain(&chain).rules = guards;
         for port in to_ports {
@@ -512,7 +499,6 @@ fn firewall(
             meter.entry(from.key().to_owned()).or_default().push((port.clone(), count_chain.clone()));
         }
         meters.push(Meter { counter, link: link.id.clone(), from_vnet: from.clone(), to_vnet: to.clone() });
-        let _ = from_ports;
     }
     let mut from_map: BTreeMap<String, Vec<FwRule>> = from_chains
         .iter()
@@ -580,36 +566,29 @@ fn link_guards(
     network: &Network,
     link: &VirtualNetworkPeering,
     from: &ResourceId,
-    _hosts: &Hosts<'_>,
     subnet_ports: &BTreeMap<String, Vec<String>>,
 ) -> Vec<FwRule> {
     let mut rules = Vec::new();
     let to = link.remote_vnet_id();
-    // 1.18: the receiving VNet's link decides whether it takes traffic that did not start in
-    // the sending VNet.
     if let Some(back) = state.reverse_link(link)
-        && !back.properties.allow_forwarded_traffic
-        && let Some(space) = state.vnet(from).map(|v| v.properties.address_space.address_prefixes.clone())
+        && let Some(vnet) = state.vnet(from)
+        && let Some(space) = crossing::admitted_sources(back, &vnet.properties.address_space.address_prefixes)
     {
         let nets: Vec<Ipv4Net> = space.iter().filter_map(v4).collect();
-        if !nets.is_empty() {
-            rules.push(FwRule::new(vec![Cond::Saddr(nets, true)], Action::Drop));
-        } else {
+        if nets.is_empty() {
             rules.push(FwRule::new(Vec::new(), Action::Drop));
+        } else {
+            rules.push(FwRule::new(vec![Cond::Saddr(nets, true)], Action::Drop));
         }
     }
-    // 1.27: a subnet peering carries only its named subnets on each side.
-    let p = &link.properties;
-    if !p.peer_complete_vnets {
-        let named =
-            |names: &[String], subnet: &ResourceId| names.iter().any(|n| vnetlab_model::same_name(n, subnet.name()));
+    if !link.properties.peer_complete_vnets {
         let mut senders = Vec::new();
         let mut receivers = Vec::new();
         for subnet in network.subnets() {
             let ports = subnet_ports.get(subnet.id.key()).cloned().unwrap_or_default();
-            if subnet.vnet == *from && !named(&p.local_subnet_names, &subnet.id) {
+            if subnet.vnet == *from && !crossing::carries_from(link, &subnet.id) {
                 senders.extend(ports);
-            } else if subnet.vnet == *to && !named(&p.remote_subnet_names, &subnet.id) {
+            } else if subnet.vnet == *to && !crossing::carries_to(link, &subnet.id) {
                 receivers.extend(ports);
             }
         }

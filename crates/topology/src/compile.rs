@@ -27,6 +27,25 @@ pub struct Defaults {
     pub subscription_id: String,
 }
 
+impl Defaults {
+    /// A lab in memory with just these defaults' tenant and subscription, as a new lab starts.
+    pub fn fresh_state(&self) -> std::result::Result<State, AzureError> {
+        let tenancy = [
+            Operation::TenantPut {
+                tenant_id: self.tenant_id.clone(),
+                display_name: "vnetlab".into(),
+                default_domain: None,
+            },
+            Operation::SubscriptionPut {
+                subscription_id: self.subscription_id.clone(),
+                display_name: "vnetlab".into(),
+                tenant_id: self.tenant_id.clone(),
+            },
+        ];
+        crate::simulate(&State::new(), &tenancy, &vnetlab_engine::Settings::default(), None).map_err(|(_, e)| e)
+    }
+}
+
 pub const DEFAULT_RESOURCE_GROUP: &str = "vnetlab";
 pub const DEFAULT_LOCATION: &str = "westus";
 

@@ -126,6 +126,17 @@ impl Loaded {
         Ok(compile::teardown(&compiled, state, &self.origin()))
     }
 
+    /// `state` with this file applied in memory (nothing stored), or the first problem, located.
+    pub fn simulate(
+        &self,
+        state: &State,
+        defaults: &Defaults,
+        settings: &vnetlab_engine::Settings,
+    ) -> Result<State, TopologyError> {
+        let compiled = self.compile(state, defaults)?;
+        simulate(state, &compiled.ops, settings, Some(&self.origin())).map_err(|(i, e)| self.rejected(&compiled, i, e))
+    }
+
     /// The error for operation `index` of `compiled`, refused by the engine with `error`.
     pub fn rejected(&self, compiled: &Compiled, index: usize, error: AzureError) -> TopologyError {
         let path = compiled.sources.get(index).cloned().unwrap_or_default();

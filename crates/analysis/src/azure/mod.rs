@@ -1,6 +1,7 @@
 //! Azure's semantics over the generic core: the compiled view of a lab (per-subnet effective
 //! routes and tags, per-NIC security gates) and the questions Network Watcher answers.
 
+pub mod crossing;
 pub mod incremental;
 pub mod intents;
 pub mod reach;
@@ -326,6 +327,11 @@ impl Network {
 
     pub fn nic(&self, id: &ResourceId) -> Option<&NicView> {
         self.nics.get(id.key())
+    }
+
+    /// The NIC whose id has the key (lower-case id) `key`.
+    pub fn nic_by_key(&self, key: &str) -> Option<&NicView> {
+        self.nics.get(key)
     }
 
     /// Every NIC, in no particular order.

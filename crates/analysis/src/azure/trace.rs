@@ -17,6 +17,7 @@ use vnetlab_model::{
     SecurityRuleDirection, State, View, ViewExt, VirtualNetwork, VirtualNetworkGateway, VirtualNetworkPeering,
 };
 
+use super::crossing;
 use super::routes::{EffectiveRoute, NextHopType, Origin, RouteSource, RouteState, transit_gateway};
 use super::security::{self, CompiledNsg, GateDecision};
 use super::{AnalysisError, Network, NicView, SubnetView};
@@ -1157,7 +1158,8 @@ impl<'t, 'a> Walk<'t, 'a> {
         };
         // 1.18: the flag is read on the receiving VNet's link; a VPN gateway's forwarding does
         // not need it.
-        if !by_gateway && !back.properties.allow_forwarded_traffic && !self.tracer.in_space(from, self.flow.source) {
+        let space = self.tracer.spaces.get(from.key()).copied().unwrap_or_default();
+        if !by_gateway && !crossing::admits(back, space, self.flow.source) {
             self.blocker(
                 BlockerKind::ForwardedTraffic,
                 Some(&back.id),
@@ -1231,16 +1233,7 @@ impl<'t, 'a> Walk<'t, 'a> {
     }
 
     fn subnet_peering(&mut self, link: &VirtualNetworkPeering, from: &SubnetView, to: &SubnetView) {
-        let p = &link.properties;
-        if p.peer_complete_vnets {
-            return;
-        }
-        let named =
-            |names: &[String], subnet: &ResourceId| names.iter().any(|n| vnetlab_model::same_name(n, subnet.name()));
-        // [gap] As on the way in (see `at_gateway`), a gateway forwards over a subnet peering
-        // whether or not it names the GatewaySubnet.
-        let from_gateway = from.id.name().eq_ignore_ascii_case(vnetlab_model::GATEWAY_SUBNET);
-        if !from_gateway && !named(&p.local_subnet_names, &from.id) {
+        if !crossing::carries_from(link, &from.id) {
             self.blocker(
                 BlockerKind::SubnetPeering,
                 Some(&link.id),
@@ -1251,7 +1244,7 @@ impl<'t, 'a> Walk<'t, 'a> {
                 ),
             );
         }
-        if !named(&p.remote_subnet_names, &to.id) {
+        if !crossing::carries_to(link, &to.id) {
             self.blocker(
                 BlockerKind::SubnetPeering,
                 Some(&link.id),
@@ -1273,23 +1266,7 @@ impl<'t, 'a> Walk<'t, 'a> {
         route: &EffectiveRoute,
         _sender: Option<&NicView>,
     ) -> Next<'a> {
-        let state = self.tracer.state;
-        // The appliance sits in the subnet's VNet or in a directly peered one.
-        let found = match subnet.routes.lookup(ip) {
-            Some(r) if r.next_hop_type == NextHopType::VnetLocal => {
-                self.tracer.host(&subnet.vnet, ip).map(|n| (n, None))
-            }
-            Some(EffectiveRoute { origin: Origin::Peering { link, remote }, .. }) => {
-                self.tracer.host(remote, ip).map(|n| (n, state.peering(link)))
-            }
-            // A subnet peering routes only its named subnets: an appliance in a peered VNet
-            // outside them is still behind that link (and the subnet peering is the blocker).
-            _ => state
-                .links_of(&subnet.vnet)
-                .into_iter()
-                .filter(|l| l.properties.peering_state == PeeringState::Connected && !l.properties.peer_complete_vnets)
-                .find_map(|l| self.tracer.host(l.remote_vnet_id(), ip).map(|n| (n, Some(l)))),
-        };
+        let found = crossing::appliance(self.tracer.state, subnet, ip, |vnet, ip| self.tracer.host(vnet, ip));
         let Some((nva, link)) = found else {
             self.blocker(
                 BlockerKind::Route,

@@ -10,9 +10,9 @@ mod trace;
 use std::path::PathBuf;
 
 use vnetlab_analysis::azure::{Network, NicView};
-use vnetlab_engine::{Operation, Settings};
+use vnetlab_engine::Settings;
 use vnetlab_model::{ResourceId, State};
-use vnetlab_topology::{Defaults, Loaded, simulate};
+use vnetlab_topology::{Defaults, Loaded};
 
 pub const TENANT: &str = "0000aaaa-0000-0000-0000-000000000001";
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
@@ -23,23 +23,13 @@ fn defaults() -> Defaults {
 
 /// A lab with its default tenant and subscription, as `vnetlab` starts one.
 fn fresh_lab() -> State {
-    let tenancy = [
-        Operation::TenantPut { tenant_id: TENANT.into(), display_name: "vnetlab".into(), default_domain: None },
-        Operation::SubscriptionPut {
-            subscription_id: SUB.into(),
-            display_name: "vnetlab".into(),
-            tenant_id: TENANT.into(),
-        },
-    ];
-    simulate(&State::new(), &tenancy, &Settings::default(), None).unwrap_or_else(|(i, e)| panic!("operation {i}: {e}"))
+    defaults().fresh_state().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Applies a topology document to `state`.
 pub fn up_on(state: &State, text: &str) -> State {
     let loaded = Loaded::parse("test.yaml", text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
-    let compiled = loaded.compile(state, &defaults()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(state, &compiled.ops, &Settings::default(), Some(&loaded.origin()))
-        .unwrap_or_else(|(i, e)| panic!("{}", loaded.rejected(&compiled, i, e)))
+    loaded.simulate(state, &defaults(), &Settings::default()).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// A fresh lab with a topology document applied.

@@ -69,31 +69,22 @@ fn defaults() -> Defaults {
 }
 
 fn fresh_lab() -> State {
-    let tenancy = [
-        Operation::TenantPut { tenant_id: TENANT.into(), display_name: "vnetlab".into(), default_domain: None },
-        Operation::SubscriptionPut {
-            subscription_id: SUB.into(),
-            display_name: "vnetlab".into(),
-            tenant_id: TENANT.into(),
-        },
-    ];
-    simulate(&State::new(), &tenancy, &Settings::default(), None).unwrap_or_else(|(i, e)| panic!("operation {i}: {e}"))
+    defaults().fresh_state().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn up_on(state: &State, text: &str) -> State {
-    let loaded = Loaded::parse("test.yaml", text.to_owned()).unwrap_or_else(|e| panic!("{e}"));
-    let compiled = loaded.compile(state, &defaults()).unwrap_or_else(|e| panic!("{e}"));
-    simulate(state, &compiled.ops, &Settings::default(), Some(&loaded.origin()))
-        .unwrap_or_else(|(i, e)| panic!("{}", loaded.rejected(&compiled, i, e)))
+    try_up_on(state, text).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Applies a topology document to `state`, or says why it was refused.
+pub fn try_up_on(state: &State, text: &str) -> Result<State, String> {
+    let loaded = Loaded::parse("test.yaml", text.to_owned()).map_err(|e| e.to_string())?;
+    loaded.simulate(state, &defaults(), &Settings::default()).map_err(|e| e.to_string())
 }
 
 /// Applies a topology document to a fresh lab, or says why the engine refused it.
 pub fn try_up(text: &str) -> Result<State, String> {
-    let state = fresh_lab();
-    let loaded = Loaded::parse("test.yaml", text.to_owned()).map_err(|e| e.to_string())?;
-    let compiled = loaded.compile(&state, &defaults()).map_err(|e| e.to_string())?;
-    simulate(&state, &compiled.ops, &Settings::default(), Some(&loaded.origin()))
-        .map_err(|(i, e)| loaded.rejected(&compiled, i, e).to_string())
+    try_up_on(&fresh_lab(), text)
 }
 
 pub fn up(text: &str) -> State {
