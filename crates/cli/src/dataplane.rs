@@ -4,6 +4,7 @@
 
 use std::fs::{self, File};
 use std::io::IsTerminal;
+use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,11 +18,12 @@ use vnetlab_dataplane::reconcile::{self, Progress, Reconciler, Report};
 use vnetlab_dataplane::{firewall, names, netns};
 use vnetlab_model::{Kind, Resource, State, View, ViewExt};
 
+use crate::agent;
 use crate::output::Format;
 use crate::{Env, Failure, Result};
 
-/// Where vnetlab keeps what lives as long as the data plane (a lock, per-VM files).
-const RUN_DIR: &str = "/run/vnetlab";
+/// Where vnetlab keeps what lives as long as the data plane (a lock, the agent's files).
+pub const RUN_DIR: &str = "/run/vnetlab";
 
 /// Whether the data plane of this machine is up (its fabric exists).
 pub fn is_up() -> bool {
@@ -36,25 +38,64 @@ fn need_root() -> Result<()> {
     }
 }
 
-/// Held while one process reconciles: `serve --dataplane` and a CLI command may both try.
-struct Turn(File);
+/// Held while one process reconciles (the agent, `up --dataplane`). The lock file counts the
+/// runs (a reconciler that sees another's run since its own forgets what it wrote) and says
+/// which store revision the last run realized.
+pub struct Turn {
+    file: File,
+    generation: Option<u64>,
+    revision: Option<u64>,
+}
 
 impl Turn {
-    fn take() -> anyhow::Result<Turn> {
+    pub fn take() -> anyhow::Result<Turn> {
         fs::create_dir_all(RUN_DIR)?;
-        let file = File::create(Path::new(RUN_DIR).join("reconcile.lock"))?;
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(Path::new(RUN_DIR).join("reconcile.lock"))?;
         // SAFETY: flock on a descriptor this function owns; blocking until the other holder ends.
         if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(std::io::Error::last_os_error().into());
         }
-        Ok(Turn(file))
+        let mut text = String::new();
+        file.read_to_string(&mut text)?;
+        let mut words = text.split_whitespace().map(|w| w.parse::<u64>().ok());
+        let generation = words.next().flatten();
+        let revision = words.next().flatten();
+        Ok(Turn { file, generation, revision })
+    }
+
+    /// How many runs there were (`None`: none recorded).
+    pub fn generation(&self) -> Option<u64> {
+        self.generation
+    }
+
+    /// The store revision the last run realized, when it finished.
+    pub fn revision(&self) -> Option<u64> {
+        self.revision
+    }
+
+    /// Records this run: the revision it realized (`None` when it failed). Its generation.
+    pub fn finish(&self, revision: Option<u64>) -> anyhow::Result<u64> {
+        let generation = self.generation.map_or(1, |g| g + 1);
+        let mut file = &self.file;
+        file.set_len(0)?;
+        file.rewind()?;
+        match revision {
+            Some(r) => writeln!(file, "{generation} {r}")?,
+            None => writeln!(file, "{generation} -")?,
+        }
+        Ok(generation)
     }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
         // SAFETY: the descriptor is still open; unlocking cannot fail in a way that matters here.
-        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
     }
 }
 
@@ -76,11 +117,11 @@ pub fn desired(state: &State) -> Desired {
     Desired::build(state, &network)
 }
 
-/// Makes the kernel hold the lab's state.
-pub fn realize(env: &Env) -> Result<Report> {
+/// Makes the kernel hold the lab's state; what changed and the revision realized.
+pub fn realize(lab: &vnetlab_control::Lab) -> Result<(Report, u64)> {
     need_root()?;
-    let want = env.lab.read(desired)?;
-    let _turn = Turn::take().context("cannot take the reconcile lock")?;
+    let (revision, want) = lab.read(|s| (s.revision(), desired(s)))?;
+    let turn = Turn::take().context("cannot take the reconcile lock")?;
     let bar = (std::io::stderr().is_terminal() && want.machines.len() >= 20).then(|| {
         let bar = indicatif::ProgressBar::new(want.machines.len() as u64);
         bar.set_style(
@@ -92,30 +133,45 @@ pub fn realize(env: &Env) -> Result<Report> {
     });
     let progress = Bar(bar);
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let report = runtime
-        .block_on(Reconciler::new().apply(&want, &progress))
-        .map_err(|e| Failure::Other(anyhow!("data plane: {e}")))?;
+    let report = runtime.block_on(Reconciler::new().apply(&want, &progress));
+    turn.finish(report.as_ref().ok().map(|_| revision))?;
+    drop(turn);
+    let report = report.map_err(|e| Failure::Other(anyhow!("data plane: {e}")))?;
     if let Some(bar) = progress.0 {
         bar.finish_and_clear();
     }
     write_resolv_conf(&want)?;
+    Ok((report, revision))
+}
+
+/// Brings the data plane up for the lab at `home` and leaves the agent following it.
+pub fn start(home: &Path, lab: &vnetlab_control::Lab) -> Result<Report> {
+    let (report, revision) = realize(lab)?;
+    agent::ensure(home, revision)?;
     Ok(report)
 }
 
-/// After a write: keeps a data plane that is up in step with the lab.
+/// After a write: keeps a data plane that is up in step with the lab. When the agent follows
+/// the lab, waits for it to realize the write.
 pub fn follow(env: &Env) -> Result<()> {
-    if is_up() && netns::privileged() {
-        let report = realize(env)?;
-        if !report.is_empty() {
-            eprintln!("data plane: {report}");
-        }
+    use vnetlab_store::Store;
+    if !is_up() || !netns::privileged() {
+        return Ok(());
+    }
+    if agent::follows(&env.home) {
+        let revision = env.lab.store().revision().map_err(|e| Failure::Other(e.into()))?;
+        return agent::wait(revision, std::time::Duration::ZERO).map_err(Failure::Other);
+    }
+    let report = start(&env.home, &env.lab)?;
+    if !report.is_empty() {
+        eprintln!("data plane: {report}");
     }
     Ok(())
 }
 
 /// `up FILE --dataplane`: the report line.
 pub fn up(env: &Env) -> Result<()> {
-    let report = realize(env)?;
+    let report = start(&env.home, &env.lab)?;
     let machines = env.lab.read(|s| s.all_of(Kind::VirtualMachine).len())?;
     println!("data plane: {machines} VMs as network namespaces ({report})");
     Ok(())
@@ -139,15 +195,21 @@ pub fn down() -> Result<()> {
 
 /// Each VM resolves names through Azure's DNS address, as a VM in Azure does: `ip netns
 /// exec` puts `/etc/netns/NAME/resolv.conf` in place of the host's.
-fn write_resolv_conf(want: &Desired) -> Result<()> {
+pub fn write_resolv_conf(want: &Desired) -> anyhow::Result<()> {
     let base = Path::new("/etc/netns");
     for m in want.machines.values() {
         let dir = base.join(&m.namespace);
-        let text = format!("# written by vnetlab: Azure's DNS\nnameserver {}\n", names::PLATFORM_ADDRESS);
+        let search = m
+            .interfaces
+            .first()
+            .and_then(|i| want.fabric.ports.get(&i.port))
+            .map(|p| format!("search {}\n", vnetlab_dataplane::dns::suffix(&p.vnet)))
+            .unwrap_or_default();
+        let text = format!("# written by vnetlab: Azure's DNS\nnameserver {}\n{search}", names::PLATFORM_ADDRESS);
         if fs::read_to_string(dir.join("resolv.conf")).ok().as_deref() != Some(text.as_str()) {
             fs::create_dir_all(&dir)
                 .and_then(|_| fs::write(dir.join("resolv.conf"), text))
-                .map_err(|e| Failure::Other(anyhow!("cannot write {}: {e}", dir.display())))?;
+                .with_context(|| format!("cannot write {}", dir.display()))?;
         }
     }
     for entry in fs::read_dir(base).into_iter().flatten().flatten() {
@@ -311,53 +373,4 @@ pub fn cost(env: &Env, rates: Option<&PathBuf>) -> Result<()> {
     }
     print_rows(env.format, rows);
     Ok(())
-}
-
-/// `serve --dataplane`: reconciles after every committed change, whoever made it (the API, a
-/// CLI command in another process): the store's revision is the signal.
-pub struct Follower {
-    lab: vnetlab_control::Lab,
-    reconciler: Reconciler,
-    revision: Option<u64>,
-}
-
-impl Follower {
-    pub fn start(home: &Path) -> Result<Follower> {
-        need_root()?;
-        let lab = vnetlab_control::Lab::open(home)?;
-        Ok(Follower { lab, reconciler: Reconciler::new(), revision: None })
-    }
-
-    async fn step(&mut self) -> anyhow::Result<()> {
-        use vnetlab_store::Store;
-        let now = self.lab.store().revision()?;
-        if self.revision == Some(now) {
-            return Ok(());
-        }
-        let want = self.lab.read(desired)?;
-        let turn = tokio::task::spawn_blocking(Turn::take).await??;
-        let started = std::time::Instant::now();
-        let report = self.reconciler.apply(&want, &()).await;
-        drop(turn);
-        let report = report?;
-        write_resolv_conf(&want).map_err(|e| match e {
-            Failure::Other(e) => e,
-            _ => anyhow!("cannot write resolv.conf"),
-        })?;
-        if !report.is_empty() {
-            println!("data plane at revision {now}: {report} in {:.1} ms", started.elapsed().as_secs_f64() * 1000.0);
-        }
-        self.revision = Some(now);
-        Ok(())
-    }
-
-    pub async fn run(mut self) {
-        loop {
-            if let Err(e) = self.step().await {
-                eprintln!("data plane: {e:#}");
-                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    }
 }

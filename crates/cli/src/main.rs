@@ -1,5 +1,6 @@
 //! `vnetlab`: Azure virtual networking, peering first, on one Linux machine.
 
+mod agent;
 mod dataplane;
 mod graph;
 mod output;
@@ -91,6 +92,9 @@ enum Command {
     },
     /// Check the lab's state against the engine's invariants
     Check,
+    /// The data plane's agent (started by `up --dataplane` and `serve --dataplane`)
+    #[command(hide = true)]
+    Agent,
     /// Serve the ARM REST API over HTTPS, for the az CLI and the Azure SDKs
     Serve {
         /// Address and port to listen on
@@ -260,6 +264,7 @@ type Result<T> = std::result::Result<T, Failure>;
 
 /// What every command needs.
 pub struct Env {
+    pub home: PathBuf,
     pub lab: Lab,
     pub format: Format,
     pub subscription: Option<String>,
@@ -298,13 +303,14 @@ fn run(cli: Cli) -> Result<()> {
             return serve::serve(&home, listen, lro, page_size, dataplane);
         }
         Command::AzEnv { listen } => return serve::az_env(&home, listen),
+        Command::Agent => return agent::run(&home).map_err(Failure::Other),
         Command::Graph { format } => return graph::graph(&home, format.into()),
         _ => {}
     }
 
     // Commands that only read do not create the lab: a lab not made yet reads as a new one.
     let lab = if cli.command.writes() { Lab::open(&home)? } else { Lab::open_existing(&home)? };
-    let env = Env { lab, format: cli.output, subscription: cli.subscription };
+    let env = Env { home, lab, format: cli.output, subscription: cli.subscription };
     // A write keeps a data plane that is up in step (`up --dataplane` and `down` see to it
     // themselves).
     let follows = cli.command.writes()
@@ -360,7 +366,7 @@ fn command(env: &Env, command: Command) -> Result<()> {
             Ok(false) => Err(Failure::Quiet(1)),
             Err(e) => Err(e),
         },
-        Command::Serve { .. } | Command::AzEnv { .. } | Command::Graph { .. } => Ok(()),
+        Command::Serve { .. } | Command::AzEnv { .. } | Command::Graph { .. } | Command::Agent => Ok(()),
     }
 }
 
@@ -383,7 +389,7 @@ impl Command {
             | Command::Traffic
             | Command::Cost { .. }
             | Command::Graph { .. } => false,
-            Command::Serve { .. } => true,
+            Command::Serve { .. } | Command::Agent => true,
             Command::Vnet { command } => match command {
                 VnetCommand::List { .. } | VnetCommand::Show { .. } => false,
                 VnetCommand::Peering { command } => command.writes(),

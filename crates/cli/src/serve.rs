@@ -81,17 +81,16 @@ pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize, datapl
         page_size: page_size.max(1),
         ..Options::default()
     };
+    if dataplane {
+        let report = crate::dataplane::start(home, &lab)?;
+        println!("data plane: {report}; it follows every change: `vnetlab exec VM -- CMD` runs a command in a VM.\n");
+    }
     let app = Arc::new(App::new(lab, options));
     println!("vnetlab serves the ARM API at https://{} (lab: {})", public_host(bound), home.display());
     println!("Point az at it:\n");
     println!("{}", environment(home, bound));
     println!("{}\n", login_commands(bound));
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    if dataplane {
-        let follower = crate::dataplane::Follower::start(home)?;
-        println!("The data plane follows every change: `vnetlab exec VM -- CMD` runs a command in a VM.\n");
-        runtime.spawn(follower.run());
-    }
     runtime
         .block_on(vnetlab_api::serve(app, listener, &certificate, async {
             let _ = tokio::signal::ctrl_c().await;

@@ -61,6 +61,8 @@ pub struct Port {
     /// The routing table of the NIC's subnet.
     pub table: u32,
     pub nic: ResourceId,
+    /// The VNet of the NIC's subnet.
+    pub vnet: ResourceId,
 }
 
 /// A NIC as its VM sees it.
@@ -85,6 +87,10 @@ pub struct Machine {
     pub vm: ResourceId,
     /// The VM's name (what `vnetlab exec` takes).
     pub name: String,
+    /// Its host name (`osProfile.computerName`, else its name): what Azure DNS answers for.
+    pub hostname: String,
+    /// The primary address of its primary NIC.
+    pub address: Option<Ipv4Addr>,
     /// On when any NIC has IP forwarding: the VM routes what it receives, as an appliance's OS
     /// would be set up to.
     pub forwarding: bool,
@@ -194,6 +200,7 @@ impl Desired {
             let namespace = names::namespace("", &vm.name, vm.id.key());
             let mut interfaces = Vec::new();
             let mut forwarding = false;
+            let mut address = None;
             for (index, key) in Network::vm_nics(vm).iter().enumerate() {
                 let Some(nic) = network.nic_by_key(key) else {
                     continue;
@@ -217,6 +224,9 @@ impl Desired {
                         continue;
                     };
                     addresses.push(Ipv4Net::new(ip, net.prefix_len()).unwrap_or(net));
+                    if a.primary && address.is_none() {
+                        address = Some(ip);
+                    }
                     if a.primary || gateway.is_none() {
                         gateway = Some((net, first_host(net)));
                     }
@@ -244,6 +254,7 @@ impl Desired {
                         addresses: addresses.iter().map(Ipv4Net::addr).collect(),
                         table,
                         nic: nic.id.clone(),
+                        vnet: home.vnet.clone(),
                     },
                 );
                 nic_port.insert(nic.id.key().to_owned(), port);
@@ -253,7 +264,15 @@ impl Desired {
             }
             machines.insert(
                 namespace.clone(),
-                Machine { namespace, vm: vm.id.clone(), name: vm.name.clone(), forwarding, interfaces },
+                Machine {
+                    namespace,
+                    vm: vm.id.clone(),
+                    name: vm.name.clone(),
+                    hostname: hostname(vm),
+                    address,
+                    forwarding,
+                    interfaces,
+                },
             );
         }
 
@@ -280,6 +299,11 @@ impl Desired {
             .filter(|m| vnetlab_model::same_name(&m.name, name) || m.vm.key() == name.to_ascii_lowercase())
             .collect()
     }
+}
+
+/// A VM's host name: its OS profile's computer name, else the VM's name.
+fn hostname(vm: &vnetlab_model::VirtualMachine) -> String {
+    vm.properties.os_profile.get("computerName").and_then(|v| v.as_str()).unwrap_or(&vm.name).to_owned()
 }
 
 /// Azure's default gateway of a subnet: its first address after the network address.

@@ -59,6 +59,35 @@ pub struct VnetZone {
     pub names: HashMap<String, Ipv4Addr>,
 }
 
+impl Zones {
+    /// What VMs of the data plane `want` can resolve, given the fabric's port interface indexes.
+    pub fn of(want: &crate::desired::Desired, port_index: impl Fn(&str) -> Option<u32>) -> Zones {
+        let mut zones = Zones::default();
+        for port in want.fabric.ports.values() {
+            let vnet = port.vnet.key().to_owned();
+            if let Some(index) = port_index(&port.name) {
+                zones.ports.insert(index, vnet.clone());
+            }
+            zones.vnets.entry(vnet).or_insert_with(|| VnetZone { suffix: suffix(&port.vnet), names: HashMap::new() });
+        }
+        for m in want.machines.values() {
+            let (Some(address), Some(first)) = (m.address, m.interfaces.first()) else { continue };
+            let Some(vnet) = want.fabric.ports.get(&first.port).map(|p| p.vnet.key()) else { continue };
+            if let Some(zone) = zones.vnets.get_mut(vnet) {
+                zone.names.insert(m.hostname.to_ascii_lowercase(), address);
+            }
+        }
+        zones
+    }
+}
+
+/// A VNet's DNS suffix. [gap] Azure makes up a random label per VNet
+/// (`<label>.<region code>.internal.cloudapp.net`); ours is derived from the VNet's id so it stays
+/// the same across runs.
+pub fn suffix(vnet: &vnetlab_model::ResourceId) -> String {
+    format!("{:016x}.internal.cloudapp.net", crate::names::hash(vnet.key()))
+}
+
 /// A running resolver: one thread inside the fabric namespace serving 168.63.129.16:53/UDP.
 ///
 /// Dropping it stops it as `stop` does.

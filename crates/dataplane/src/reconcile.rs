@@ -126,6 +126,12 @@ impl Reconciler {
         Reconciler::default()
     }
 
+    /// Trusts that the kernel holds `want` (another reconciler just realized it): the next run
+    /// changes only what differs from it.
+    pub fn adopt(&mut self, want: &Desired) {
+        self.last = Some(want.clone());
+    }
+
     /// Makes the kernel hold `want`.
     pub async fn apply(&mut self, want: &Desired, progress: &dyn Progress) -> io::Result<Report> {
         let mut report = Report::default();
@@ -150,8 +156,18 @@ impl Reconciler {
         )?;
         let nl = Netlink::open(fabric)?;
         let links = nl.links().await?;
-        if let Some(lo) = links.iter().find(|l| l.name == "lo" && !l.up) {
-            nl.set_up(lo.index).await?;
+        if let Some(lo) = links.iter().find(|l| l.name == "lo") {
+            if !lo.up {
+                nl.set_up(lo.index).await?;
+                report.link_changes += 1;
+            }
+            // The platform's address (Azure DNS) is the fabric's own: VMs reach it through their
+            // gateway and the answer goes back out of the asker's port.
+            let platform = Ipv4Net::from(names::PLATFORM_ADDRESS);
+            if !nl.addresses().await?.iter().any(|a| a.index == lo.index && a.net == platform) {
+                nl.add_address(lo.index, platform).await?;
+                report.addresses += 1;
+            }
         }
 
         // Machines no longer wanted: their ports first (so a name can be reused at once),
