@@ -187,6 +187,7 @@ pub fn down() -> Result<()> {
     for ns in &gone {
         let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
     }
+    let _ = fs::remove_dir_all(reconcile::IPSEC_DIR);
     if !gone.is_empty() {
         println!("data plane: {} network namespaces removed", gone.len());
     }
@@ -236,10 +237,24 @@ fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
                     && group.is_none_or(|g| v.id.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
             })
             .map(|v| (names::namespace("", &v.name, v.id.key()), v.id.to_string()))
-            .collect()
+            .collect::<Vec<_>>()
     })?;
+    // Gateways and on-premises sites are namespaces too.
+    let found = if found.is_empty() {
+        let want = env.lab.read(desired)?;
+        want.edges
+            .values()
+            .filter(|e| {
+                vnetlab_model::same_name(&e.machine.name, vm)
+                    && group.is_none_or(|g| e.resource.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
+            })
+            .map(|e| (e.machine.namespace.clone(), e.resource.to_string()))
+            .collect()
+    } else {
+        found
+    };
     match found.as_slice() {
-        [] => Err(Failure::Other(anyhow!("no VM named '{vm}'"))),
+        [] => Err(Failure::Other(anyhow!("no VM, VPN gateway or on-premises site named '{vm}'"))),
         [(ns, _)] => {
             if !netns::exists(ns) {
                 return Err(Failure::Other(anyhow!(

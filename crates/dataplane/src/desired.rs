@@ -63,12 +63,16 @@ pub struct Port {
     pub nic: ResourceId,
     /// The VNet of the NIC's subnet.
     pub vnet: ResourceId,
+    /// A VPN gateway's port (the `nic` field is then the gateway's id).
+    pub gateway: bool,
 }
 
 /// A NIC as its VM sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interface {
     pub ifname: String,
+    /// The namespace the port is in: the fabric, or the internet for a public interface.
+    pub fabric: String,
     pub mac: [u8; 6],
     pub port: String,
     pub port_mac: [u8; 6],
@@ -95,6 +99,8 @@ pub struct Machine {
     /// would be set up to.
     pub forwarding: bool,
     pub interfaces: Vec<Interface>,
+    /// Addresses on its loopback (an on-premises site's branch hosts).
+    pub local: Vec<Ipv4Net>,
 }
 
 /// One fabric: a host's switch.
@@ -121,6 +127,10 @@ pub struct Desired {
     pub fabric: Fabric,
     pub machines: BTreeMap<String, Machine>,
     pub meters: Vec<Meter>,
+    /// VPN gateways and on-premises sites, by namespace.
+    pub edges: BTreeMap<String, Edge>,
+    /// Where the edges' public interfaces meet.
+    pub internet: Internet,
 }
 
 /// The host name of the one fabric a single machine runs.
@@ -236,6 +246,7 @@ impl Desired {
                 let routes = if index == 0 { vec![Ipv4Net::default()] } else { vec![subnet_net] };
                 interfaces.push(Interface {
                     ifname: ifname.clone(),
+                    fabric: fabric_ns.clone(),
                     mac,
                     port: port.clone(),
                     port_mac,
@@ -255,6 +266,7 @@ impl Desired {
                         table,
                         nic: nic.id.clone(),
                         vnet: home.vnet.clone(),
+                        gateway: false,
                     },
                 );
                 nic_port.insert(nic.id.key().to_owned(), port);
@@ -272,9 +284,12 @@ impl Desired {
                     address,
                     forwarding,
                     interfaces,
+                    local: Vec::new(),
                 },
             );
         }
+
+        let (edges, internet, gateway_ports) = edges(state, network, &tables, &fabric_ns, &mut ports);
 
         let realized: BTreeSet<String> = nic_port.keys().cloned().collect();
         let hosts = Hosts::new(network, &realized);
@@ -284,12 +299,23 @@ impl Desired {
         let mut route_tables = BTreeMap::new();
         for subnet in network.subnets() {
             let Some(&id) = tables.get(subnet.id.key()) else { continue };
-            let routes = subnet_routes(state, subnet, &hosts, &port_of);
+            let routes = subnet_routes(state, subnet, &hosts, &port_of, &gateway_ports);
             route_tables.insert(id, Table { id, subnet: subnet.id.clone(), routes });
         }
 
         let (firewall, meters) = firewall(state, network, &ports);
-        Desired { fabric: Fabric { namespace: fabric_ns, ports, tables: route_tables, firewall }, machines, meters }
+        Desired {
+            fabric: Fabric { namespace: fabric_ns, ports, tables: route_tables, firewall },
+            machines,
+            meters,
+            edges,
+            internet,
+        }
+    }
+
+    /// The VPN gateway or on-premises site named `name` (case-insensitive).
+    pub fn edge(&self, name: &str) -> Vec<&Edge> {
+        self.edges.values().filter(|e| vnetlab_model::same_name(&e.machine.name, name)).collect()
     }
 
     /// The machine of the VM named `name` (case-insensitive), or of the VM with that id.
@@ -317,6 +343,7 @@ fn subnet_routes(
     subnet: &SubnetView,
     hosts: &Hosts<'_>,
     port_of: &impl Fn(&NicView) -> Option<String>,
+    gateways: &GatewayPorts,
 ) -> BTreeMap<Ipv4Net, Hop> {
     let mut out = BTreeMap::new();
     out.insert(Ipv4Net::default(), Hop::Blackhole);
@@ -340,7 +367,7 @@ fn subnet_routes(
         }
         let hop = match route.next_hop_type {
             NextHopType::VirtualAppliance => appliance(state, subnet, route, hosts, port_of).unwrap_or(Hop::Blackhole),
-            // [gap] Gateways carry no packets yet: their routes drop.
+            NextHopType::VirtualNetworkGateway => gateway_hop(state, subnet, route, gateways).unwrap_or(Hop::Blackhole),
             _ => Hop::Blackhole,
         };
         out.insert(net, hop);
@@ -365,6 +392,25 @@ fn appliance(
     };
     let (nva, _) = crossing::appliance(state, subnet, IpAddr::V4(ip), host)?;
     Some(Hop::Via(ip, port_of(nva)?))
+}
+
+/// The VPN gateway a route leads to: the one that learned it, or for a user route the subnet
+/// VNet's own gateway, else the one it uses through gateway transit.
+fn gateway_hop(state: &State, subnet: &SubnetView, route: &EffectiveRoute, gateways: &GatewayPorts) -> Option<Hop> {
+    let gateway = match &route.origin {
+        Origin::Gateway { gateway, .. } => gateway.clone(),
+        _ => {
+            let own = state.all_of(Kind::VirtualNetworkGateway).into_iter().find_map(|s| {
+                s.resource.as_virtual_network_gateway().filter(|g| g.vnet_id().as_ref() == Some(&subnet.vnet))
+            });
+            match own {
+                Some(g) => g.id.clone(),
+                None => vnetlab_analysis::azure::routes::transit_gateway(state, &subnet.vnet)?.1.id.clone(),
+            }
+        }
+    };
+    let (port, ip) = gateways.get(gateway.key())?;
+    Some(Hop::Via(*ip, port.clone()))
 }
 
 /// The protocol number nftables matches.
@@ -460,7 +506,15 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
     let mut to_chains = Vec::new();
     let mut out_chains = Vec::new();
     let mut in_chains = Vec::new();
+    let mut gateway_ports: BTreeSet<String> = BTreeSet::new();
     for port in ports.values() {
+        if port.gateway {
+            // A gateway forwards (no address checks) and has no NSG; its GatewaySubnet is not
+            // subject to subnet peering ([gap], as in the trace).
+            vnet_ports.entry(port.vnet.key().to_owned()).or_default().push(port.name.clone());
+            gateway_ports.insert(port.name.clone());
+            continue;
+        }
         let Some(nic) = network.nic(&port.nic) else { continue };
         let Some(subnet) = nic.primary().and_then(|a| network.subnet(&a.subnet)) else { continue };
         vnet_ports.entry(subnet.vnet.key().to_owned()).or_default().push(port.name.clone());
@@ -498,6 +552,7 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
 
     // Crossings of peering links: the guards of the receiving side, and the meter.
     let mut cross: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut cross_gw: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut meter: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     for stored in state.all_of(Kind::VirtualNetworkPeering) {
         let Some(link) = stored.resource.as_peering() else { continue };
@@ -509,11 +564,19 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
         let (true, Some(to_ports)) = (vnet_ports.contains_key(from.key()), vnet_ports.get(to.key())) else {
             continue;
         };
-        let guards = link_guards(state, network, link, &from, &subnet_ports);
+        let (forwarded, subnets) = link_guards(state, network, link, &from, &subnet_ports);
         let chain = names::object("link", link.id.key());
-        rs.chain(&chain).rules = guards;
+        rs.chain(&chain).rules = forwarded.into_iter().chain(subnets.iter().cloned()).collect();
         for port in to_ports {
             cross.entry(from.key().to_owned()).or_default().push((port.clone(), chain.clone()));
+        }
+        // What a gateway forwards is not subject to allowForwardedTraffic (1.18).
+        if !subnets.is_empty() {
+            let chain = names::object("linkgw", link.id.key());
+            rs.chain(&chain).rules = subnets;
+            for port in to_ports {
+                cross_gw.entry(from.key().to_owned()).or_default().push((port.clone(), chain.clone()));
+            }
         }
         let counter = names::object("peer", link.id.key());
         let count_chain = names::object("count", link.id.key());
@@ -532,7 +595,14 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
     for (vnet, entries) in &cross {
         let chain = names::object("vnet", vnet);
         rs.chain(&chain).rules = vec![FwRule::new(Vec::new(), Action::OifMap(entries.clone()))];
-        for port in vnet_ports.get(vnet).into_iter().flatten() {
+        for port in vnet_ports.get(vnet).into_iter().flatten().filter(|p| !gateway_ports.contains(*p)) {
+            from_map.entry(port.clone()).or_default().push(FwRule::new(Vec::new(), Action::Jump(chain.clone())));
+        }
+    }
+    for (vnet, entries) in &cross_gw {
+        let chain = names::object("vnetgw", vnet);
+        rs.chain(&chain).rules = vec![FwRule::new(Vec::new(), Action::OifMap(entries.clone()))];
+        for port in vnet_ports.get(vnet).into_iter().flatten().filter(|p| gateway_ports.contains(*p)) {
             from_map.entry(port.clone()).or_default().push(FwRule::new(Vec::new(), Action::Jump(chain.clone())));
         }
     }
@@ -584,14 +654,16 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
     (rs, meters)
 }
 
-/// What the receiving side of `link` (from `from` to its remote) lets across.
+/// What the receiving side of `link` (from `from` to its remote) lets across: the check of
+/// forwarded traffic's source, and the subnet peering's checks.
 fn link_guards(
     state: &State,
     network: &Network,
     link: &VirtualNetworkPeering,
     from: &ResourceId,
     subnet_ports: &BTreeMap<String, Vec<String>>,
-) -> Vec<FwRule> {
+) -> (Option<FwRule>, Vec<FwRule>) {
+    let mut forwarded = None;
     let mut rules = Vec::new();
     let to = link.remote_vnet_id();
     if let Some(back) = state.reverse_link(link)
@@ -599,11 +671,11 @@ fn link_guards(
         && let Some(space) = crossing::admitted_sources(back, &vnet.properties.address_space.address_prefixes)
     {
         let nets: Vec<Ipv4Net> = space.iter().filter_map(v4).collect();
-        if nets.is_empty() {
-            rules.push(FwRule::new(Vec::new(), Action::Drop));
+        forwarded = Some(if nets.is_empty() {
+            FwRule::new(Vec::new(), Action::Drop)
         } else {
-            rules.push(FwRule::new(vec![Cond::Saddr(nets, true)], Action::Drop));
-        }
+            FwRule::new(vec![Cond::Saddr(nets, true)], Action::Drop)
+        });
     }
     if !link.properties.peer_complete_vnets {
         let mut senders = Vec::new();
@@ -623,5 +695,289 @@ fn link_guards(
             rules.push(FwRule::new(vec![Cond::Oif(receivers, false)], Action::Drop));
         }
     }
-    rules
+    (forwarded, rules)
+}
+
+/// What an edge is in Azure's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// A VPN gateway: a namespace in its VNet's GatewaySubnet, with a public interface.
+    Gateway,
+    /// An on-premises site (a local network gateway): the branch's VPN device and network.
+    Site,
+}
+
+/// A VPN gateway or an on-premises site: a namespace that forwards between its interfaces and
+/// its IPsec tunnels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge {
+    pub kind: EdgeKind,
+    pub resource: ResourceId,
+    pub machine: Machine,
+    /// Its address on the internet.
+    pub public: Ipv4Addr,
+    /// One per connection, as this end sees it.
+    pub tunnels: Vec<crate::ipsec::Tunnel>,
+}
+
+/// The internet between gateways and sites: a namespace routing their public addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Internet {
+    pub namespace: String,
+    /// Each edge's public interface's other end, by port name.
+    pub ports: BTreeMap<String, Port>,
+}
+
+/// The address the edges' public interfaces route through (the internet's side; never
+/// assigned, only resolved to the internet port's MAC).
+pub const INTERNET_GATEWAY: Ipv4Addr = Ipv4Addr::new(169, 254, 0, 1);
+
+/// The gateway ports of the fabric, by gateway key: the port and the instance address.
+type GatewayPorts = HashMap<String, (String, Ipv4Addr)>;
+
+fn public_ip(state: &State, gateway: &vnetlab_model::VirtualNetworkGateway) -> Option<Ipv4Addr> {
+    let pip = gateway.properties.ip_configurations.first()?.properties.public_ip_address.as_ref()?;
+    match state.resource(&pip.id)?.as_public_ip_address()?.properties.ip_address? {
+        IpAddr::V4(ip) => Some(ip),
+        IpAddr::V6(_) => None,
+    }
+}
+
+fn v4_prefixes(prefixes: &[vnetlab_model::Prefix]) -> Vec<Ipv4Net> {
+    let mut out: Vec<Ipv4Net> = prefixes.iter().filter_map(v4).map(|n| n.trunc()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A public interface of an edge: `ethN` in the edge, a port in the internet.
+fn public_interface(
+    internet: &mut Internet,
+    edge_ns: &str,
+    id: &ResourceId,
+    ifname: &str,
+    address: Ipv4Addr,
+    peers: &[Ipv4Addr],
+) -> Interface {
+    let port = names::port(&format!("public:{}", id.key()));
+    let mac = names::mac(&format!("public-nic:{}", id.key()));
+    let port_mac = names::mac(&format!("public-port:{}", id.key()));
+    internet.ports.insert(
+        port.clone(),
+        Port {
+            name: port.clone(),
+            mac: port_mac,
+            machine: edge_ns.to_owned(),
+            ifname: ifname.to_owned(),
+            peer_mac: mac,
+            addresses: vec![address],
+            table: 0,
+            nic: id.clone(),
+            vnet: id.clone(),
+            gateway: false,
+        },
+    );
+    Interface {
+        ifname: ifname.to_owned(),
+        fabric: internet.namespace.clone(),
+        mac,
+        port,
+        port_mac,
+        addresses: vec![Ipv4Net::from(address)],
+        gateway: INTERNET_GATEWAY,
+        routes: peers.iter().map(|p| Ipv4Net::from(*p)).collect(),
+    }
+}
+
+/// VPN gateways and on-premises sites with the tunnels of their connections; each gateway's
+/// port joins `ports`.
+fn edges(
+    state: &State,
+    network: &Network,
+    tables: &HashMap<String, u32>,
+    fabric_ns: &str,
+    ports: &mut BTreeMap<String, Port>,
+) -> (BTreeMap<String, Edge>, Internet, GatewayPorts) {
+    let mut internet = Internet { namespace: names::internet(), ports: BTreeMap::new() };
+    let mut out = BTreeMap::new();
+    let mut gateway_ports = GatewayPorts::new();
+
+    // Public addresses and what each side advertises.
+    let mut gateways = Vec::new();
+    for stored in state.all_of(Kind::VirtualNetworkGateway) {
+        let Some(gw) = stored.resource.as_virtual_network_gateway() else { continue };
+        if gw.properties.gateway_type != vnetlab_model::GatewayType::Vpn {
+            continue;
+        }
+        let Some(public) = public_ip(state, gw) else { continue };
+        let advertised = v4_prefixes(&vnetlab_analysis::azure::routes::advertised(state, gw));
+        gateways.push((gw, public, advertised));
+    }
+    let gateway_by_key: HashMap<&str, (Ipv4Addr, &Vec<Ipv4Net>)> =
+        gateways.iter().map(|(g, p, a)| (g.id.key(), (*p, a))).collect();
+    let mut sites = Vec::new();
+    for stored in state.all_of(Kind::LocalNetworkGateway) {
+        let Some(site) = stored.resource.as_local_network_gateway() else { continue };
+        let Some(IpAddr::V4(public)) = site.properties.gateway_ip_address else { continue };
+        let prefixes = v4_prefixes(&site.properties.local_network_address_space.address_prefixes);
+        sites.push((site, public, prefixes));
+    }
+    let site_by_key: HashMap<&str, (Ipv4Addr, &Vec<Ipv4Net>)> =
+        sites.iter().map(|(s, p, a)| (s.id.key(), (*p, a))).collect();
+
+    // Tunnels, from each connection's own side; a site answers every connection made to it.
+    let mut gateway_tunnels: HashMap<&str, Vec<crate::ipsec::Tunnel>> = HashMap::new();
+    let mut site_tunnels: HashMap<&str, Vec<crate::ipsec::Tunnel>> = HashMap::new();
+    for stored in state.all_of(Kind::Connection) {
+        let Some(c) = stored.resource.as_connection() else { continue };
+        let p = &c.properties;
+        let Some(psk) = p.shared_key.clone().filter(|k| !k.is_empty()) else { continue };
+        let Some(&(local, advertised)) = gateway_by_key.get(p.virtual_network_gateway1.id.key()) else { continue };
+        match p.connection_type {
+            vnetlab_model::ConnectionType::IPsec => {
+                let Some(site) = p.local_network_gateway2.as_ref() else { continue };
+                let Some(&(remote, prefixes)) = site_by_key.get(site.id.key()) else { continue };
+                if advertised.is_empty() || prefixes.is_empty() {
+                    continue;
+                }
+                let tunnel = |name: &str,
+                              local_addr,
+                              remote_addr,
+                              local_ts: &Vec<Ipv4Net>,
+                              remote_ts: &Vec<Ipv4Net>,
+                              initiate| {
+                    crate::ipsec::Tunnel {
+                        name: name.to_owned(),
+                        local_addr,
+                        remote_addr,
+                        local_ts: local_ts.clone(),
+                        remote_ts: remote_ts.clone(),
+                        psk: psk.clone(),
+                        initiate,
+                    }
+                };
+                gateway_tunnels
+                    .entry(p.virtual_network_gateway1.id.key())
+                    .or_default()
+                    .push(tunnel(&c.name, local, remote, advertised, prefixes, false));
+                // The on-premises device starts the tunnel.
+                site_tunnels
+                    .entry(site.id.key())
+                    .or_default()
+                    .push(tunnel(&c.name, remote, local, prefixes, advertised, true));
+            }
+            vnetlab_model::ConnectionType::Vnet2Vnet => {
+                let Some(other) = p.virtual_network_gateway2.as_ref() else { continue };
+                let Some(&(remote, remote_ts)) = gateway_by_key.get(other.id.key()) else { continue };
+                if advertised.is_empty() || remote_ts.is_empty() {
+                    continue;
+                }
+                gateway_tunnels.entry(p.virtual_network_gateway1.id.key()).or_default().push(crate::ipsec::Tunnel {
+                    name: c.name.clone(),
+                    local_addr: local,
+                    remote_addr: remote,
+                    local_ts: advertised.clone(),
+                    remote_ts: remote_ts.clone(),
+                    psk,
+                    // One side starts: the gateway whose id sorts first.
+                    initiate: p.virtual_network_gateway1.id.key() < other.id.key(),
+                });
+            }
+            _ => {}
+        }
+    }
+
+    for (gw, public, _) in &gateways {
+        let Some(subnet) = gw.subnet_id().and_then(|s| network.subnet(s)) else { continue };
+        let Some(&table) = tables.get(subnet.id.key()) else { continue };
+        let Some(IpAddr::V4(instance)) = gw.instance_addresses().into_iter().find(IpAddr::is_ipv4) else {
+            continue;
+        };
+        let Some(net) = subnet.prefixes.iter().filter_map(v4).find(|n| n.contains(&instance)) else { continue };
+        let namespace = names::namespace("gw-", &gw.name, gw.id.key());
+        let tunnels = one_per_peer(gateway_tunnels.remove(gw.id.key()).unwrap_or_default());
+        let peers: Vec<Ipv4Addr> = tunnels.iter().map(|t| t.remote_addr).collect();
+        let port = names::port(gw.id.key());
+        let mac = names::mac(&format!("gateway:{}", gw.id.key()));
+        let port_mac = names::mac(&format!("port:{}", gw.id.key()));
+        let inside = Interface {
+            ifname: "eth0".into(),
+            fabric: fabric_ns.to_owned(),
+            mac,
+            port: port.clone(),
+            port_mac,
+            addresses: vec![Ipv4Net::new(instance, net.prefix_len()).unwrap_or(net)],
+            gateway: first_host(net),
+            routes: vec![Ipv4Net::default()],
+        };
+        ports.insert(
+            port.clone(),
+            Port {
+                name: port.clone(),
+                mac: port_mac,
+                machine: namespace.clone(),
+                ifname: "eth0".into(),
+                peer_mac: mac,
+                addresses: vec![instance],
+                table,
+                nic: gw.id.clone(),
+                vnet: subnet.vnet.clone(),
+                gateway: true,
+            },
+        );
+        gateway_ports.insert(gw.id.key().to_owned(), (port, instance));
+        let outside = public_interface(&mut internet, &namespace, &gw.id, "eth1", *public, &peers);
+        let machine = Machine {
+            namespace: namespace.clone(),
+            vm: gw.id.clone(),
+            name: gw.name.clone(),
+            hostname: gw.name.clone(),
+            address: Some(instance),
+            forwarding: true,
+            interfaces: vec![inside, outside],
+            local: Vec::new(),
+        };
+        out.insert(
+            namespace,
+            Edge { kind: EdgeKind::Gateway, resource: gw.id.clone(), machine, public: *public, tunnels },
+        );
+    }
+    for (site, public, prefixes) in &sites {
+        let tunnels = one_per_peer(site_tunnels.remove(site.id.key()).unwrap_or_default());
+        let namespace = names::namespace("site-", &site.name, site.id.key());
+        let peers: Vec<Ipv4Addr> = tunnels.iter().map(|t| t.remote_addr).collect();
+        let outside = public_interface(&mut internet, &namespace, &site.id, "eth0", *public, &peers);
+        // [gap] A site's branch network is its own namespace: one host address per prefix of
+        // its address space, on the loopback.
+        let local: Vec<Ipv4Net> = prefixes.iter().map(|n| Ipv4Net::from(ipsec_first_host(*n))).collect();
+        let machine = Machine {
+            namespace: namespace.clone(),
+            vm: site.id.clone(),
+            name: site.name.clone(),
+            hostname: site.name.clone(),
+            address: local.first().map(Ipv4Net::addr),
+            forwarding: true,
+            interfaces: vec![outside],
+            local,
+        };
+        out.insert(
+            namespace,
+            Edge { kind: EdgeKind::Site, resource: site.id.clone(), machine, public: *public, tunnels },
+        );
+    }
+    (out, internet, gateway_ports)
+}
+
+/// A branch host's address: the first host of the prefix (the prefix itself for a /31 or /32).
+fn ipsec_first_host(net: Ipv4Net) -> Ipv4Addr {
+    if net.prefix_len() >= 31 { net.network() } else { first_host(net) }
+}
+
+/// strongSwan joins a pair of addresses once: of several connections between the same two
+/// ends, the first (by name) makes the tunnel.
+fn one_per_peer(mut tunnels: Vec<crate::ipsec::Tunnel>) -> Vec<crate::ipsec::Tunnel> {
+    tunnels.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut seen = BTreeSet::new();
+    tunnels.retain(|t| seen.insert(t.remote_addr));
+    tunnels
 }

@@ -6,6 +6,7 @@ pub mod cost;
 pub mod desired;
 pub mod dns;
 pub mod firewall;
+pub mod ipsec;
 pub mod kernel;
 pub mod names;
 pub mod netns;

@@ -43,6 +43,11 @@ pub fn fabric(host: &str) -> String {
     format!("{NAMESPACE_PREFIX}fabric-{}", sanitize(host, 20))
 }
 
+/// The namespace where gateways and on-premises sites meet: their internet.
+pub fn internet() -> String {
+    format!("{NAMESPACE_PREFIX}internet")
+}
+
 /// The namespace of a VM (or of a gateway or site), readable and unique: `vl-<name>-<hash>`.
 pub fn namespace(kind: &str, name: &str, id: &str) -> String {
     format!("{NAMESPACE_PREFIX}{kind}{}-{}", sanitize(name, 24), hex(hash(id), 6))

@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 
 use futures::StreamExt;
 use ipnet::Ipv4Net;
@@ -41,6 +42,8 @@ pub struct Report {
     pub rules: usize,
     pub neighbours: usize,
     pub firewall: FwChanges,
+    /// Edges whose IPsec tunnels were (re)configured.
+    pub tunnels: usize,
 }
 
 impl Report {
@@ -58,6 +61,7 @@ impl Report {
         self.routes += other.routes;
         self.rules += other.rules;
         self.neighbours += other.neighbours;
+        self.tunnels += other.tunnels;
     }
 
     /// Kernel objects written or removed.
@@ -72,6 +76,7 @@ impl Report {
             + self.routes
             + self.rules
             + self.neighbours
+            + self.tunnels
             + fw.chains_written
             + fw.chains_removed
             + fw.counters_added
@@ -95,6 +100,7 @@ impl std::fmt::Display for Report {
             (self.routes, "routes"),
             (self.rules, "rules"),
             (self.neighbours, "neighbours"),
+            (self.tunnels, "gateways' tunnels configured"),
             (fw.chains_written, "firewall chains written"),
             (fw.chains_removed, "firewall chains removed"),
             (fw.counters_added + fw.counters_removed, "counters"),
@@ -112,10 +118,20 @@ pub trait Progress: Sync {
 impl Progress for () {}
 
 /// Follows the wanted state; keeps what it last wrote.
-#[derive(Default)]
 pub struct Reconciler {
     last: Option<Desired>,
+    /// Where each edge's IPsec daemon keeps its files (a directory per namespace).
+    ipsec_dir: PathBuf,
 }
+
+impl Default for Reconciler {
+    fn default() -> Reconciler {
+        Reconciler { last: None, ipsec_dir: PathBuf::from(IPSEC_DIR) }
+    }
+}
+
+/// The default home of the edges' IPsec daemons.
+pub const IPSEC_DIR: &str = "/run/vnetlab/ipsec";
 
 fn sysctl(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
@@ -178,25 +194,70 @@ impl Reconciler {
                 report.links_removed += 1;
             }
         }
+        let internet = &want.internet.namespace;
+        let has_internet = !want.internet.ports.is_empty();
         for ns in netns::list(NAMESPACE_PREFIX) {
-            if ns != *fabric && !want.machines.contains_key(&ns) && is_machine(&ns) {
+            let kept = ns == *fabric
+                || (has_internet && ns == *internet)
+                || want.machines.contains_key(&ns)
+                || want.edges.contains_key(&ns)
+                || ns.starts_with(&names::fabric(""));
+            if !kept {
                 remove_namespace(&ns)?;
+                let _ = std::fs::remove_dir_all(self.ipsec_dir.join(&ns));
                 report.namespaces_removed += 1;
             }
         }
+        let internet_nl = if has_internet {
+            if !netns::exists(internet) {
+                netns::create(internet)?;
+                report.namespaces_created += 1;
+            }
+            netns::sysctls(
+                internet,
+                &sysctl(&[
+                    ("net.ipv6.conf.all.disable_ipv6", "1"),
+                    ("net.ipv6.conf.default.disable_ipv6", "1"),
+                    ("net.ipv4.conf.all.rp_filter", "0"),
+                    ("net.ipv4.conf.default.rp_filter", "0"),
+                    ("net.ipv4.ip_forward", "1"),
+                ]),
+            )?;
+            let nl = Netlink::open(internet)?;
+            for link in nl.links().await?.iter().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
+                if !want.internet.ports.contains_key(&link.name) {
+                    nl.del_link(link.index).await?;
+                    report.links_removed += 1;
+                }
+            }
+            Some(nl)
+        } else {
+            None
+        };
 
-        // Machines, a few at a time.
-        let todo: Vec<&Machine> = want
-            .machines
-            .values()
-            .filter(|m| self.last.as_ref().and_then(|l| l.machines.get(&m.namespace)) != Some(*m))
-            .collect();
+        // Machines (and edges), a few at a time.
+        let last = self.last.as_ref();
+        let mut todo: Vec<&Machine> =
+            want.machines.values().filter(|m| last.and_then(|l| l.machines.get(&m.namespace)) != Some(*m)).collect();
+        todo.extend(
+            want.edges
+                .values()
+                .map(|e| &e.machine)
+                .filter(|m| last.and_then(|l| l.edges.get(&m.namespace)).map(|e| &e.machine) != Some(*m)),
+        );
         let total = todo.len();
         let mut done = 0;
-        let fabric_links: HashMap<String, u32> = nl.links().await?.into_iter().map(|l| (l.name, l.index)).collect();
+        let mut switches = Switches::new();
+        let links_of = |links: Vec<crate::kernel::Link>| -> HashMap<String, u32> {
+            links.into_iter().map(|l| (l.name, l.index)).collect()
+        };
+        switches.insert(fabric.clone(), (&nl, links_of(nl.links().await?)));
+        if let Some(inl) = &internet_nl {
+            switches.insert(internet.clone(), (inl, links_of(inl.links().await?)));
+        }
         let mut pending: Vec<Pending<'_>> = Vec::with_capacity(todo.len());
         for m in todo {
-            pending.push(Box::pin(machine(m, &nl, &fabric_links)));
+            pending.push(Box::pin(machine(m, &switches)));
         }
         let mut stream = futures::stream::iter(pending).buffer_unordered(PARALLEL);
         progress.machines(0, total);
@@ -208,7 +269,11 @@ impl Reconciler {
         drop(stream);
 
         report.add(&self.fabric(want, &nl).await?);
+        if let Some(inl) = &internet_nl {
+            report.add(&internet_ports(want, inl).await?);
+        }
         report.firewall = self.firewall(want)?;
+        report.tunnels = self.tunnels(want).await?;
         self.last = Some(want.clone());
         Ok(report)
     }
@@ -345,6 +410,55 @@ impl Reconciler {
         Ok(report)
     }
 
+    /// The IPsec daemons of edges whose wanted state changed. Each end is configured first;
+    /// then the initiators whose tunnel is not up yet (their peer may have been configured
+    /// after them) try once more.
+    async fn tunnels(&self, want: &Desired) -> io::Result<usize> {
+        let last = self.last.as_ref();
+        let changed: Vec<(crate::ipsec::Gateway, Vec<crate::ipsec::Tunnel>)> = want
+            .edges
+            .values()
+            .filter(|e| last.and_then(|l| l.edges.get(&e.machine.namespace)) != Some(*e))
+            .map(|e| {
+                let gateway =
+                    crate::ipsec::Gateway::new(&e.machine.namespace, self.ipsec_dir.join(&e.machine.namespace));
+                (gateway, e.tunnels.clone())
+            })
+            .collect();
+        let count = changed.len();
+        let configure = |edges: Vec<(crate::ipsec::Gateway, Vec<crate::ipsec::Tunnel>)>| async move {
+            let mut tasks = Vec::new();
+            for (gateway, tunnels) in edges {
+                tasks.push(tokio::task::spawn_blocking(move || {
+                    let done = if tunnels.is_empty() { gateway.stop() } else { gateway.ensure(&tunnels) };
+                    done.map(|()| (gateway, tunnels))
+                }));
+            }
+            let mut out = Vec::new();
+            for task in tasks {
+                let result = task.await.map_err(io::Error::other)?;
+                out.push(result.map_err(|e| io::Error::other(e.to_string()))?);
+            }
+            Ok::<_, io::Error>(out)
+        };
+        let configured = configure(changed).await?;
+        let mut retry = Vec::new();
+        for (gateway, tunnels) in configured {
+            if !tunnels.iter().any(|t| t.initiate) {
+                continue;
+            }
+            let status = gateway.status().map_err(|e| io::Error::other(e.to_string()))?;
+            let down = tunnels
+                .iter()
+                .any(|t| t.initiate && status.get(&t.name) != Some(&crate::ipsec::TunnelStatus::Connected));
+            if down {
+                retry.push((gateway, tunnels));
+            }
+        }
+        configure(retry).await?;
+        Ok(count)
+    }
+
     /// The fabric's nftables table: compared with the kernel's on a first run, with what this
     /// reconciler wrote before on later ones.
     fn firewall(&self, want: &Desired) -> io::Result<FwChanges> {
@@ -365,8 +479,11 @@ impl Reconciler {
     }
 }
 
-/// A VM's namespace, its veth pair and everything inside it.
-async fn machine(m: &Machine, fabric: &Netlink, fabric_links: &HashMap<String, u32>) -> io::Result<Report> {
+/// The namespaces ports live in (the fabric, the internet), with their links by name.
+type Switches<'a> = HashMap<String, (&'a Netlink, HashMap<String, u32>)>;
+
+/// A VM's namespace (or an edge's), its veth pairs and everything inside it.
+async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
     let mut report = Report::default();
     if !netns::exists(&m.namespace) {
         netns::create(&m.namespace)?;
@@ -391,12 +508,15 @@ async fn machine(m: &Machine, fabric: &Netlink, fabric_links: &HashMap<String, u
         nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
     for i in &m.interfaces {
         if !links.contains_key(&i.ifname) {
+            let Some((switch, switch_links)) = switches.get(&i.fabric) else {
+                return Err(io::Error::other(format!("namespace {} is not up for {}", i.fabric, m.namespace)));
+            };
             // A port whose other end is not here (the namespace was made again) goes first.
-            if let Some(&index) = fabric_links.get(&i.port) {
-                let _ = fabric.del_link(index).await;
+            if let Some(&index) = switch_links.get(&i.port) {
+                let _ = switch.del_link(index).await;
                 report.links_removed += 1;
             }
-            fabric.add_veth(&i.port, i.port_mac, &i.ifname, i.mac, &m.namespace).await?;
+            switch.add_veth(&i.port, i.port_mac, &i.ifname, i.mac, &m.namespace).await?;
             report.links_created += 1;
         }
     }
@@ -428,6 +548,9 @@ async fn machine(m: &Machine, fabric: &Netlink, fabric_links: &HashMap<String, u
         if let Some(x) = index(&i.ifname) {
             wanted.extend(i.addresses.iter().map(|a| (x, *a)));
         }
+    }
+    if let Some(lo) = index("lo") {
+        wanted.extend(m.local.iter().map(|a| (lo, *a)));
     }
     let mut have = BTreeSet::new();
     for a in nl.addresses().await? {
@@ -501,10 +624,71 @@ async fn machine(m: &Machine, fabric: &Netlink, fabric_links: &HashMap<String, u
     Ok(report)
 }
 
-/// Whether a namespace is a VM's (not a fabric's; gateways and sites have their own prefixes).
-fn is_machine(ns: &str) -> bool {
-    let rest = &ns[NAMESPACE_PREFIX.len()..];
-    !rest.starts_with("fabric-") && !rest.starts_with("gw-") && !rest.starts_with("site-")
+/// The internet's side of the edges' public interfaces: each public address routed to its
+/// port, with its neighbour entry.
+async fn internet_ports(want: &Desired, nl: &Netlink) -> io::Result<Report> {
+    let mut report = Report::default();
+    let links: HashMap<String, crate::kernel::Link> =
+        nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+    let mut wanted_neighbours: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
+    let mut wanted_routes: BTreeMap<Ipv4Net, u32> = BTreeMap::new();
+    for port in want.internet.ports.values() {
+        let Some(link) = links.get(&port.name) else {
+            return Err(io::Error::other(format!("port {} is missing after its edge was made", port.name)));
+        };
+        if link.mac != Some(port.mac) {
+            nl.set_mac(link.index, port.mac).await?;
+            report.link_changes += 1;
+        }
+        if !link.up {
+            nl.set_up(link.index).await?;
+            report.link_changes += 1;
+        }
+        for ip in &port.addresses {
+            wanted_neighbours.insert((link.index, *ip), port.peer_mac);
+            wanted_routes.insert(Ipv4Net::from(*ip), link.index);
+        }
+    }
+    let ours: BTreeSet<u32> =
+        links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)).map(|l| l.index).collect();
+    let mut have = BTreeSet::new();
+    for n in nl.neighbours().await?.iter().filter(|n| ours.contains(&n.index)) {
+        match wanted_neighbours.get(&(n.index, n.ip)) {
+            Some(mac) if n.permanent && n.mac == Some(*mac) => {
+                have.insert((n.index, n.ip));
+            }
+            Some(_) => {}
+            None => {
+                nl.del_neighbour(n).await?;
+                report.neighbours += 1;
+            }
+        }
+    }
+    for ((i, ip), mac) in &wanted_neighbours {
+        if !have.contains(&(*i, *ip)) {
+            nl.put_neighbour(*i, *ip, *mac).await?;
+            report.neighbours += 1;
+        }
+    }
+    let mut have = BTreeSet::new();
+    for r in nl.routes().await?.into_iter().filter(|r| r.table == MAIN_TABLE) {
+        match wanted_routes.get(&r.dst) {
+            Some(i) if r.oif == Some(*i) && r.gateway.is_none() && !r.blackhole => {
+                have.insert(r.dst);
+            }
+            _ => {
+                nl.del_route(&r).await?;
+                report.routes += 1;
+            }
+        }
+    }
+    for (dst, i) in &wanted_routes {
+        if !have.contains(dst) {
+            nl.put_route(MAIN_TABLE, *dst, false, Some(*i), None).await?;
+            report.routes += 1;
+        }
+    }
+    Ok(report)
 }
 
 /// Ends every process in namespace `ns` and removes it.
@@ -526,6 +710,10 @@ pub fn down() -> io::Result<Vec<String>> {
     for ns in others.into_iter().chain(fabrics) {
         remove_namespace(&ns)?;
         gone.push(ns);
+    }
+    match std::fs::remove_dir_all(IPSEC_DIR) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
     }
     Ok(gone)
 }

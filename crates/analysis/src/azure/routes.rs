@@ -190,6 +190,25 @@ pub fn gateway_learned(view: &impl View, gateway: &VirtualNetworkGateway) -> Vec
     learned
 }
 
+/// The prefixes `gateway` advertises to the other end of its connections (an on-premises site,
+/// or a gateway over VNet-to-VNet): its VNet's space and the space of every peer that uses the
+/// gateway through transit.
+pub fn advertised(view: &impl View, gateway: &VirtualNetworkGateway) -> Vec<Prefix> {
+    let Some(hub) = gateway.vnet_id() else {
+        return Vec::new();
+    };
+    let mut prefixes: Vec<Prefix> =
+        view.vnet(&hub).map(|v| v.properties.address_space.address_prefixes.clone()).unwrap_or_default();
+    for link in view.links_of(&hub) {
+        if let Some((back, _)) = transit_gateway(view, link.remote_vnet_id())
+            && back.remote_vnet_id() == &hub
+        {
+            prefixes.extend(link.properties.remote_address_space.address_prefixes.iter().copied());
+        }
+    }
+    prefixes
+}
+
 /// The link of `vnet` that uses a remote gateway, with that gateway, when the remote side lets
 /// it (`useRemoteGateways` here, `allowGatewayTransit` on the remote's link back, both Connected).
 pub fn transit_gateway<'v>(

@@ -18,7 +18,7 @@ use vnetlab_model::{
 };
 
 use super::crossing;
-use super::routes::{EffectiveRoute, NextHopType, Origin, RouteSource, RouteState, transit_gateway};
+use super::routes::{EffectiveRoute, NextHopType, Origin, RouteSource, RouteState, advertised, transit_gateway};
 use super::security::{self, CompiledNsg, GateDecision};
 use super::{AnalysisError, Network, NicView, SubnetView};
 use crate::layers::{Flow, Protocol};
@@ -330,7 +330,7 @@ impl<'a> Tracer<'a> {
         let mut learned = HashMap::new();
         for stored in state.all_of(Kind::VirtualNetworkGateway) {
             if let Some(g) = stored.resource.as_virtual_network_gateway() {
-                learned.insert(g.id.key(), Tracer::site_learned(state, g));
+                learned.insert(g.id.key(), advertised(state, g));
             }
         }
         Tracer { network, state, hosts, vnet_numbers, subnets, spaces, links, learned }
@@ -644,31 +644,13 @@ impl<'a> Tracer<'a> {
         self.spaces.get(vnet.key()).is_some_and(|space| space.iter().any(|p| p.contains_addr(ip)))
     }
 
-    /// What `site_learned` gives for `gateway`, worked out once.
+    /// What `gateway` advertises to its sites, worked out once.
     fn learned_by_site(&self, gateway: &VirtualNetworkGateway) -> &[Prefix] {
         self.learned.get(gateway.id.key()).map_or(&[], Vec::as_slice)
     }
 
     fn gateway_subnet(&self, gateway: &VirtualNetworkGateway) -> Option<&'a SubnetView> {
         gateway.subnet_id().and_then(|s| self.network.subnet(s))
-    }
-
-    /// The prefixes an on-premises site learns from `gateway`: the gateway VNet's space and the
-    /// space of every peer that uses this gateway through transit.
-    fn site_learned(state: &State, gateway: &VirtualNetworkGateway) -> Vec<Prefix> {
-        let Some(hub) = gateway.vnet_id() else {
-            return Vec::new();
-        };
-        let mut learned: Vec<Prefix> =
-            state.vnet(&hub).map(|v| v.properties.address_space.address_prefixes.clone()).unwrap_or_default();
-        for link in state.links_of(&hub) {
-            if let Some((back, _)) = transit_gateway(state, link.remote_vnet_id())
-                && back.remote_vnet_id() == &hub
-            {
-                learned.extend(link.properties.remote_address_space.address_prefixes.iter().copied());
-            }
-        }
-        learned
     }
 
     /// The VNets whose space holds `ip`, peers of `near` first.
