@@ -2,12 +2,14 @@
 //! fabric namespace, so `vnetlab down` ends it with everything else, and it
 //! - follows the lab's store: whichever process changed the lab (the API server, a CLI command,
 //!   an SDK), the kernel is brought in step within milliseconds;
-//! - serves what a VM expects of the platform: Azure DNS at 168.63.129.16.
+//! - serves what a VM expects of the platform: Azure DNS at 168.63.129.16, and an OpenSSH
+//!   server on port 22 of every VM (started per connection, with the VM's own host key).
 //!
 //! `vnetlab up --dataplane` and `serve --dataplane` start it; a write command waits until the
 //! agent has realized the revision the command committed, so that when the command returns the
 //! packets already obey it.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
@@ -22,6 +24,7 @@ use vnetlab_dataplane::desired::LOCAL_HOST;
 use vnetlab_dataplane::dns::{Resolver, Zones};
 use vnetlab_dataplane::kernel::Netlink;
 use vnetlab_dataplane::reconcile::Reconciler;
+use vnetlab_dataplane::ssh::{self, Listeners, SshKeys, VmSsh};
 use vnetlab_dataplane::{names, netns};
 use vnetlab_store::Store;
 
@@ -76,6 +79,11 @@ pub fn ensure(home: &Path, revision: u64) -> anyhow::Result<()> {
         None => {}
     }
     fs::create_dir_all(RUN_DIR)?;
+    // What an earlier agent realized (of this lab or another) says nothing about this one.
+    match fs::remove_file(run_path(APPLIED_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+        _ => {}
+    }
     let fabric = File::open(Path::new("/run/netns").join(names::fabric(LOCAL_HOST)))
         .context("the data plane's fabric namespace is missing")?;
     let log = OpenOptions::new().create(true).append(true).open(run_path(LOG_FILE))?;
@@ -163,7 +171,7 @@ pub fn run(home: &Path) -> anyhow::Result<()> {
     let lab = vnetlab_control::Lab::open(home)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     println!("agent {} follows the lab at {}", std::process::id(), home.display());
-    runtime.block_on(Agent::new(lab).run())
+    runtime.block_on(Agent::new(lab, home).run())
 }
 
 struct Agent {
@@ -174,11 +182,26 @@ struct Agent {
     generation: Option<u64>,
     zones: Arc<RwLock<Zones>>,
     resolver: Option<Resolver>,
+    /// Where the lab keeps its SSH keys (VM host keys survive the data plane).
+    ssh_dir: PathBuf,
+    ssh: Option<Ssh>,
 }
 
+/// The SSH servers of the VMs.
+struct Ssh {
+    keys: SshKeys,
+    listeners: Listeners,
+    vms: BTreeMap<String, VmSsh>,
+}
+
+/// How many VMs get their SSH files at once (each runs ssh-keygen and `sshd -t`).
+const SSH_PARALLEL: usize = 4;
+
 impl Agent {
-    fn new(lab: vnetlab_control::Lab) -> Agent {
+    fn new(lab: vnetlab_control::Lab, home: &Path) -> Agent {
         Agent {
+            ssh_dir: home.join("ssh"),
+            ssh: None,
             lab,
             reconciler: Reconciler::new(),
             revision: None,
@@ -242,6 +265,7 @@ impl Agent {
         let elapsed = started.elapsed();
         write_resolv_conf(&want)?;
         self.serve_dns(&want).await?;
+        self.serve_ssh(&want).await?;
         let text = match &report {
             Some(r) if !r.is_empty() => {
                 let text = format!("{r} in {:.1} ms", elapsed.as_secs_f64() * 1000.0);
@@ -252,6 +276,40 @@ impl Agent {
         };
         record(revision, &format!("ok {text}"));
         self.revision = Some(revision);
+        Ok(())
+    }
+
+    /// An SSH server in every VM: the files of VMs new since the last step, and the listeners.
+    async fn serve_ssh(&mut self, want: &vnetlab_dataplane::desired::Desired) -> anyhow::Result<()> {
+        if self.ssh.is_none() {
+            let dir = self.ssh_dir.join("lab");
+            let keys = tokio::task::spawn_blocking(move || SshKeys::ensure(&dir))
+                .await?
+                .context("cannot make the lab's SSH keys")?;
+            self.ssh = Some(Ssh { keys, listeners: Listeners::new(), vms: BTreeMap::new() });
+        }
+        let Some(ssh) = self.ssh.as_mut() else { return Ok(()) };
+        let gone: Vec<String> = ssh.vms.keys().filter(|ns| !want.machines.contains_key(*ns)).cloned().collect();
+        for ns in gone {
+            if let Some(vm) = ssh.vms.remove(&ns) {
+                tokio::task::spawn_blocking(move || ssh::forget_vm(&vm.namespace, &vm.dir)).await?;
+            }
+        }
+        let new: Vec<String> = want.machines.keys().filter(|ns| !ssh.vms.contains_key(*ns)).cloned().collect();
+        for chunk in new.chunks(SSH_PARALLEL) {
+            let mut tasks = Vec::new();
+            for ns in chunk {
+                let (keys, ns, dir) = (ssh.keys.clone(), ns.clone(), self.ssh_dir.join(ns));
+                tasks.push(tokio::task::spawn_blocking(move || ssh::prepare_vm(&keys, &ns, &dir)));
+            }
+            for task in tasks {
+                let vm = task.await?.context("cannot prepare a VM's SSH server")?;
+                ssh.vms.insert(vm.namespace.clone(), vm);
+            }
+        }
+        for (ns, e) in ssh.listeners.set(&ssh.vms).await {
+            eprintln!("no SSH server in {ns}: {e}");
+        }
         Ok(())
     }
 

@@ -338,6 +338,64 @@ fn metered(env: &Env) -> Result<Vec<(Metered, u64)>> {
     Ok(out)
 }
 
+/// A VPN connection as its gateway's tunnel reports it.
+struct Tunnel {
+    metered: Metered,
+    connection_type: String,
+    status: String,
+}
+
+/// Bytes each VNet-to-VNet and site-to-site connection sent, from its gateway's tunnel
+/// ([gap] read from strongSwan's counters, which restart when a tunnel is re-established).
+fn tunnels(env: &Env) -> Result<Vec<Tunnel>> {
+    let rows = env.lab.read(|state| {
+        let want = desired(state);
+        let mut rows = Vec::new();
+        for edge in want.edges.values().filter(|e| e.kind == vnetlab_dataplane::desired::EdgeKind::Gateway) {
+            let gateway = vnetlab_dataplane::ipsec::Gateway::new(
+                &edge.machine.namespace,
+                Path::new(reconcile::IPSEC_DIR).join(&edge.machine.namespace),
+            );
+            let status = gateway.status().unwrap_or_default();
+            let traffic = gateway.traffic().unwrap_or_default();
+            let vnet = state.gateway(&edge.resource).and_then(|g| g.vnet_id());
+            let location = |id: Option<&vnetlab_model::ResourceId>| {
+                id.and_then(|v| state.vnet(v)).map(|v| v.location.to_string()).unwrap_or_default()
+            };
+            for stored in state.referrers(&edge.resource, Kind::Connection) {
+                let Some(c) = stored.resource.as_connection() else { continue };
+                if c.properties.virtual_network_gateway1.id != edge.resource {
+                    continue;
+                }
+                let (kind, to, to_location) =
+                    match (&c.properties.virtual_network_gateway2, &c.properties.local_network_gateway2) {
+                        (Some(other), _) => {
+                            let vnet = state.gateway(&other.id).and_then(|g| g.vnet_id());
+                            (LinkKind::VnetToVnet, vnet.as_ref().map(|v| v.name().to_owned()), location(vnet.as_ref()))
+                        }
+                        (None, Some(site)) => (LinkKind::VnetToVnet, Some(site.id.name().to_owned()), String::new()),
+                        _ => continue,
+                    };
+                rows.push(Tunnel {
+                    metered: Metered {
+                        kind,
+                        name: c.name.clone(),
+                        from_vnet: vnet.as_ref().map(|v| v.name().to_owned()).unwrap_or_default(),
+                        from_location: location(vnet.as_ref()),
+                        to_vnet: to.unwrap_or_default(),
+                        to_location,
+                        bytes: traffic.get(&c.name).map_or(0, |t| t.egress_bytes),
+                    },
+                    connection_type: c.properties.connection_type.to_string(),
+                    status: status.get(&c.name).map_or_else(|| "NotConnected".to_owned(), ToString::to_string),
+                });
+            }
+        }
+        rows
+    })?;
+    Ok(rows)
+}
+
 fn print_rows(format: Format, rows: Vec<Map<String, Value>>) {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&rows).unwrap_or_default()),
@@ -346,17 +404,26 @@ fn print_rows(format: Format, rows: Vec<Map<String, Value>>) {
     }
 }
 
-/// `vnetlab traffic`: what crossed each peering link.
+/// `vnetlab traffic`: what crossed each peering link and each VPN connection.
 pub fn traffic(env: &Env) -> Result<()> {
-    let rows = metered(env)?
+    let mut rows: Vec<Map<String, Value>> = metered(env)?
         .into_iter()
         .map(|(m, packets)| {
             let row = json!({
-                "Link": m.name, "From": m.from_vnet, "To": m.to_vnet, "Packets": packets, "Bytes": m.bytes,
+                "Link": m.name, "Type": "Peering", "From": m.from_vnet, "To": m.to_vnet, "Status": "Connected",
+                "Packets": packets, "Bytes": m.bytes,
             });
             row.as_object().cloned().unwrap_or_default()
         })
         .collect();
+    for t in tunnels(env)? {
+        let m = t.metered;
+        let row = json!({
+            "Link": m.name, "Type": t.connection_type, "From": m.from_vnet, "To": m.to_vnet, "Status": t.status,
+            "Packets": Value::Null, "Bytes": m.bytes,
+        });
+        rows.push(row.as_object().cloned().unwrap_or_default());
+    }
     print_rows(env.format, rows);
     Ok(())
 }
@@ -367,7 +434,10 @@ pub fn cost(env: &Env, rates: Option<&PathBuf>) -> Result<()> {
         Some(path) => Rates::load(path).map_err(|e| Failure::Other(anyhow!("{e}")))?,
         None => Rates::builtin(),
     };
-    let metered: Vec<Metered> = metered(env)?.into_iter().map(|(m, _)| m).collect();
+    let mut metered: Vec<Metered> = metered(env)?.into_iter().map(|(m, _)| m).collect();
+    // [gap] Site-to-site traffic is priced as Azure prices VPN egress to the internet, which the
+    // rates file does not hold: only VNet-to-VNet connections are estimated.
+    metered.extend(tunnels(env)?.into_iter().filter(|t| t.connection_type == "Vnet2Vnet").map(|t| t.metered));
     let estimate = cost::estimate(&rates, &metered);
     let mut rows: Vec<Map<String, Value>> = estimate
         .charges

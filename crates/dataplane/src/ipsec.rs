@@ -1,7 +1,7 @@
 //! Site-to-site and VNet-to-VNet VPN tunnels of a VPN gateway: one strongSwan charon per gateway network
 //! namespace, IKEv2 with pre-shared keys, ESP in user space, and the `connectionStatus` Azure reports.
 //!
-//! Source of truth: reference/ipsec-tunnel-recipe.md (verified on a kernel without XFRM). ESP is done by
+//! The recipe was verified on a kernel without XFRM (kernel IPsec). ESP is done by
 //! charon's kernel-libipsec plugin over a TUN device (`ipsec0`), so every data packet is ESP-in-UDP/4500;
 //! filters between gateways must let UDP 500 and 4500 through. kernel-libipsec routes the remote prefixes
 //! into `ipsec0` through table 220, selected by a `from all lookup 220` rule at priority 220 that covers

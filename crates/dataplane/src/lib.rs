@@ -11,3 +11,4 @@ pub mod kernel;
 pub mod names;
 pub mod netns;
 pub mod reconcile;
+pub mod ssh;

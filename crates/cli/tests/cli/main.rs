@@ -644,6 +644,13 @@ fn the_data_plane_follows_every_process_and_serves_azure_dns() {
     assert!(up.contains("data plane: 2 VMs as network namespaces"), "{up}");
     let ping = |vm: &str, to: &str| lab.cmd(&["exec", vm, "--", "ping", "-c", "1", "-W", "1", to]).status.success();
     assert!(ping("SalesVM", "10.2.1.4"), "across the peering");
+    // Learn's exercise: SSH from SalesVM to MarketingVM's private address; the command runs there.
+    let ssh = |timeout: &str| {
+        lab.cmd(&["exec", "SalesVM", "--", "ssh", "-o", timeout, "10.2.1.4", "ip -o -4 addr show eth0"])
+    };
+    let there = ssh("ConnectTimeout=5");
+    assert!(there.status.success(), "{}", String::from_utf8_lossy(&there.stderr));
+    assert!(String::from_utf8_lossy(&there.stdout).contains("inet 10.2.1.4/24"));
 
     // Azure DNS: a VM's name resolves inside its own VNet, not across the peering.
     let hosts = |vm: &str, name: &str| {
@@ -661,6 +668,7 @@ fn the_data_plane_follows_every_process_and_serves_azure_dns() {
     let side = ["-g", "learn-rg", "--vnet-name", "SalesVNet", "-n", "SalesVNet-To-MarketingVNet"];
     lab.ok(&[&["vnet", "peering", "delete"][..], &side].concat());
     assert!(!ping("SalesVM", "10.2.1.4"), "one side deleted: no packet crosses");
+    assert!(!ssh("ConnectTimeout=1").status.success(), "nor does SSH");
     // The other side is Disconnected now: as in Azure, it is made again, then this side.
     let other = ["-g", "learn-rg", "--vnet-name", "MarketingVNet", "-n", "MarketingVNet-To-SalesVNet"];
     lab.ok(&[&["vnet", "peering", "delete"][..], &other].concat());
