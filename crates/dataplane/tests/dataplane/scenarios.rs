@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use vnetlab_analysis::azure::Network;
 use vnetlab_dataplane::desired::Desired;
+use vnetlab_model::View;
 
 use crate::probe::ping;
 use crate::{example, lab};
@@ -128,4 +129,38 @@ fn hub_and_spoke_through_the_appliance() {
     lab.apply(&after);
     assert_eq!(crate::probe::tcp(&spoke1, ip(&network, "spoke2-vm"), 22), None);
     assert_eq!(crate::probe::tcp(&spoke1, ip(&network, "shared-vm"), 22).as_deref(), Some("shared-vm"));
+}
+
+#[test]
+fn a_mesh_connects_every_pair_and_removing_one_link_cuts_only_that_pair() {
+    let Some(mut lab) = lab() else { return };
+    let state = example("mesh.yaml");
+    lab.apply(&state);
+    let network = Network::compile(&state);
+    let vms = ["vm-a", "vm-b", "vm-c", "vm-d"];
+    for from in vms {
+        for to in vms.iter().filter(|v| **v != from) {
+            assert!(ping(&ns(&state, from), ip(&network, to)), "{from} → {to}");
+        }
+    }
+    // One link of the pair a–d gone: a and d are cut off from each other (no detour through
+    // b or c: peering is not transitive), every other pair still talks.
+    let link = state
+        .all_of(vnetlab_model::Kind::VirtualNetworkPeering)
+        .into_iter()
+        .find_map(|s| {
+            s.resource.as_peering().filter(|l| {
+                l.local_vnet_id().is_some_and(|v| v.name() == "mesh-a") && l.remote_vnet_id().name() == "mesh-d"
+            })
+        })
+        .map(|l| l.id.clone())
+        .expect("the mesh links mesh-a to mesh-d");
+    let state = crate::apply_ops(&state, &[vnetlab_engine::Operation::PeeringDelete { id: link }]);
+    lab.apply(&state);
+    for from in vms {
+        for to in vms.iter().filter(|v| **v != from) {
+            let cut = matches!((from, *to), ("vm-a", "vm-d") | ("vm-d", "vm-a"));
+            assert_eq!(ping(&ns(&state, from), ip(&network, to)), !cut, "{from} → {to}");
+        }
+    }
 }
