@@ -20,7 +20,6 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use vnetlab_dataplane::desired::LOCAL_HOST;
 use vnetlab_dataplane::dns::{Resolver, Zones};
 use vnetlab_dataplane::kernel::Netlink;
 use vnetlab_dataplane::reconcile::Reconciler;
@@ -84,8 +83,8 @@ pub fn ensure(home: &Path, revision: u64) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
         _ => {}
     }
-    let fabric = File::open(Path::new("/run/netns").join(names::fabric(LOCAL_HOST)))
-        .context("the data plane's fabric namespace is missing")?;
+    let fabric = File::open(Path::new("/run/netns").join(names::underlay()))
+        .context("the data plane's underlay namespace is missing")?;
     let log = OpenOptions::new().create(true).append(true).open(run_path(LOG_FILE))?;
     let mut command = Command::new(std::env::current_exe().context("cannot find the vnetlab executable")?);
     command.arg("--home").arg(&home).arg("agent").stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
@@ -180,8 +179,8 @@ struct Agent {
     /// The store revision realized last, and the reconcile generation this agent wrote.
     revision: Option<u64>,
     generation: Option<u64>,
-    zones: Arc<RwLock<Zones>>,
-    resolver: Option<Resolver>,
+    /// Azure DNS of each fabric: its zones, and the resolver serving them.
+    dns: BTreeMap<String, (Arc<RwLock<Zones>>, Resolver)>,
     /// Where the lab keeps its SSH keys (VM host keys survive the data plane).
     ssh_dir: PathBuf,
     ssh: Option<Ssh>,
@@ -206,15 +205,14 @@ impl Agent {
             reconciler: Reconciler::new(),
             revision: None,
             generation: None,
-            zones: Arc::new(RwLock::new(Zones::default())),
-            resolver: None,
+            dns: BTreeMap::new(),
         }
     }
 
     async fn run(mut self) -> anyhow::Result<()> {
-        let fabric = names::fabric(LOCAL_HOST);
+        let underlay = names::underlay();
         loop {
-            if !netns::exists(&fabric) {
+            if !netns::exists(&underlay) {
                 println!("the data plane is down: agent {} ends", std::process::id());
                 return Ok(());
             }
@@ -313,18 +311,24 @@ impl Agent {
         Ok(())
     }
 
-    /// Azure DNS: the names of each VNet, for the VMs of that VNet only.
+    /// Azure DNS: the names of each VNet, for the VMs of that VNet only; a resolver in every
+    /// fabric.
     async fn serve_dns(&mut self, want: &vnetlab_dataplane::desired::Desired) -> anyhow::Result<()> {
-        let nl = Netlink::open(&want.fabric.namespace)?;
-        let index: std::collections::HashMap<String, u32> =
-            nl.links().await?.into_iter().map(|l| (l.name, l.index)).collect();
-        let zones = Zones::of(want, |port| index.get(port).copied());
-        *self.zones.write().unwrap_or_else(|e| e.into_inner()) = zones;
-        if self.resolver.is_none() {
-            self.resolver = Some(
-                Resolver::spawn(&want.fabric.namespace, self.zones.clone())
-                    .context("cannot serve Azure DNS at 168.63.129.16")?,
-            );
+        self.dns.retain(|ns, _| want.fabrics.contains_key(ns));
+        for fabric in want.fabrics.values() {
+            let nl = Netlink::open(&fabric.namespace)?;
+            let index: std::collections::HashMap<String, u32> =
+                nl.links().await?.into_iter().map(|l| (l.name, l.index)).collect();
+            let zones = Zones::of(want, fabric, |port| index.get(port).copied());
+            match self.dns.get(&fabric.namespace) {
+                Some((current, _)) => *current.write().unwrap_or_else(|e| e.into_inner()) = zones,
+                None => {
+                    let current = Arc::new(RwLock::new(zones));
+                    let resolver = Resolver::spawn(&fabric.namespace, current.clone())
+                        .context("cannot serve Azure DNS at 168.63.129.16")?;
+                    self.dns.insert(fabric.namespace.clone(), (current, resolver));
+                }
+            }
         }
         Ok(())
     }

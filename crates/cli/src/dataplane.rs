@@ -13,7 +13,7 @@ use anyhow::{Context, anyhow};
 use serde_json::{Map, Value, json};
 use vnetlab_analysis::azure::Network;
 use vnetlab_dataplane::cost::{self, LinkKind, Metered, Rates};
-use vnetlab_dataplane::desired::{Desired, LOCAL_HOST};
+use vnetlab_dataplane::desired::Desired;
 use vnetlab_dataplane::reconcile::{self, Progress, Reconciler, Report};
 use vnetlab_dataplane::{firewall, names, netns};
 use vnetlab_model::{Kind, Resource, State, View, ViewExt};
@@ -25,9 +25,9 @@ use crate::{Env, Failure, Result};
 /// Where vnetlab keeps what lives as long as the data plane (a lock, the agent's files).
 pub const RUN_DIR: &str = "/run/vnetlab";
 
-/// Whether the data plane of this machine is up (its fabric exists).
+/// Whether the data plane of this machine is up (its underlay exists).
 pub fn is_up() -> bool {
-    netns::exists(&names::fabric(LOCAL_HOST))
+    netns::exists(&names::underlay())
 }
 
 fn need_root() -> Result<()> {
@@ -144,8 +144,28 @@ pub fn realize(lab: &vnetlab_control::Lab) -> Result<(Report, u64)> {
     Ok((report, revision))
 }
 
-/// Brings the data plane up for the lab at `home` and leaves the agent following it.
+/// Which lab the data plane realizes: the machine has one data plane, brought up for one lab.
+const OWNER_FILE: &str = "owner";
+
+fn canonical(home: &Path) -> PathBuf {
+    fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf())
+}
+
+/// Whether the data plane is this lab's (or no lab claims it).
+fn owns(home: &Path) -> bool {
+    match fs::read_to_string(Path::new(RUN_DIR).join(OWNER_FILE)) {
+        Ok(owner) => Path::new(owner.trim_end_matches('\n')) == canonical(home),
+        Err(_) => true,
+    }
+}
+
+/// Brings the data plane up for the lab at `home` (in place of another lab's) and leaves the
+/// agent following it.
 pub fn start(home: &Path, lab: &vnetlab_control::Lab) -> Result<Report> {
+    need_root()?;
+    fs::create_dir_all(RUN_DIR).context("cannot make /run/vnetlab")?;
+    fs::write(Path::new(RUN_DIR).join(OWNER_FILE), format!("{}\n", canonical(home).display()))
+        .context("cannot record which lab the data plane realizes")?;
     let (report, revision) = realize(lab)?;
     agent::ensure(home, revision)?;
     Ok(report)
@@ -155,7 +175,8 @@ pub fn start(home: &Path, lab: &vnetlab_control::Lab) -> Result<Report> {
 /// the lab, waits for it to realize the write.
 pub fn follow(env: &Env) -> Result<()> {
     use vnetlab_store::Store;
-    if !is_up() || !netns::privileged() {
+    // Another lab's data plane is left alone.
+    if !is_up() || !netns::privileged() || !owns(&env.home) {
         return Ok(());
     }
     if agent::follows(&env.home) {
@@ -178,8 +199,8 @@ pub fn up(env: &Env) -> Result<()> {
 }
 
 /// Removes every namespace vnetlab made, with what ran inside.
-pub fn down() -> Result<()> {
-    if !netns::privileged() {
+pub fn down(home: &Path) -> Result<()> {
+    if !netns::privileged() || !owns(home) {
         return Ok(());
     }
     let _turn = Turn::take().context("cannot take the reconcile lock")?;
@@ -188,6 +209,7 @@ pub fn down() -> Result<()> {
         let _ = fs::remove_dir_all(Path::new("/etc/netns").join(ns));
     }
     let _ = fs::remove_dir_all(reconcile::IPSEC_DIR);
+    let _ = fs::remove_file(Path::new(RUN_DIR).join(OWNER_FILE));
     if !gone.is_empty() {
         println!("data plane: {} network namespaces removed", gone.len());
     }
@@ -203,7 +225,7 @@ pub fn write_resolv_conf(want: &Desired) -> anyhow::Result<()> {
         let search = m
             .interfaces
             .first()
-            .and_then(|i| want.fabric.ports.get(&i.port))
+            .and_then(|i| want.fabrics.get(&i.fabric).and_then(|f| f.ports.get(&i.port)))
             .map(|p| format!("search {}\n", vnetlab_dataplane::dns::suffix(&p.vnet)))
             .unwrap_or_default();
         let text = format!("# written by vnetlab: Azure's DNS\nnameserver {}\n{search}", names::PLATFORM_ADDRESS);
@@ -315,12 +337,16 @@ fn metered(env: &Env) -> Result<Vec<(Metered, u64)>> {
             .collect();
         (want, locations)
     })?;
-    let seen = netns::run_in(&want.fabric.namespace, firewall::observe)
-        .and_then(|r| r)
-        .map_err(|e| Failure::Other(anyhow!("cannot read the meters: {e}")))?;
+    let mut seen = std::collections::HashMap::new();
+    for fabric in want.fabrics.keys() {
+        let observed = netns::run_in(fabric, firewall::observe)
+            .and_then(|r| r)
+            .map_err(|e| Failure::Other(anyhow!("cannot read the meters: {e}")))?;
+        seen.insert(fabric.clone(), observed);
+    }
     let mut out = Vec::new();
     for (m, (_, from_location, to_location)) in want.meters.iter().zip(locations) {
-        let (packets, bytes) = seen.counters.get(&m.counter).copied().unwrap_or((0, 0));
+        let (packets, bytes) = seen.get(&m.fabric).and_then(|o| o.counters.get(&m.counter)).copied().unwrap_or((0, 0));
         out.push((
             Metered {
                 kind: LinkKind::Peering,

@@ -330,7 +330,7 @@ fn command(env: &Env, command: Command) -> Result<()> {
         }
         Command::Down { file } => {
             topology::down(env, file.as_deref())?;
-            if file.is_none() { dataplane::down() } else { Ok(()) }
+            if file.is_none() { dataplane::down(&env.home) } else { Ok(()) }
         }
         Command::Exec { vm, resource_group, command } => dataplane::exec(env, &vm, resource_group.as_deref(), &command),
         Command::Ssh { vm, resource_group } => dataplane::ssh(env, &vm, resource_group.as_deref()),

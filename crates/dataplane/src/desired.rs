@@ -36,6 +36,9 @@ pub enum Hop {
     Port(String),
     /// To this address, reached through this port (a virtual appliance).
     Via(Ipv4Addr, String),
+    /// To a NIC on another host: out of the VXLAN device of the NIC's VNet, via that host's
+    /// next-hop address on it.
+    Remote(String, Ipv4Addr),
     /// Dropped without a word.
     Blackhole,
 }
@@ -65,6 +68,8 @@ pub struct Port {
     pub vnet: ResourceId,
     /// A VPN gateway's port (the `nic` field is then the gateway's id).
     pub gateway: bool,
+    /// The namespace the port lives in.
+    pub fabric: String,
 }
 
 /// A NIC as its VM sees it.
@@ -103,18 +108,41 @@ pub struct Machine {
     pub local: Vec<Ipv4Net>,
 }
 
-/// One fabric: a host's switch.
+/// One fabric: a host's switch. Each region is a host of its own; hosts meet on the underlay,
+/// where VXLAN (one VNI per VNet) carries what crosses from one to another.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fabric {
     pub namespace: String,
+    pub host: String,
+    /// Its address on the underlay (the outer address of its VXLAN packets).
+    pub underlay: Ipv4Addr,
     pub ports: BTreeMap<String, Port>,
     pub tables: BTreeMap<u32, Table>,
     pub firewall: Ruleset,
+    /// VXLAN devices by name: for VNets of other hosts it sends to, and for its own VNets that
+    /// other hosts send to.
+    pub vxlans: BTreeMap<String, Vxlan>,
+}
+
+/// A VXLAN device of a fabric.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Vxlan {
+    pub name: String,
+    pub vni: u32,
+    pub vnet: ResourceId,
+    pub mac: [u8; 6],
+    /// Other hosts' ends: their next-hop address on this device → (their device's MAC, their
+    /// underlay address).
+    pub remotes: BTreeMap<Ipv4Addr, ([u8; 6], Ipv4Addr)>,
+    /// For a VNet of this host: the table that delivers what arrives to its NICs' ports.
+    pub delivery: Option<u32>,
 }
 
 /// What a peering link meters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Meter {
+    /// The fabric holding the counter (the sending VNet's).
+    pub fabric: String,
     pub counter: String,
     pub link: ResourceId,
     pub from_vnet: ResourceId,
@@ -124,7 +152,10 @@ pub struct Meter {
 /// Everything the kernel should hold.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Desired {
-    pub fabric: Fabric,
+    /// The fabrics, by namespace.
+    pub fabrics: BTreeMap<String, Fabric>,
+    /// Where the fabrics meet (their VXLAN packets travel here).
+    pub underlay: Internet,
     pub machines: BTreeMap<String, Machine>,
     pub meters: Vec<Meter>,
     /// VPN gateways and on-premises sites, by namespace.
@@ -133,8 +164,54 @@ pub struct Desired {
     pub internet: Internet,
 }
 
-/// The host name of the one fabric a single machine runs.
-pub const LOCAL_HOST: &str = "local";
+/// The host of a region: the fabric its VNets live on.
+pub fn host_of(location: &vnetlab_model::Location) -> String {
+    names::sanitize(&location.to_string(), 20)
+}
+
+/// The next-hop address of each host on VXLAN devices, and its underlay address: hashes of the
+/// host's name, moved on a collision (hosts in name order).
+fn host_addresses(hosts: &BTreeSet<String>) -> HashMap<String, (Ipv4Addr, Ipv4Addr)> {
+    let mut used_overlay = BTreeSet::new();
+    let mut used_underlay = BTreeSet::new();
+    let mut out = HashMap::new();
+    for host in hosts {
+        let h = names::hash(host);
+        // 169.254.1.1 – 169.254.254.254: link-local, never a VM's address.
+        let mut o = (h % (254 * 254)) as u32;
+        while !used_overlay.insert(o) {
+            o = (o + 1) % (254 * 254);
+        }
+        let overlay = Ipv4Addr::new(169, 254, (o / 254 + 1) as u8, (o % 254 + 1) as u8);
+        // 100.64.0.1 – 100.127.255.254: the shared address space, inside the underlay only.
+        let span: u32 = (1 << 22) - 2;
+        let mut u = ((h >> 20) % u64::from(span)) as u32;
+        while !used_underlay.insert(u) {
+            u = (u + 1) % span;
+        }
+        let underlay = Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 1)) + u);
+        out.insert(host.clone(), (overlay, underlay));
+    }
+    out
+}
+
+/// VNIs, one per VNet: a hash of its id in 1..2^24-1, moved on a collision (VNets in id order).
+fn vnis<'a>(vnets: impl Iterator<Item = &'a str>) -> HashMap<String, u32> {
+    let mut keys: Vec<&str> = vnets.collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let span: u32 = (1 << 24) - 2;
+    let mut used = BTreeSet::new();
+    let mut out = HashMap::new();
+    for key in keys {
+        let mut v = (names::hash(key) % u64::from(span)) as u32;
+        while !used.insert(v) {
+            v = (v + 1) % span;
+        }
+        out.insert(key.to_owned(), v + 1);
+    }
+    out
+}
 
 /// NIC lookup by the VNet it is in and an address it holds.
 struct Hosts<'a> {
@@ -177,8 +254,8 @@ fn v4(prefix: &vnetlab_model::Prefix) -> Option<Ipv4Net> {
 
 /// Routing table ids, one per subnet, stable while the subnet exists: a hash of its id, moved
 /// to the next free id on a collision (subnets in id order).
-fn table_ids<'a>(subnets: impl Iterator<Item = &'a SubnetView>) -> HashMap<String, u32> {
-    let mut keys: Vec<&str> = subnets.map(|s| s.id.key()).collect();
+fn table_ids<'a>(keys: impl Iterator<Item = &'a str>) -> HashMap<String, u32> {
+    let mut keys: Vec<&str> = keys.collect();
     keys.sort_unstable();
     let span = 0x7fff_0000 - names::FIRST_TABLE;
     let mut used = BTreeSet::new();
@@ -196,8 +273,9 @@ fn table_ids<'a>(subnets: impl Iterator<Item = &'a SubnetView>) -> HashMap<Strin
 impl Desired {
     /// The kernel state for `state`, whose compiled view is `network`.
     pub fn build(state: &State, network: &Network) -> Desired {
-        let fabric_ns = names::fabric(LOCAL_HOST);
-        let tables = table_ids(network.subnets());
+        // A table per subnet, and one per VNet for what arrives from other hosts.
+        let tables = table_ids(network.subnets().flat_map(|s| [s.id.key(), s.vnet.key()]));
+        let fabric_of = |subnet: &SubnetView| names::fabric(&host_of(&subnet.location));
 
         // VMs and their NICs.
         let mut machines = BTreeMap::new();
@@ -221,6 +299,7 @@ impl Desired {
                 let Some(&table) = tables.get(home.id.key()) else {
                     continue;
                 };
+                let fabric_ns = fabric_of(home);
                 let port = names::port(nic.id.key());
                 let ifname = format!("eth{index}");
                 let mac = names::mac(&format!("nic:{}", nic.id.key()));
@@ -267,6 +346,7 @@ impl Desired {
                         nic: nic.id.clone(),
                         vnet: home.vnet.clone(),
                         gateway: false,
+                        fabric: fabric_ns.clone(),
                     },
                 );
                 nic_port.insert(nic.id.key().to_owned(), port);
@@ -289,28 +369,149 @@ impl Desired {
             );
         }
 
-        let (edges, internet, gateway_ports) = edges(state, network, &tables, &fabric_ns, &mut ports);
+        let (edges, internet, gateway_ports) = edges(state, network, &tables, &mut ports);
 
         let realized: BTreeSet<String> = nic_port.keys().cloned().collect();
         let hosts = Hosts::new(network, &realized);
         let port_of = |nic: &NicView| nic_port.get(nic.id.key()).cloned();
 
-        // Routing tables.
-        let mut route_tables = BTreeMap::new();
-        for subnet in network.subnets() {
-            let Some(&id) = tables.get(subnet.id.key()) else { continue };
-            let routes = subnet_routes(state, subnet, &hosts, &port_of, &gateway_ports);
-            route_tables.insert(id, Table { id, subnet: subnet.id.clone(), routes });
+        // Hosts: one per region with VNets.
+        let host_names: BTreeSet<String> = network.subnets().map(|s| host_of(&s.location)).collect();
+        let addresses = host_addresses(&host_names);
+        let vni_of = vnis(network.subnets().map(|s| s.vnet.key()));
+        let vxlan_name = |vnet: &ResourceId| format!("vx{:06x}", vni_of.get(vnet.key()).copied().unwrap_or(0));
+        let mut fabrics: BTreeMap<String, Fabric> = BTreeMap::new();
+        for host in &host_names {
+            let namespace = names::fabric(host);
+            let (_, underlay) = addresses[host];
+            fabrics.insert(
+                namespace.clone(),
+                Fabric {
+                    namespace,
+                    host: host.clone(),
+                    underlay,
+                    ports: BTreeMap::new(),
+                    tables: BTreeMap::new(),
+                    firewall: Ruleset::default(),
+                    vxlans: BTreeMap::new(),
+                },
+            );
         }
 
-        let (firewall, meters) = firewall(state, network, &ports);
-        Desired {
-            fabric: Fabric { namespace: fabric_ns, ports, tables: route_tables, firewall },
-            machines,
-            meters,
-            edges,
-            internet,
+        // Routing tables, in the fabric of the subnet's host. A NIC on another host is reached
+        // through the VXLAN device of its VNet; appliances and gateways only on the same host.
+        let mut crossings: BTreeSet<(String, ResourceId, String)> = BTreeSet::new();
+        for subnet in network.subnets() {
+            let Some(&id) = tables.get(subnet.id.key()) else { continue };
+            let here = fabric_of(subnet);
+            let mut routes = subnet_routes(state, subnet, &hosts, &port_of, &gateway_ports);
+            for hop in routes.values_mut() {
+                let (Hop::Port(p) | Hop::Via(_, p)) = hop.clone() else { continue };
+                let Some(port) = ports.get(&p) else { continue };
+                if port.fabric == here {
+                    continue;
+                }
+                let there = fabrics.get(&port.fabric).map(|f| f.host.clone()).unwrap_or_default();
+                *hop = match hop {
+                    Hop::Port(_) => {
+                        crossings.insert((here.clone(), port.vnet.clone(), port.fabric.clone()));
+                        Hop::Remote(vxlan_name(&port.vnet), addresses[&there].0)
+                    }
+                    // [gap] An appliance or gateway on another host is not reached across
+                    // hosts yet.
+                    _ => Hop::Blackhole,
+                };
+            }
+            if let Some(f) = fabrics.get_mut(&here) {
+                f.tables.insert(id, Table { id, subnet: subnet.id.clone(), routes });
+            }
         }
+        for port in ports.values() {
+            if let Some(f) = fabrics.get_mut(&port.fabric) {
+                f.ports.insert(port.name.clone(), port.clone());
+            }
+        }
+
+        // VXLAN devices: the sender's, with the receiver's end, and the receiver's, with a table
+        // delivering to its VNet's NICs.
+        for (from, vnet, to) in &crossings {
+            let (Some(vni), Some(to_host)) = (vni_of.get(vnet.key()), fabrics.get(to).map(|f| f.host.clone())) else {
+                continue;
+            };
+            let name = vxlan_name(vnet);
+            let device = |fabric: &str| Vxlan {
+                name: name.clone(),
+                vni: *vni,
+                vnet: vnet.clone(),
+                mac: names::mac(&format!("vxlan:{}|{fabric}", vnet.key())),
+                remotes: BTreeMap::new(),
+                delivery: None,
+            };
+            let remote_mac = names::mac(&format!("vxlan:{}|{to}", vnet.key()));
+            let (overlay, underlay) = addresses[&to_host];
+            if let Some(f) = fabrics.get_mut(from) {
+                f.vxlans
+                    .entry(name.clone())
+                    .or_insert_with(|| device(from))
+                    .remotes
+                    .insert(overlay, (remote_mac, underlay));
+            }
+            if let Some(f) = fabrics.get_mut(to) {
+                let delivery = tables.get(vnet.key()).copied();
+                let local: BTreeMap<Ipv4Net, Hop> = f
+                    .ports
+                    .values()
+                    .filter(|p| p.vnet == *vnet && !p.gateway)
+                    .flat_map(|p| p.addresses.iter().map(|a| (Ipv4Net::from(*a), Hop::Port(p.name.clone()))))
+                    .collect();
+                if let Some(id) = delivery {
+                    f.tables.insert(id, Table { id, subnet: vnet.clone(), routes: local });
+                }
+                f.vxlans.entry(name.clone()).or_insert_with(|| device(to)).delivery = delivery;
+            }
+        }
+
+        // Each fabric's firewall and meters.
+        let mut meters = Vec::new();
+        for f in fabrics.values_mut() {
+            let remote: HashMap<String, String> = f
+                .vxlans
+                .values()
+                .filter(|x| x.delivery.is_none())
+                .map(|x| (x.vnet.key().to_owned(), x.name.clone()))
+                .collect();
+            let (firewall, mut m) = firewall(state, network, &f.ports, &ports, &remote);
+            for meter in &mut m {
+                meter.fabric = f.namespace.clone();
+            }
+            f.firewall = firewall;
+            meters.extend(m);
+        }
+
+        // The underlay: each fabric's `u0` meets the others here.
+        let mut underlay = Internet { namespace: names::underlay(), ports: BTreeMap::new() };
+        if fabrics.len() > 1 {
+            for f in fabrics.values() {
+                let port = names::port(&format!("underlay:{}", f.host));
+                underlay.ports.insert(
+                    port.clone(),
+                    SwitchPort {
+                        name: port.clone(),
+                        mac: names::mac(&format!("underlay-port:{}", f.host)),
+                        machine: f.namespace.clone(),
+                        ifname: UNDERLAY_LINK.into(),
+                        peer_mac: names::mac(&format!("underlay:{}", f.host)),
+                        addresses: vec![f.underlay],
+                    },
+                );
+            }
+        }
+        Desired { fabrics, underlay, machines, meters, edges, internet }
+    }
+
+    /// The fabric a VNet's NICs are ports of.
+    pub fn fabric_of_port(&self, port: &str) -> Option<&Fabric> {
+        self.fabrics.values().find(|f| f.ports.contains_key(port))
     }
 
     /// The VPN gateway or on-premises site named `name` (case-insensitive).
@@ -481,7 +682,13 @@ fn nsg_chain(layer: &Layer<vnetlab_analysis::azure::security::Verdict>) -> Vec<F
 }
 
 /// The fabric's table and the meters it holds.
-fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) -> (Ruleset, Vec<Meter>) {
+fn firewall(
+    state: &State,
+    network: &Network,
+    ports: &BTreeMap<String, Port>,
+    all_ports: &BTreeMap<String, Port>,
+    remote: &HashMap<String, String>,
+) -> (Ruleset, Vec<Meter>) {
     let mut rs = Ruleset::default();
     let mut meters = Vec::new();
     let mut nsg_chains: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -561,10 +768,21 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
         }
         let Some(from) = link.local_vnet_id() else { continue };
         let to = link.remote_vnet_id();
-        let (true, Some(to_ports)) = (vnet_ports.contains_key(from.key()), vnet_ports.get(to.key())) else {
+        if !vnet_ports.contains_key(from.key()) {
             continue;
+        }
+        // The receiving VNet's ports here, or the VXLAN device to its host.
+        let to_ports: Vec<String> = match (vnet_ports.get(to.key()), remote.get(to.key())) {
+            (Some(local), _) => local.clone(),
+            (None, Some(device)) => vec![device.clone()],
+            (None, None) => continue,
         };
-        let (forwarded, subnets) = link_guards(state, network, link, &from, &subnet_ports);
+        let to_ports = &to_ports;
+        let (forwarded, subnets) = if remote.contains_key(to.key()) {
+            link_guards_remote(state, network, link, &from, &subnet_ports, all_ports)
+        } else {
+            link_guards(state, network, link, &from, &subnet_ports)
+        };
         let chain = names::object("link", link.id.key());
         rs.chain(&chain).rules = forwarded.into_iter().chain(subnets.iter().cloned()).collect();
         for port in to_ports {
@@ -585,7 +803,13 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
         for port in to_ports {
             meter.entry(from.key().to_owned()).or_default().push((port.clone(), count_chain.clone()));
         }
-        meters.push(Meter { counter, link: link.id.clone(), from_vnet: from.clone(), to_vnet: to.clone() });
+        meters.push(Meter {
+            fabric: String::new(),
+            counter,
+            link: link.id.clone(),
+            from_vnet: from.clone(),
+            to_vnet: to.clone(),
+        });
     }
     let mut from_map: BTreeMap<String, Vec<FwRule>> = from_chains
         .iter()
@@ -652,6 +876,36 @@ fn firewall(state: &State, network: &Network, ports: &BTreeMap<String, Port>) ->
         vec![FwRule::new(Vec::new(), Action::IifMap(meter_entries))]
     };
     (rs, meters)
+}
+
+/// The guards of a link whose receiving VNet is on another host: as [`link_guards`], with the
+/// subnet peering's receivers told by their addresses (the packet leaves by the VNet's VXLAN
+/// device, not by the receiver's port).
+fn link_guards_remote(
+    state: &State,
+    network: &Network,
+    link: &VirtualNetworkPeering,
+    from: &ResourceId,
+    subnet_ports: &BTreeMap<String, Vec<String>>,
+    all_ports: &BTreeMap<String, Port>,
+) -> (Option<FwRule>, Vec<FwRule>) {
+    let (forwarded, mut rules) = link_guards(state, network, link, from, subnet_ports);
+    rules.retain(|r| !r.conds.iter().any(|c| matches!(c, Cond::Oif(..))));
+    if !link.properties.peer_complete_vnets {
+        let to = link.remote_vnet_id();
+        let receivers: Vec<Ipv4Net> = all_ports
+            .values()
+            .filter(|p| !p.gateway && p.vnet == *to)
+            .filter(|p| {
+                network.nic(&p.nic).and_then(|n| n.primary()).is_some_and(|a| !crossing::carries_to(link, &a.subnet))
+            })
+            .flat_map(|p| p.addresses.iter().map(|a| Ipv4Net::from(*a)))
+            .collect();
+        if !receivers.is_empty() {
+            rules.push(FwRule::new(vec![Cond::Daddr(receivers, false)], Action::Drop));
+        }
+    }
+    (forwarded, rules)
 }
 
 /// What the receiving side of `link` (from `from` to its remote) lets across: the check of
@@ -724,9 +978,24 @@ pub struct Edge {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Internet {
     pub namespace: String,
-    /// Each edge's public interface's other end, by port name.
-    pub ports: BTreeMap<String, Port>,
+    /// The other end of each interface plugged in here, by port name.
+    pub ports: BTreeMap<String, SwitchPort>,
 }
+
+/// A port of the internet or the underlay: a veth end whose other end is `ifname` in
+/// `machine`, holding `addresses`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchPort {
+    pub name: String,
+    pub mac: [u8; 6],
+    pub machine: String,
+    pub ifname: String,
+    pub peer_mac: [u8; 6],
+    pub addresses: Vec<Ipv4Addr>,
+}
+
+/// A fabric's interface on the underlay.
+pub const UNDERLAY_LINK: &str = "u0";
 
 /// The address the edges' public interfaces route through (the internet's side; never
 /// assigned, only resolved to the internet port's MAC).
@@ -764,17 +1033,13 @@ fn public_interface(
     let port_mac = names::mac(&format!("public-port:{}", id.key()));
     internet.ports.insert(
         port.clone(),
-        Port {
+        SwitchPort {
             name: port.clone(),
             mac: port_mac,
             machine: edge_ns.to_owned(),
             ifname: ifname.to_owned(),
             peer_mac: mac,
             addresses: vec![address],
-            table: 0,
-            nic: id.clone(),
-            vnet: id.clone(),
-            gateway: false,
         },
     );
     Interface {
@@ -795,7 +1060,6 @@ fn edges(
     state: &State,
     network: &Network,
     tables: &HashMap<String, u32>,
-    fabric_ns: &str,
     ports: &mut BTreeMap<String, Port>,
 ) -> (BTreeMap<String, Edge>, Internet, GatewayPorts) {
     let mut internet = Internet { namespace: names::internet(), ports: BTreeMap::new() };
@@ -894,6 +1158,7 @@ fn edges(
             continue;
         };
         let Some(net) = subnet.prefixes.iter().filter_map(v4).find(|n| n.contains(&instance)) else { continue };
+        let fabric_ns = names::fabric(&host_of(&subnet.location));
         let namespace = names::namespace("gw-", &gw.name, gw.id.key());
         let tunnels = one_per_peer(gateway_tunnels.remove(gw.id.key()).unwrap_or_default());
         let peers: Vec<Ipv4Addr> = tunnels.iter().map(|t| t.remote_addr).collect();
@@ -902,7 +1167,7 @@ fn edges(
         let port_mac = names::mac(&format!("port:{}", gw.id.key()));
         let inside = Interface {
             ifname: "eth0".into(),
-            fabric: fabric_ns.to_owned(),
+            fabric: fabric_ns.clone(),
             mac,
             port: port.clone(),
             port_mac,
@@ -923,6 +1188,7 @@ fn edges(
                 nic: gw.id.clone(),
                 vnet: subnet.vnet.clone(),
                 gateway: true,
+                fabric: fabric_ns.clone(),
             },
         );
         gateway_ports.insert(gw.id.key().to_owned(), (port, instance));

@@ -60,10 +60,15 @@ pub struct VnetZone {
 }
 
 impl Zones {
-    /// What VMs of the data plane `want` can resolve, given the fabric's port interface indexes.
-    pub fn of(want: &crate::desired::Desired, port_index: impl Fn(&str) -> Option<u32>) -> Zones {
+    /// What VMs of the data plane `want` can resolve, as fabric `fabric` sees them (by its
+    /// ports' interface indexes).
+    pub fn of(
+        want: &crate::desired::Desired,
+        fabric: &crate::desired::Fabric,
+        port_index: impl Fn(&str) -> Option<u32>,
+    ) -> Zones {
         let mut zones = Zones::default();
-        for port in want.fabric.ports.values() {
+        for port in fabric.ports.values() {
             let vnet = port.vnet.key().to_owned();
             if let Some(index) = port_index(&port.name) {
                 zones.ports.insert(index, vnet.clone());
@@ -72,7 +77,7 @@ impl Zones {
         }
         for m in want.machines.values() {
             let (Some(address), Some(first)) = (m.address, m.interfaces.first()) else { continue };
-            let Some(vnet) = want.fabric.ports.get(&first.port).map(|p| p.vnet.key()) else { continue };
+            let Some(vnet) = fabric.ports.get(&first.port).map(|p| p.vnet.key()) else { continue };
             if let Some(zone) = zones.vnets.get_mut(vnet) {
                 zone.names.insert(m.hostname.to_ascii_lowercase(), address);
             }

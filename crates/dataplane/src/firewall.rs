@@ -167,6 +167,13 @@ impl FwChanges {
     pub fn is_empty(&self) -> bool {
         *self == FwChanges::default()
     }
+
+    pub fn add(&mut self, other: &FwChanges) {
+        self.chains_written += other.chains_written;
+        self.chains_removed += other.chains_removed;
+        self.counters_added += other.counters_added;
+        self.counters_removed += other.counters_removed;
+    }
 }
 
 /// The batch that turns `seen` into `want`, or `None` when they already agree.

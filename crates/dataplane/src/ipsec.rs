@@ -272,7 +272,13 @@ impl Gateway {
             .partition(|sa| !wanted.contains(sa.name.as_str()) || changed.contains(&sa.name));
         for sa in &stale {
             let id = format!("--ike-id={}", sa.unique_id);
-            self.swanctl(&["--terminate", &id, "--force"])?;
+            match self.swanctl(&["--terminate", &id, "--force"]) {
+                // The SA ended between the listing and now (the peer closed it): nothing to do.
+                Err(IpsecError::Command { detail, .. }) if detail.contains("no matching SAs") => {}
+                other => {
+                    other?;
+                }
+            }
         }
 
         let mut initiated = Vec::new();

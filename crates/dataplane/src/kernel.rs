@@ -10,10 +10,12 @@ use futures::TryStreamExt;
 use ipnet::Ipv4Net;
 use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
 use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkMessage};
-use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
+use rtnetlink::packet_route::neighbour::{
+    NeighbourAddress, NeighbourAttribute, NeighbourFlags, NeighbourMessage, NeighbourState,
+};
 use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
 use rtnetlink::packet_route::rule::{RuleAction, RuleAttribute, RuleMessage};
-use rtnetlink::{Handle, IpVersion, LinkMessageBuilder, LinkUnspec, RouteMessageBuilder};
+use rtnetlink::{Handle, IpVersion, LinkMessageBuilder, LinkUnspec, LinkVxlan, RouteMessageBuilder};
 
 use crate::netns;
 
@@ -32,6 +34,7 @@ pub struct Link {
     pub name: String,
     pub mac: Option<[u8; 6]>,
     pub up: bool,
+    pub mtu: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,11 +106,13 @@ impl Netlink {
                     name: String::new(),
                     mac: None,
                     up: m.header.flags.contains(LinkFlags::Up),
+                    mtu: None,
                 };
                 for a in &m.attributes {
                     match a {
                         LinkAttribute::IfName(n) => link.name = n.clone(),
                         LinkAttribute::Address(bytes) => link.mac = mac_of(bytes),
+                        LinkAttribute::Mtu(mtu) => link.mtu = Some(*mtu),
                         _ => {}
                     }
                 }
@@ -334,4 +339,73 @@ impl Netlink {
     pub async fn del_neighbour(&self, neighbour: &Neighbour) -> io::Result<()> {
         self.handle.neighbours().del(neighbour.message.clone()).execute().await.map_err(nl)
     }
+
+    pub async fn set_mtu(&self, index: u32, mtu: u32) -> io::Result<()> {
+        self.handle.link().set(LinkUnspec::new_with_index(index).mtu(mtu).build()).execute().await.map_err(nl)
+    }
+
+    /// A VXLAN device: `vni` over the interface `dev`, from `local`, UDP port 4789, learning
+    /// nothing (the forwarding database is written by the reconciler).
+    pub async fn add_vxlan(&self, name: &str, vni: u32, mac: [u8; 6], dev: u32, local: Ipv4Addr) -> io::Result<()> {
+        let message = LinkVxlan::new(name, vni).dev(dev).local(local).port(4789).learning(false).build();
+        let mut message = message;
+        message.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        self.handle.link().add(message).execute().await.map_err(nl)
+    }
+
+    /// The VXLAN forwarding database entries: (device, MAC) → the remote end's address.
+    pub async fn fdb(&self) -> io::Result<Vec<Fdb>> {
+        let found: Vec<NeighbourMessage> = self
+            .handle
+            .neighbours()
+            .get()
+            .set_address_family(rtnetlink::packet_route::AddressFamily::Bridge)
+            .execute()
+            .try_collect()
+            .await
+            .map_err(nl)?;
+        Ok(found
+            .into_iter()
+            .filter_map(|m| {
+                let mut mac = None;
+                let mut dst = None;
+                for a in &m.attributes {
+                    match a {
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => dst = Some(*v),
+                        // Bridge-family entries carry their address as raw bytes.
+                        NeighbourAttribute::Destination(NeighbourAddress::Other(bytes)) => {
+                            dst = <[u8; 4]>::try_from(bytes.as_slice()).ok().map(Ipv4Addr::from);
+                        }
+                        NeighbourAttribute::LinkLayerAddress(bytes) => mac = mac_of(bytes),
+                        _ => {}
+                    }
+                }
+                Some(Fdb { index: m.header.ifindex, mac: mac?, dst, message: m })
+            })
+            .collect())
+    }
+
+    pub async fn add_fdb(&self, index: u32, mac: [u8; 6], dst: Ipv4Addr) -> io::Result<()> {
+        self.handle
+            .neighbours()
+            .add_bridge(index, &mac)
+            .flags(NeighbourFlags::Own)
+            .destination(IpAddr::V4(dst))
+            .execute()
+            .await
+            .map_err(nl)
+    }
+
+    pub async fn del_fdb(&self, entry: &Fdb) -> io::Result<()> {
+        self.handle.neighbours().del(entry.message.clone()).execute().await.map_err(nl)
+    }
+}
+
+/// A forwarding database entry of a VXLAN device.
+#[derive(Debug, Clone)]
+pub struct Fdb {
+    pub index: u32,
+    pub mac: [u8; 6],
+    pub dst: Option<Ipv4Addr>,
+    message: NeighbourMessage,
 }

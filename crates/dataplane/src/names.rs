@@ -43,6 +43,12 @@ pub fn fabric(host: &str) -> String {
     format!("{NAMESPACE_PREFIX}fabric-{}", sanitize(host, 20))
 }
 
+/// The namespace where the fabrics of several hosts meet, and where the data plane's agent
+/// lives: it exists whenever the data plane is up.
+pub fn underlay() -> String {
+    format!("{NAMESPACE_PREFIX}underlay")
+}
+
 /// The namespace where gateways and on-premises sites meet: their internet.
 pub fn internet() -> String {
     format!("{NAMESPACE_PREFIX}internet")

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use futures::StreamExt;
 use ipnet::Ipv4Net;
 
-use crate::desired::{Desired, Hop, Machine};
+use crate::desired::{Desired, Fabric, Hop, Machine, UNDERLAY_LINK};
 use crate::firewall::{self, FwChanges, Observed};
 use crate::kernel::Netlink;
 use crate::names::{self, NAMESPACE_PREFIX};
@@ -26,6 +26,10 @@ type Pending<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = io::Result
 
 /// The main routing table, where a VM's own routes live.
 const MAIN_TABLE: u32 = 254;
+/// The MTU of the underlay's links: a VM's 1500-byte packet and VXLAN's 50 bytes fit.
+const UNDERLAY_MTU: u32 = 9000;
+/// Names of VXLAN devices in a fabric (`vx` and the VNI in hex).
+const VXLAN_PREFIX: &str = "vx";
 /// How many machines are brought up at once.
 const PARALLEL: usize = 16;
 
@@ -151,57 +155,66 @@ impl Reconciler {
     /// Makes the kernel hold `want`.
     pub async fn apply(&mut self, want: &Desired, progress: &dyn Progress) -> io::Result<Report> {
         let mut report = Report::default();
-        let fabric = &want.fabric.namespace;
-        if !netns::exists(fabric) {
-            netns::create(fabric)?;
+        // The underlay: the data plane's anchor (the agent lives there), where hosts meet.
+        let underlay = &want.underlay.namespace;
+        if !netns::exists(underlay) {
+            netns::create(underlay)?;
             report.namespaces_created += 1;
             self.last = None;
         }
-        // Defaults first: ports made later inherit them.
-        netns::sysctls(
-            fabric,
-            &sysctl(&[
-                ("net.ipv6.conf.all.disable_ipv6", "1"),
-                ("net.ipv6.conf.default.disable_ipv6", "1"),
-                ("net.ipv4.conf.all.rp_filter", "0"),
-                ("net.ipv4.conf.default.rp_filter", "0"),
-                ("net.ipv4.conf.all.send_redirects", "0"),
-                ("net.ipv4.conf.default.send_redirects", "0"),
-                ("net.ipv4.ip_forward", "1"),
-            ]),
-        )?;
-        let nl = Netlink::open(fabric)?;
-        let links = nl.links().await?;
-        if let Some(lo) = links.iter().find(|l| l.name == "lo") {
-            if !lo.up {
-                nl.set_up(lo.index).await?;
-                report.link_changes += 1;
+        netns::sysctls(underlay, &switch_sysctls())?;
+        let underlay_nl = Netlink::open(underlay)?;
+        remove_stale_ports(&underlay_nl, |name| want.underlay.ports.contains_key(name), &mut report).await?;
+
+        let mut fabrics: Vec<(&Fabric, Netlink)> = Vec::new();
+        for f in want.fabrics.values() {
+            if !netns::exists(&f.namespace) {
+                netns::create(&f.namespace)?;
+                report.namespaces_created += 1;
+                self.last = None;
             }
-            // The platform's address (Azure DNS) is the fabric's own: VMs reach it through their
-            // gateway and the answer goes back out of the asker's port.
-            let platform = Ipv4Net::from(names::PLATFORM_ADDRESS);
-            if !nl.addresses().await?.iter().any(|a| a.index == lo.index && a.net == platform) {
-                nl.add_address(lo.index, platform).await?;
-                report.addresses += 1;
+            // Defaults first: ports made later inherit them.
+            netns::sysctls(
+                &f.namespace,
+                &sysctl(&[
+                    ("net.ipv6.conf.all.disable_ipv6", "1"),
+                    ("net.ipv6.conf.default.disable_ipv6", "1"),
+                    ("net.ipv4.conf.all.rp_filter", "0"),
+                    ("net.ipv4.conf.default.rp_filter", "0"),
+                    ("net.ipv4.conf.all.send_redirects", "0"),
+                    ("net.ipv4.conf.default.send_redirects", "0"),
+                    ("net.ipv4.ip_forward", "1"),
+                ]),
+            )?;
+            let nl = Netlink::open(&f.namespace)?;
+            let links = nl.links().await?;
+            if let Some(lo) = links.iter().find(|l| l.name == "lo") {
+                if !lo.up {
+                    nl.set_up(lo.index).await?;
+                    report.link_changes += 1;
+                }
+                // The platform's address (Azure DNS) is the fabric's own: VMs reach it through
+                // their gateway and the answer goes back out of the asker's port.
+                let platform = Ipv4Net::from(names::PLATFORM_ADDRESS);
+                if !nl.addresses().await?.iter().any(|a| a.index == lo.index && a.net == platform) {
+                    nl.add_address(lo.index, platform).await?;
+                    report.addresses += 1;
+                }
             }
+            // Ports of machines no longer here go first (so a name can be reused at once).
+            remove_stale_ports(&nl, |name| f.ports.contains_key(name), &mut report).await?;
+            fabrics.push((f, nl));
         }
 
-        // Machines no longer wanted: their ports first (so a name can be reused at once),
-        // then their namespaces with whatever runs there.
-        for link in links.iter().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
-            if !want.fabric.ports.contains_key(&link.name) {
-                nl.del_link(link.index).await?;
-                report.links_removed += 1;
-            }
-        }
+        // Namespaces no longer wanted, with whatever runs there.
         let internet = &want.internet.namespace;
         let has_internet = !want.internet.ports.is_empty();
         for ns in netns::list(NAMESPACE_PREFIX) {
-            let kept = ns == *fabric
+            let kept = ns == *underlay
+                || want.fabrics.contains_key(&ns)
                 || (has_internet && ns == *internet)
                 || want.machines.contains_key(&ns)
-                || want.edges.contains_key(&ns)
-                || ns.starts_with(&names::fabric(""));
+                || want.edges.contains_key(&ns);
             if !kept {
                 remove_namespace(&ns)?;
                 let _ = std::fs::remove_dir_all(self.ipsec_dir.join(&ns));
@@ -213,23 +226,9 @@ impl Reconciler {
                 netns::create(internet)?;
                 report.namespaces_created += 1;
             }
-            netns::sysctls(
-                internet,
-                &sysctl(&[
-                    ("net.ipv6.conf.all.disable_ipv6", "1"),
-                    ("net.ipv6.conf.default.disable_ipv6", "1"),
-                    ("net.ipv4.conf.all.rp_filter", "0"),
-                    ("net.ipv4.conf.default.rp_filter", "0"),
-                    ("net.ipv4.ip_forward", "1"),
-                ]),
-            )?;
+            netns::sysctls(internet, &switch_sysctls())?;
             let nl = Netlink::open(internet)?;
-            for link in nl.links().await?.iter().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
-                if !want.internet.ports.contains_key(&link.name) {
-                    nl.del_link(link.index).await?;
-                    report.links_removed += 1;
-                }
-            }
+            remove_stale_ports(&nl, |name| want.internet.ports.contains_key(name), &mut report).await?;
             Some(nl)
         } else {
             None
@@ -251,7 +250,9 @@ impl Reconciler {
         let links_of = |links: Vec<crate::kernel::Link>| -> HashMap<String, u32> {
             links.into_iter().map(|l| (l.name, l.index)).collect()
         };
-        switches.insert(fabric.clone(), (&nl, links_of(nl.links().await?)));
+        for (f, nl) in &fabrics {
+            switches.insert(f.namespace.clone(), (nl, links_of(nl.links().await?)));
+        }
         if let Some(inl) = &internet_nl {
             switches.insert(internet.clone(), (inl, links_of(inl.links().await?)));
         }
@@ -268,23 +269,194 @@ impl Reconciler {
         }
         drop(stream);
 
-        report.add(&self.fabric(want, &nl).await?);
-        if let Some(inl) = &internet_nl {
-            report.add(&internet_ports(want, inl).await?);
+        for (f, nl) in &fabrics {
+            report.add(&self.hosts(want, f, nl, &underlay_nl).await?);
+            report.add(&self.fabric(f, nl).await?);
         }
-        report.firewall = self.firewall(want)?;
+        report.add(&switch_ports(&want.underlay, &underlay_nl).await?);
+        if let Some(inl) = &internet_nl {
+            report.add(&switch_ports(&want.internet, inl).await?);
+        }
+        for (f, _) in &fabrics {
+            let fw = self.firewall(f)?;
+            report.firewall.add(&fw);
+        }
         report.tunnels = self.tunnels(want).await?;
         self.last = Some(want.clone());
         Ok(report)
     }
 
+    /// A fabric's side of the underlay (`u0`, routes and neighbours to the other hosts) and its
+    /// VXLAN devices with their forwarding entries.
+    async fn hosts(&self, want: &Desired, f: &Fabric, nl: &Netlink, underlay: &Netlink) -> io::Result<Report> {
+        let mut report = Report::default();
+        let mut links: HashMap<String, crate::kernel::Link> =
+            nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+        let port = want.underlay.ports.values().find(|p| p.machine == f.namespace);
+        let u0 = match port {
+            Some(port) => {
+                if !links.contains_key(UNDERLAY_LINK) {
+                    if let Some(old) = underlay.links().await?.into_iter().find(|l| l.name == port.name) {
+                        underlay.del_link(old.index).await?;
+                    }
+                    underlay.add_veth(&port.name, port.mac, UNDERLAY_LINK, port.peer_mac, &f.namespace).await?;
+                    report.links_created += 1;
+                    links = nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+                }
+                links.get(UNDERLAY_LINK).cloned()
+            }
+            None => {
+                if let Some(l) = links.get(UNDERLAY_LINK) {
+                    nl.del_link(l.index).await?;
+                    report.links_removed += 1;
+                }
+                None
+            }
+        };
+        // The underlay carries whole frames of the VMs inside VXLAN: room for them.
+        if let (Some(u0), Some(port)) = (&u0, port) {
+            if u0.mtu != Some(UNDERLAY_MTU) {
+                nl.set_mtu(u0.index, UNDERLAY_MTU).await?;
+                report.link_changes += 1;
+            }
+            if let Some(peer) = underlay.links().await?.into_iter().find(|l| l.name == port.name)
+                && peer.mtu != Some(UNDERLAY_MTU)
+            {
+                underlay.set_mtu(peer.index, UNDERLAY_MTU).await?;
+                report.link_changes += 1;
+            }
+            if !u0.up {
+                nl.set_up(u0.index).await?;
+                report.link_changes += 1;
+            }
+            let own = Ipv4Net::from(f.underlay);
+            let addresses = nl.addresses().await?;
+            for a in addresses.iter().filter(|a| a.index == u0.index && a.net != own) {
+                nl.del_address(a).await?;
+                report.addresses += 1;
+            }
+            if !addresses.iter().any(|a| a.index == u0.index && a.net == own) {
+                nl.add_address(u0.index, own).await?;
+                report.addresses += 1;
+            }
+            // The other hosts: a route each, and the underlay port's MAC for them.
+            let others: BTreeSet<Ipv4Addr> =
+                want.fabrics.values().filter(|o| o.namespace != f.namespace).map(|o| o.underlay).collect();
+            let mut have = BTreeSet::new();
+            for n in nl.neighbours().await?.into_iter().filter(|n| n.index == u0.index) {
+                if others.contains(&n.ip) && n.permanent && n.mac == Some(port.mac) {
+                    have.insert(n.ip);
+                } else if n.permanent {
+                    nl.del_neighbour(&n).await?;
+                    report.neighbours += 1;
+                }
+            }
+            for ip in others.difference(&have) {
+                nl.put_neighbour(u0.index, *ip, port.mac).await?;
+                report.neighbours += 1;
+            }
+            let mut have = BTreeSet::new();
+            for r in nl.routes().await?.into_iter().filter(|r| r.table == MAIN_TABLE && r.oif == Some(u0.index)) {
+                let wanted = r.dst.prefix_len() == 32 && others.contains(&r.dst.addr()) && r.gateway.is_none();
+                if wanted && !r.blackhole {
+                    have.insert(r.dst.addr());
+                } else if r.dst != Ipv4Net::new(f.underlay, 32).unwrap_or_default() {
+                    nl.del_route(&r).await?;
+                    report.routes += 1;
+                }
+            }
+            for ip in others.difference(&have) {
+                nl.put_route(MAIN_TABLE, Ipv4Net::from(*ip), false, Some(u0.index), None).await?;
+                report.routes += 1;
+            }
+        }
+
+        // VXLAN devices: made when missing, removed when no longer wanted.
+        for l in links.values().filter(|l| l.name.starts_with(VXLAN_PREFIX)) {
+            if !f.vxlans.contains_key(&l.name) {
+                nl.del_link(l.index).await?;
+                report.links_removed += 1;
+            }
+        }
+        let Some(u0) = u0 else { return Ok(report) };
+        let mut made = false;
+        for x in f.vxlans.values() {
+            if !links.contains_key(&x.name) {
+                nl.add_vxlan(&x.name, x.vni, x.mac, u0.index, f.underlay).await?;
+                report.links_created += 1;
+                made = true;
+            }
+        }
+        if made {
+            links = nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
+        }
+        let mut wanted_fdb: BTreeMap<(u32, [u8; 6]), Ipv4Addr> = BTreeMap::new();
+        let mut wanted_neighbours: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
+        for x in f.vxlans.values() {
+            let Some(link) = links.get(&x.name) else { continue };
+            if link.mac != Some(x.mac) {
+                nl.set_mac(link.index, x.mac).await?;
+                report.link_changes += 1;
+            }
+            if !link.up {
+                nl.set_up(link.index).await?;
+                report.link_changes += 1;
+            }
+            for (via, (mac, underlay_ip)) in &x.remotes {
+                wanted_fdb.insert((link.index, *mac), *underlay_ip);
+                wanted_neighbours.insert((link.index, *via), *mac);
+            }
+        }
+        let devices: BTreeSet<u32> =
+            links.values().filter(|l| l.name.starts_with(VXLAN_PREFIX)).map(|l| l.index).collect();
+        let mut have = BTreeSet::new();
+        for e in nl.fdb().await?.into_iter().filter(|e| devices.contains(&e.index)) {
+            match wanted_fdb.get(&(e.index, e.mac)) {
+                Some(dst) if e.dst == Some(*dst) => {
+                    have.insert((e.index, e.mac));
+                }
+                _ => {
+                    nl.del_fdb(&e).await?;
+                    report.neighbours += 1;
+                }
+            }
+        }
+        for ((index, mac), dst) in &wanted_fdb {
+            if !have.contains(&(*index, *mac)) {
+                nl.add_fdb(*index, *mac, *dst).await?;
+                report.neighbours += 1;
+            }
+        }
+        let mut have = BTreeSet::new();
+        for n in nl.neighbours().await?.into_iter().filter(|n| devices.contains(&n.index)) {
+            match wanted_neighbours.get(&(n.index, n.ip)) {
+                Some(mac) if n.permanent && n.mac == Some(*mac) => {
+                    have.insert((n.index, n.ip));
+                }
+                Some(_) => {}
+                None if n.permanent => {
+                    nl.del_neighbour(&n).await?;
+                    report.neighbours += 1;
+                }
+                None => {}
+            }
+        }
+        for ((index, ip), mac) in &wanted_neighbours {
+            if !have.contains(&(*index, *ip)) {
+                nl.put_neighbour(*index, *ip, *mac).await?;
+                report.neighbours += 1;
+            }
+        }
+        Ok(report)
+    }
+
     /// The fabric's ports, neighbours, rules and routes.
-    async fn fabric(&self, want: &Desired, nl: &Netlink) -> io::Result<Report> {
+    async fn fabric(&self, f: &Fabric, nl: &Netlink) -> io::Result<Report> {
         let mut report = Report::default();
         let links: HashMap<String, crate::kernel::Link> =
             nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
         let index = |name: &str| links.get(name).map(|l| l.index);
-        for port in want.fabric.ports.values() {
+        for port in f.ports.values() {
             let Some(link) = links.get(&port.name) else {
                 return Err(io::Error::other(format!("port {} is missing after its machine was made", port.name)));
             };
@@ -300,7 +472,7 @@ impl Reconciler {
 
         // Neighbours: each NIC address on its port, permanent.
         let mut wanted: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
-        for port in want.fabric.ports.values() {
+        for port in f.ports.values() {
             if let Some(i) = index(&port.name) {
                 for ip in &port.addresses {
                     wanted.insert((i, *ip), port.peer_mac);
@@ -333,9 +505,15 @@ impl Reconciler {
         // Rules: the port's subnet table for what comes in through it, and for what the fabric
         // itself answers out of it.
         let mut wanted_rules: BTreeSet<(u32, String, u32)> = BTreeSet::new();
-        for port in want.fabric.ports.values() {
+        for port in f.ports.values() {
             wanted_rules.insert((names::RULE_IIF_PRIORITY, port.name.clone(), port.table));
             wanted_rules.insert((names::RULE_OIF_PRIORITY, port.name.clone(), port.table));
+        }
+        // What arrives from another host is delivered to the VNet's NICs here.
+        for x in f.vxlans.values() {
+            if let Some(table) = x.delivery {
+                wanted_rules.insert((names::RULE_IIF_PRIORITY, x.name.clone(), table));
+            }
         }
         let mut have_rules = BTreeSet::new();
         for rule in nl.rules().await? {
@@ -368,7 +546,7 @@ impl Reconciler {
         type Key = (u32, Ipv4Net);
         type Value = (bool, Option<u32>, Option<Ipv4Addr>);
         let mut wanted_routes: BTreeMap<Key, Value> = BTreeMap::new();
-        for table in want.fabric.tables.values() {
+        for table in f.tables.values() {
             for (dst, hop) in &table.routes {
                 let value = match hop {
                     Hop::Blackhole => (true, None, None),
@@ -376,7 +554,7 @@ impl Reconciler {
                         Some(i) => (false, Some(i), None),
                         None => (true, None, None),
                     },
-                    Hop::Via(ip, p) => match index(p) {
+                    Hop::Via(ip, p) | Hop::Remote(p, ip) => match index(p) {
                         Some(i) => (false, Some(i), Some(*ip)),
                         None => (true, None, None),
                     },
@@ -459,12 +637,12 @@ impl Reconciler {
         Ok(count)
     }
 
-    /// The fabric's nftables table: compared with the kernel's on a first run, with what this
+    /// A fabric's nftables table: compared with the kernel's on a first run, with what this
     /// reconciler wrote before on later ones.
-    fn firewall(&self, want: &Desired) -> io::Result<FwChanges> {
-        let fabric = want.fabric.namespace.clone();
-        let wanted = want.fabric.firewall.clone();
-        let last = self.last.as_ref().map(|l| l.fabric.firewall.clone());
+    fn firewall(&self, f: &Fabric) -> io::Result<FwChanges> {
+        let fabric = f.namespace.clone();
+        let wanted = f.firewall.clone();
+        let last = self.last.as_ref().and_then(|l| l.fabrics.get(&f.namespace)).map(|l| l.firewall.clone());
         netns::run_in(&fabric, move || -> io::Result<FwChanges> {
             let seen = match last {
                 Some(rs) => Observed::written(&rs),
@@ -624,17 +802,39 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
     Ok(report)
 }
 
-/// The internet's side of the edges' public interfaces: each public address routed to its
-/// port, with its neighbour entry.
-async fn internet_ports(want: &Desired, nl: &Netlink) -> io::Result<Report> {
+/// Sysctls of a namespace that only routes between its ports (the internet, the underlay).
+fn switch_sysctls() -> Vec<(String, String)> {
+    sysctl(&[
+        ("net.ipv6.conf.all.disable_ipv6", "1"),
+        ("net.ipv6.conf.default.disable_ipv6", "1"),
+        ("net.ipv4.conf.all.rp_filter", "0"),
+        ("net.ipv4.conf.default.rp_filter", "0"),
+        ("net.ipv4.ip_forward", "1"),
+    ])
+}
+
+/// Removes vnetlab's ports of a namespace that `wanted` does not name.
+async fn remove_stale_ports(nl: &Netlink, wanted: impl Fn(&str) -> bool, report: &mut Report) -> io::Result<()> {
+    for link in nl.links().await?.iter().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
+        if !wanted(&link.name) {
+            nl.del_link(link.index).await?;
+            report.links_removed += 1;
+        }
+    }
+    Ok(())
+}
+
+/// The switch's side of the interfaces plugged into the internet or the underlay: each address
+/// routed to its port, with its neighbour entry.
+async fn switch_ports(switch: &crate::desired::Internet, nl: &Netlink) -> io::Result<Report> {
     let mut report = Report::default();
     let links: HashMap<String, crate::kernel::Link> =
         nl.links().await?.into_iter().map(|l| (l.name.clone(), l)).collect();
     let mut wanted_neighbours: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
     let mut wanted_routes: BTreeMap<Ipv4Net, u32> = BTreeMap::new();
-    for port in want.internet.ports.values() {
+    for port in switch.ports.values() {
         let Some(link) = links.get(&port.name) else {
-            return Err(io::Error::other(format!("port {} is missing after its edge was made", port.name)));
+            return Err(io::Error::other(format!("port {} is missing after its end was made", port.name)));
         };
         if link.mac != Some(port.mac) {
             nl.set_mac(link.index, port.mac).await?;

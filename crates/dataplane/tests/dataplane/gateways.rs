@@ -141,8 +141,7 @@ fn a_peering_is_preferred_over_a_vnet_to_vnet_connection() {
         assert!(ping(&ns(&w, "a1"), B1));
     }
     assert_eq!(tunnel_bytes(&w, "gw-a", "a-to-b"), before, "nothing went through the tunnel");
-    let seen =
-        vnetlab_dataplane::netns::run_in(&w.fabric.namespace, vnetlab_dataplane::firewall::observe).unwrap().unwrap();
     let meter = w.meters.iter().find(|m| m.link.name() == "a-b").unwrap();
+    let seen = vnetlab_dataplane::netns::run_in(&meter.fabric, vnetlab_dataplane::firewall::observe).unwrap().unwrap();
     assert!(seen.counters.get(&meter.counter).is_some_and(|(packets, _)| *packets >= 3), "the peering carried them");
 }

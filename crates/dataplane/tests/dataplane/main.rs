@@ -4,6 +4,7 @@
 
 mod differential;
 mod gateways;
+mod hosts;
 mod probe;
 mod reconciler;
 mod scenarios;

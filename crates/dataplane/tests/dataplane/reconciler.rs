@@ -77,7 +77,7 @@ fn down_leaves_nothing_behind() {
     let report = lab.apply(&state);
     assert!(report.namespaces_created > 20);
     let gone = vnetlab_dataplane::reconcile::down().unwrap();
-    assert_eq!(gone.len(), 25, "24 VMs and the fabric");
+    assert_eq!(gone.len(), 26, "24 VMs, the fabric and the underlay");
     assert!(netns::list("vl-").is_empty(), "namespaces left: {:?}", netns::list("vl-"));
     let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
     let links = String::from_utf8_lossy(&links.stdout);
