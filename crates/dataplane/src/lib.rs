@@ -7,6 +7,7 @@ pub mod desired;
 pub mod dns;
 pub mod firewall;
 pub mod kernel;
+pub mod live;
 pub mod names;
 pub mod netns;
 pub mod reconcile;

@@ -3,6 +3,7 @@
 //! it they say so and pass, unless `VNETLAB_REQUIRE_ROOT=1` (CI) makes them fail.
 
 mod differential;
+mod live;
 mod probe;
 mod reconciler;
 mod scenarios;
