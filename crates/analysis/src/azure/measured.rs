@@ -58,7 +58,9 @@ impl fmt::Display for RoundTrips {
                     ms(max)
                 )
             }
-            _ if self.refused > 0 => write!(f, "0/{} answered ({} refused)", self.sent, self.refused),
+            _ if self.refused > 0 => {
+                write!(f, "0/{} answered ({} refused: nothing listens on the port)", self.sent, self.refused)
+            }
             _ => write!(f, "0/{} answered", self.sent),
         }
     }
@@ -115,6 +117,6 @@ mod tests {
         assert_eq!(r.to_string(), "3/4 answered, rtt 1.000/2.000/3.000 ms");
         let none = RoundTrips { sent: 2, answered: Vec::new(), refused: 2 };
         assert_eq!((none.failed(), none.avg()), (2, None));
-        assert_eq!(none.to_string(), "0/2 answered (2 refused)");
+        assert_eq!(none.to_string(), "0/2 answered (2 refused: nothing listens on the port)");
     }
 }

@@ -644,6 +644,11 @@ fn the_data_plane_follows_every_process_and_serves_azure_dns() {
     assert!(up.contains("data plane: 2 VMs as network namespaces"), "{up}");
     let ping = |vm: &str, to: &str| lab.cmd(&["exec", vm, "--", "ping", "-c", "1", "-W", "1", to]).status.success();
     assert!(ping("SalesVM", "10.2.1.4"), "across the peering");
+    // With the data plane up, trace also measures real packets.
+    let traced = lab.ok(&["trace", "SalesVM", "MarketingVM", "--protocol", "icmp"]);
+    assert!(traced.contains("Measured (real packets):") && traced.contains("icmp: 10/10 answered, rtt "), "{traced}");
+    let traced = lab.json(&["trace", "SalesVM", "MarketingVM", "--port", "9"]);
+    assert_eq!(traced["measured"]["destination"]["refused"], 10, "nothing listens on port 9: {traced:#}");
 
     // Azure DNS: a VM's name resolves inside its own VNet, not across the peering.
     let hosts = |vm: &str, name: &str| {
