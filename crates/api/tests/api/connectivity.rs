@@ -23,35 +23,18 @@ use vnetlab_topology::{Defaults, Loaded};
 
 use crate::{SUB, Server, net};
 
+fn example(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
 /// Two peered VNets, a VM in each, and a third VM behind an NSG that denies TCP 8080.
-const PEERED: &str = r#"
-name: live
-resourceGroup: live-rg
-location: westus
-vnets:
-  - name: front
-    addressSpace: [10.10.0.0/16]
-    subnets: [{name: apps, addressPrefix: 10.10.1.0/24}]
-  - name: back
-    addressSpace: [10.20.0.0/16]
-    subnets:
-      - {name: apps, addressPrefix: 10.20.1.0/24}
-      - {name: locked, addressPrefix: 10.20.2.0/24, nsg: locked-nsg}
-nsgs:
-  - name: locked-nsg
-    rules:
-      - {name: deny-web, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source: "*", destination: "*", destinationPorts: "8080"}
-vms:
-  - {name: front-vm, subnet: front/apps}
-  - {name: back-vm, subnet: back/apps}
-  - {name: locked-vm, subnet: back/locked}
-peerings:
-  - {vnet: front, remote: back, name: front-to-back, reverse: {name: back-to-front}}
-"#;
+fn peered() -> String {
+    example("connectivity-check.yaml")
+}
 
 fn hub_and_spoke() -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/hub-and-spoke.yaml");
-    std::fs::read_to_string(path).unwrap()
+    example("hub-and-spoke.yaml")
 }
 
 /// The kernel is one: tests that realize a lab (or need none realized) take turns.
@@ -235,7 +218,7 @@ fn assert_measured_reachable(answer: &Value) {
 #[test]
 fn with_the_data_plane_up_the_check_answers_with_what_real_packets_did() {
     let Some(kernel) = Kernel::required() else { return };
-    let s = live_server(PEERED);
+    let s = live_server(&peered());
     kernel.realize(&s);
     let _services =
         [Service::start(&namespace(&s, "back-vm"), 8080), Service::start(&namespace(&s, "locked-vm"), 8080)];
@@ -291,7 +274,7 @@ fn without_a_data_plane_the_check_answers_from_the_trace() {
     // As root, with no lab in the kernel; without root the prober cannot probe anyway.
     let _kernel = Kernel::take();
     for prober in [None, Some(Arc::new(Live::default()) as Arc<dyn Prober>)] {
-        let s = server(prober, PEERED);
+        let s = server(prober, &peered());
         let open = check(&s, "live-rg", "front-vm", "back-vm", "Tcp", Some(8080));
         assert_eq!(open["connectionStatus"], "Connected", "{open:#}");
         assert_eq!((open["probesSent"].as_u64(), open["probesFailed"].as_u64()), (Some(1), Some(0)));

@@ -59,7 +59,9 @@ fn ids(list: &Value) -> Vec<String> {
 fn every_example_goes_up_plans_nothing_more_and_comes_down() {
     let lab = Lab::new();
     let empty = ids(&lab.json(&["show"]));
-    for name in ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml"] {
+    for name in
+        ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml", "connectivity-check.yaml"]
+    {
         let file = example(name);
         let planned = lab.ok(&["plan", &file]);
         assert!(planned.contains("to add") && !planned.contains(" 0 to add"), "{planned}");
@@ -74,7 +76,9 @@ fn every_example_goes_up_plans_nothing_more_and_comes_down() {
         );
         assert!(lab.ok(&["check"]).contains("every invariant holds"));
     }
-    for name in ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml"] {
+    for name in
+        ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml", "connectivity-check.yaml"]
+    {
         lab.ok(&["down", &example(name)]);
     }
     assert_eq!(ids(&lab.json(&["show"])), empty);

@@ -14,30 +14,10 @@ use vnetlab_model::{ResourceId, State};
 use crate::{lab, up};
 
 /// Two peered VNets, a VM in each, and a third VM behind an NSG that denies TCP 8080.
-pub const PEERED: &str = r#"
-name: live
-resourceGroup: live-rg
-location: westus
-vnets:
-  - name: front
-    addressSpace: [10.10.0.0/16]
-    subnets: [{name: apps, addressPrefix: 10.10.1.0/24}]
-  - name: back
-    addressSpace: [10.20.0.0/16]
-    subnets:
-      - {name: apps, addressPrefix: 10.20.1.0/24}
-      - {name: locked, addressPrefix: 10.20.2.0/24, nsg: locked-nsg}
-nsgs:
-  - name: locked-nsg
-    rules:
-      - {name: deny-web, priority: 100, direction: Inbound, access: Deny, protocol: Tcp, source: "*", destination: "*", destinationPorts: "8080"}
-vms:
-  - {name: front-vm, subnet: front/apps}
-  - {name: back-vm, subnet: back/apps}
-  - {name: locked-vm, subnet: back/locked}
-peerings:
-  - {vnet: front, remote: back, name: front-to-back, reverse: {name: back-to-front}}
-"#;
+fn peered() -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/connectivity-check.yaml");
+    std::fs::read_to_string(path).unwrap()
+}
 
 struct Vm {
     id: ResourceId,
@@ -54,7 +34,7 @@ fn vm(state: &State, name: &str) -> Vm {
 #[test]
 fn probes_from_a_vm_measure_what_arrives_and_tell_refusals_from_drops() {
     let Some(mut lab) = lab() else { return };
-    let state = up(PEERED);
+    let state = up(&peered());
     lab.apply(&state);
     let (front, back, locked) = (vm(&state, "front-vm"), vm(&state, "back-vm"), vm(&state, "locked-vm"));
     let _listeners = [
@@ -82,7 +62,7 @@ fn probes_from_a_vm_measure_what_arrives_and_tell_refusals_from_drops() {
 #[test]
 fn the_prober_measures_from_the_source_vm_and_declines_without_its_namespace() {
     let Some(mut lab) = lab() else { return };
-    let state = up(PEERED);
+    let state = up(&peered());
     let (front, back) = (vm(&state, "front-vm"), vm(&state, "back-vm"));
     let request = ProbeRequest {
         vm: front.id.clone(),
@@ -103,7 +83,10 @@ fn the_prober_measures_from_the_source_vm_and_declines_without_its_namespace() {
     let v6 = ProbeRequest { destination: "fd00::4".parse().unwrap(), ..request.clone() };
     assert_eq!(prober.measure(&v6), None);
     // Gone with the VM's namespace.
-    let without = crate::up(&PEERED.replace("  - {name: front-vm, subnet: front/apps}\n", ""));
+    let text = peered();
+    let gone = "  - name: front-vm\n    subnet: front/apps\n";
+    assert!(text.contains(gone));
+    let without = up(&text.replace(gone, ""));
     lab.apply(&without);
     assert_eq!(prober.measure(&request), None);
 }
