@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use vnetlab_analysis::azure::Network;
 use vnetlab_analysis::azure::measured::{Measured, ProbeRequest, Prober, RoundTrips};
 use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, primary_end, site_end};
-use vnetlab_dataplane::live::Live;
 use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
 
 use crate::output;
@@ -81,19 +80,19 @@ fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Resu
 }
 
 pub fn trace(env: &Env, source: &str, destination: &str, probe: Probe, group: Option<&str>) -> Result<()> {
-    let probing = crate::dataplane::is_up();
+    let prober = crate::dataplane::LabProber::new(&env.home);
     let (trace, request) = env.lab.read(|state| -> Result<(Trace, Option<ProbeRequest>)> {
         let network = Network::compile(state);
         let tracer = Tracer::new(&network, state);
         let from = resolve_end(env, state, &tracer, source, group)?;
         let to = resolve_end(env, state, &tracer, destination, group)?;
         let trace = tracer.trace(&from, &to, probe).map_err(|e| Failure::Azure(e.to_azure()))?;
-        let request = if probing { probe_request(&tracer, &trace) } else { None };
+        let request = probe_request(&tracer, &trace);
         Ok((trace, request))
     })??;
-    // Real packets too when the data plane is up and realizes the source VM (and this runs as
-    // root): the round trips to the destination and to each appliance on the way.
-    let measured = request.as_ref().and_then(|r| Live::default().measure(r));
+    // Real packets too when the data plane is up for this lab and realizes the source VM (and
+    // this runs as root): the round trips to the destination and to each appliance on the way.
+    let measured = request.as_ref().and_then(|r| prober.measure(r));
     let mut json = trace.to_json();
     if let (Some(request), Some(m)) = (&request, &measured) {
         json["measured"] = measured_json(request, m);
