@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
+use vnetlab_analysis::azure::measured::Prober;
 use vnetlab_control::{Committer, DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, Lab};
 use vnetlab_model::AzureError;
 use vnetlab_store::SqliteStore;
@@ -43,6 +44,14 @@ pub struct Options {
     /// The tenant tokens are issued for when a client names none.
     pub tenant_id: String,
     pub subscription_id: String,
+    /// Sends the connectivity check's probes as real packets; without one (or when it cannot
+    /// probe) the check answers from the static trace.
+    ///
+    /// A trait object rather than a dependency on the data plane: how probes are made (network
+    /// namespaces, raw sockets, root) is the data plane's business, which `vnetlab serve`
+    /// installs (`vnetlab_dataplane::live::Live`); the API stays buildable and testable without
+    /// it, and tests can install a prober of their own.
+    pub prober: Option<Arc<dyn Prober>>,
 }
 
 impl Default for Options {
@@ -53,6 +62,7 @@ impl Default for Options {
             max_body_bytes: 4 * 1024 * 1024,
             tenant_id: DEFAULT_TENANT_ID.to_owned(),
             subscription_id: DEFAULT_SUBSCRIPTION_ID.to_owned(),
+            prober: None,
         }
     }
 }

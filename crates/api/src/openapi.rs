@@ -380,9 +380,27 @@ fn connectivity_hop() -> Value {
                 "UserDefinedRoute",
                 "PortThrottled",
                 "Platform",
+                // Not in the REST enum, but in Azure's documented answers of checks with probes.
+                "NoListenerOnDestination",
             ]),
         ),
         ("context", array_of(json!({"type": "object", "additionalProperties": string()}))),
+    ]);
+    // `HopLink`: present when real probes were sent; `properties` when a round trip was measured.
+    let link = object(&[
+        ("nextHopId", string()),
+        ("linkType", string()),
+        ("resourceId", string()),
+        ("context", json!({"type": "object", "additionalProperties": string()})),
+        ("issues", array_of(issue.clone())),
+        (
+            "properties",
+            object(&[
+                ("roundTripTimeMin", integer()),
+                ("roundTripTimeAvg", integer()),
+                ("roundTripTimeMax", integer()),
+            ]),
+        ),
     ]);
     requiring(
         object(&[
@@ -391,6 +409,9 @@ fn connectivity_hop() -> Value {
             ("address", string()),
             ("resourceId", string()),
             ("nextHopIds", strings()),
+            ("previousHopIds", strings()),
+            ("links", array_of(link.clone())),
+            ("previousLinks", array_of(link)),
             ("issues", array_of(issue)),
         ]),
         &["type", "id", "nextHopIds", "issues"],

@@ -1,5 +1,6 @@
 //! Network Watcher's answers over the ARM API: a NIC's effective routes and security groups,
-//! next hop and IP flow verify, computed from the compiled view of the lab.
+//! next hop, IP flow verify and the connectivity check, computed from the compiled view of the
+//! lab (the connectivity check with real probes when the data plane is up).
 //!
 //! Azure runs these as long-running operations; vnetlab has the answer at once and returns it
 //! with 200, which every client's poller accepts as a finished operation.
@@ -8,6 +9,7 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 
 use serde_json::Value;
+use vnetlab_analysis::azure::measured::ProbeRequest;
 use vnetlab_analysis::azure::trace::{Probe, TraceEnd, Tracer, primary_end};
 use vnetlab_analysis::azure::{Endpoint, Network};
 use vnetlab_analysis::layers::Protocol;
@@ -29,6 +31,14 @@ const FEED_LIMIT: usize = 10_000;
 
 /// Answers from the lab's state and its compiled view.
 fn answer(app: &App, f: impl FnOnce(&State, &Network) -> Result<Value, AzureError>) -> Reply {
+    match compute(app, f) {
+        Ok(value) => Reply::ok(value),
+        Err(reply) => reply,
+    }
+}
+
+/// What `f` makes of the lab's state and its compiled view, or the error reply.
+fn compute<T>(app: &App, f: impl FnOnce(&State, &Network) -> Result<T, AzureError>) -> Result<T, Reply> {
     let cache = &app.compiled.0;
     let known = cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|n| n.revision);
     // The feed is read before the state: every change it lists is in the state read next.
@@ -54,9 +64,9 @@ fn answer(app: &App, f: impl FnOnce(&State, &Network) -> Result<Value, AzureErro
         answer
     });
     match result {
-        Ok(Ok(value)) => Reply::ok(value),
-        Ok(Err(e)) => e.into(),
-        Err(e) => errors::internal(&e.to_string()).into(),
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(errors::internal(&e.to_string()).into()),
     }
 }
 
@@ -219,8 +229,11 @@ pub fn ip_flow_verify(
     })
 }
 
-/// `POST networkWatchers/{nw}/connectivityCheck`: the path from a VM to a VM or an address,
-/// from the compiled view (no probe is sent).
+/// `POST networkWatchers/{nw}/connectivityCheck`: the path from a VM to a VM or an address.
+/// When a prober is installed and can probe from the source VM (the data plane is up and
+/// realizes it), the status, probe counts and latencies are what real packets did, and each
+/// hop's link carries the round trips measured to the next hop; the hops and their issues come
+/// from the trace, which says why. Otherwise the answer is the trace's alone.
 pub fn connectivity_check(
     app: &App,
     req: &Request,
@@ -256,7 +269,15 @@ pub fn connectivity_check(
         })?;
         Ok((source_id, destination_id, address, probe))
     };
-    answer_body(app, req, parse, |state, network, (source_id, destination_id, address, probe)| {
+    let parsed = match body::parse(&req.body).and_then(|b| parse(&At::root(&b))) {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into(),
+    };
+    let probing = app.options.prober.is_some();
+    // The trace with the lab held; the probes (seconds, when packets are dropped) after it is
+    // let go. The handler already runs on a blocking thread, off the async runtime.
+    let traced = compute(app, |state, network| {
+        let (source_id, destination_id, address, probe) = parsed;
         check_target(state, watcher, &source_id, missing)?;
         let tracer = Tracer::new(network, state);
         let source = primary_end(network, &source_id).map_err(|e| e.to_azure())?;
@@ -279,6 +300,31 @@ pub fn connectivity_check(
             (None, None) => unreachable!("checked when parsing"),
         };
         let trace = tracer.trace(&source, &destination, probe).map_err(|e| e.to_azure())?;
-        Ok(tracer.connectivity(&trace))
+        let connectivity = tracer.connectivity_hops(&trace);
+        // The probes leave from the VM the source NIC belongs to.
+        let vm = match &source {
+            TraceEnd::Nic { nic, .. } => network.nic(nic).and_then(|n| n.vm.clone()),
+            _ => None,
+        };
+        let request = vm.filter(|_| probing).map(|vm| ProbeRequest {
+            vm,
+            source: source.ip(),
+            destination: destination.ip(),
+            probe,
+            hops: connectivity.intermediate_addresses(),
+        });
+        Ok((connectivity, request))
+    });
+    let (connectivity, request) = match traced {
+        Ok(traced) => traced,
+        Err(reply) => return reply,
+    };
+    let measured = match (&app.options.prober, request) {
+        (Some(prober), Some(request)) => prober.measure(&request),
+        _ => None,
+    };
+    Reply::ok(match measured {
+        Some(measured) => connectivity.measured_json(&measured),
+        None => connectivity.to_json(),
     })
 }

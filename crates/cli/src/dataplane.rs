@@ -12,8 +12,10 @@ use std::process::Command;
 use anyhow::{Context, anyhow};
 use serde_json::{Map, Value, json};
 use vnetlab_analysis::azure::Network;
+use vnetlab_analysis::azure::measured::{Measured, ProbeRequest, Prober};
 use vnetlab_dataplane::cost::{self, LinkKind, Metered, Rates};
 use vnetlab_dataplane::desired::Desired;
+use vnetlab_dataplane::live::Live;
 use vnetlab_dataplane::reconcile::{self, Progress, Reconciler, Report};
 use vnetlab_dataplane::{firewall, names, netns};
 use vnetlab_model::{Kind, Resource, State, View, ViewExt};
@@ -28,6 +30,27 @@ pub const RUN_DIR: &str = "/run/vnetlab";
 /// Whether the data plane of this machine is up (its underlay exists).
 pub fn is_up() -> bool {
     netns::exists(&names::underlay())
+}
+
+/// Real probes for the connectivity check of the lab at `home`: the data plane's prober, asked
+/// only while the data plane follows this lab (the agent runs for it). Another lab's data plane
+/// may have VMs with the same ids, hence the same namespaces, and answer for them.
+#[derive(Debug)]
+pub struct LabProber {
+    home: PathBuf,
+    live: Live,
+}
+
+impl LabProber {
+    pub fn new(home: &Path) -> LabProber {
+        LabProber { home: home.to_path_buf(), live: Live::default() }
+    }
+}
+
+impl Prober for LabProber {
+    fn measure(&self, request: &ProbeRequest) -> Option<Measured> {
+        if agent::follows(&self.home) { self.live.measure(request) } else { None }
+    }
 }
 
 fn need_root() -> Result<()> {

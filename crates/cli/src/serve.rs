@@ -79,6 +79,9 @@ pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize, datapl
             Lro::Async => LroMode::Async,
         },
         page_size: page_size.max(1),
+        // Real probes for the connectivity check whenever the data plane is up for this lab (it
+        // may be brought up or down while the server runs).
+        prober: Some(Arc::new(crate::dataplane::LabProber::new(home))),
         ..Options::default()
     };
     if dataplane {

@@ -1,8 +1,11 @@
-//! `vnetlab trace`: the path between two endpoints, hop by hop, and every blocker with its fix.
+//! `vnetlab trace`: the path between two endpoints, hop by hop, and every blocker with its fix;
+//! when the data plane is up, the round trips real packets measure on it.
 
 use std::net::IpAddr;
 
+use serde_json::{Value, json};
 use vnetlab_analysis::azure::Network;
+use vnetlab_analysis::azure::measured::{Measured, ProbeRequest, Prober, RoundTrips};
 use vnetlab_analysis::azure::trace::{Hop, Leg, Probe, Trace, TraceEnd, Tracer, primary_end, site_end};
 use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
 
@@ -77,16 +80,79 @@ fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Resu
 }
 
 pub fn trace(env: &Env, source: &str, destination: &str, probe: Probe, group: Option<&str>) -> Result<()> {
-    let trace = env.lab.read(|state| -> Result<Trace> {
+    let prober = crate::dataplane::LabProber::new(&env.home);
+    let (trace, request) = env.lab.read(|state| -> Result<(Trace, Option<ProbeRequest>)> {
         let network = Network::compile(state);
         let tracer = Tracer::new(&network, state);
         let from = resolve_end(env, state, &tracer, source, group)?;
         let to = resolve_end(env, state, &tracer, destination, group)?;
-        tracer.trace(&from, &to, probe).map_err(|e| Failure::Azure(e.to_azure()))
+        let trace = tracer.trace(&from, &to, probe).map_err(|e| Failure::Azure(e.to_azure()))?;
+        let request = probe_request(&tracer, &trace);
+        Ok((trace, request))
     })??;
+    // Real packets too when the data plane is up for this lab and realizes the source VM (and
+    // this runs as root): the round trips to the destination and to each appliance on the way.
+    let measured = request.as_ref().and_then(|r| prober.measure(r));
+    let mut json = trace.to_json();
+    if let (Some(request), Some(m)) = (&request, &measured) {
+        json["measured"] = measured_json(request, m);
+    }
     let colour = output::colour();
-    output::print(env.format, &trace.to_json(), || render(&trace, source, destination, colour))?;
+    output::print(env.format, &json, || {
+        let mut out = render(&trace, source, destination, colour);
+        if let Some(m) = &measured {
+            out.push_str(&render_measured(&trace, m));
+        }
+        out
+    })?;
     Ok(())
+}
+
+/// What to probe for `trace`, when it starts at a VM's NIC.
+fn probe_request(tracer: &Tracer<'_>, trace: &Trace) -> Option<ProbeRequest> {
+    let TraceEnd::Nic { nic, ip } = &trace.source else { return None };
+    let vm = tracer.network().nic(nic)?.vm.clone()?;
+    let hops = tracer.connectivity_hops(trace).intermediate_addresses();
+    Some(ProbeRequest { vm, source: *ip, destination: trace.destination.ip(), probe: trace.probe, hops })
+}
+
+fn round_trips_json(address: IpAddr, r: &RoundTrips) -> Value {
+    let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    json!({
+        "address": address.to_string(),
+        "sent": r.sent,
+        "failed": r.failed(),
+        "refused": r.refused,
+        "rttMinMs": ms(r.min()),
+        "rttAvgMs": ms(r.avg()),
+        "rttMaxMs": ms(r.max()),
+    })
+}
+
+fn measured_json(request: &ProbeRequest, m: &Measured) -> Value {
+    json!({
+        "destination": round_trips_json(request.destination, &m.probes),
+        "hops": m.hops.iter().map(|(a, r)| round_trips_json(*a, r)).collect::<Vec<_>>(),
+    })
+}
+
+/// The measured round trips: the destination's with the trace's probe, each hop's with ICMP echo.
+fn render_measured(t: &Trace, m: &Measured) -> String {
+    let mut out = String::from("\nMeasured (real packets):\n");
+    let kind =
+        |ip: IpAddr| t.forward.iter().find(|h| h.address == Some(ip)).map_or("hop", |h| h.kind.as_str()).to_owned();
+    for (ip, r) in &m.hops {
+        out.push_str(&format!("  {:<15} {:<12} icmp: {r}\n", ip.to_string(), kind(*ip)));
+    }
+    let destination = t.destination.ip();
+    out.push_str(&format!(
+        "  {:<15} {:<12} {}: {}\n",
+        destination.to_string(),
+        "destination",
+        probe_label(t.probe),
+        m.probes
+    ));
+    out
 }
 
 const RED: &str = "\x1b[31m";
@@ -98,13 +164,18 @@ fn paint(colour: bool, code: &str, text: &str) -> String {
     if colour { format!("{code}{text}{RESET}") } else { text.to_owned() }
 }
 
+/// `tcp/22`, `icmp`.
+fn probe_label(probe: Probe) -> String {
+    if probe.protocol.has_ports() {
+        format!("{}/{}", probe.protocol.to_string().to_lowercase(), probe.port)
+    } else {
+        probe.protocol.to_string().to_lowercase()
+    }
+}
+
 /// The human form: a header, the hops of each leg, then the blockers with their fixes.
 pub fn render(t: &Trace, source: &str, destination: &str, colour: bool) -> String {
-    let what = if t.probe.protocol.has_ports() {
-        format!("{}/{}", t.probe.protocol.to_string().to_lowercase(), t.probe.port)
-    } else {
-        t.probe.protocol.to_string().to_lowercase()
-    };
+    let what = probe_label(t.probe);
     let verdict = if t.reachable() {
         paint(colour, GREEN, "reachable")
     } else {

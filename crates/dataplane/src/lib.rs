@@ -8,6 +8,7 @@ pub mod dns;
 pub mod firewall;
 pub mod ipsec;
 pub mod kernel;
+pub mod live;
 pub mod names;
 pub mod netns;
 pub mod reconcile;

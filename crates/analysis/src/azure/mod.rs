@@ -4,6 +4,7 @@
 pub mod crossing;
 pub mod incremental;
 pub mod intents;
+pub mod measured;
 pub mod reach;
 pub mod routes;
 pub mod security;

@@ -18,6 +18,7 @@ use vnetlab_model::{
 };
 
 use super::crossing;
+use super::measured::{Measured, RoundTrips};
 use super::routes::{EffectiveRoute, NextHopType, Origin, RouteSource, RouteState, advertised, transit_gateway};
 use super::security::{self, CompiledNsg, GateDecision};
 use super::{AnalysisError, Network, NicView, SubnetView};
@@ -259,6 +260,183 @@ impl Trace {
     }
 }
 
+/// A connectivity check's answer before it is written as JSON: the device hops of a trace
+/// (from [`Tracer::connectivity_hops`]), written from the trace alone ([`Connectivity::to_json`])
+/// or with what real probes measured ([`Connectivity::measured_json`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Connectivity {
+    pub hops: Vec<ConnectivityHop>,
+    /// The trace found no blocker.
+    pub reachable: bool,
+    pub probe: Probe,
+    pub destination: IpAddr,
+}
+
+/// One hop of a connectivity check (`ConnectivityHop`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectivityHop {
+    /// Azure's hop type: `Source`, `VirtualAppliance`, `VirtualNetworkGateway`, `VirtualNetwork`...
+    pub kind: &'static str,
+    /// The hop's id in this answer (a fresh guid, as Azure's).
+    pub id: String,
+    pub address: Option<IpAddr>,
+    pub resource_id: String,
+    /// `ConnectivityIssue`s found at this hop.
+    pub issues: Vec<Value>,
+}
+
+/// A round trip in whole milliseconds, rounded up. [gap] Azure reports integers and does not
+/// say how it rounds; the lab's round trips are well under a millisecond, and rounding them
+/// down would read 0, which is what the static answer says when nothing was measured.
+pub fn whole_ms(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(u64::MAX)
+}
+
+impl Connectivity {
+    /// The addresses of the hops between source and destination (appliances, gateways), which a
+    /// prober measures besides the destination.
+    pub fn intermediate_addresses(&self) -> Vec<IpAddr> {
+        let inner = self.hops.get(1..self.hops.len().saturating_sub(1)).unwrap_or_default();
+        let mut out: Vec<IpAddr> = Vec::new();
+        for ip in inner.iter().filter_map(|h| h.address) {
+            if !out.contains(&ip) && ip != self.destination {
+                out.push(ip);
+            }
+        }
+        out
+    }
+
+    fn hop_json(hop: &ConnectivityHop, next: Option<&ConnectivityHop>, issues: &[Value]) -> Value {
+        json!({
+            "type": hop.kind,
+            "id": hop.id,
+            "address": hop.address.map(|a| a.to_string()),
+            "resourceId": hop.resource_id,
+            "nextHopIds": next.map(|n| vec![n.id.clone()]).unwrap_or_default(),
+            "issues": issues,
+        })
+    }
+
+    /// The answer from the trace alone: the trace's verdict, one probe, no latency.
+    pub fn to_json(&self) -> Value {
+        let hops: Vec<Value> = self
+            .hops
+            .iter()
+            .enumerate()
+            .map(|(n, h)| Connectivity::hop_json(h, self.hops.get(n + 1), &h.issues))
+            .collect();
+        // [gap] Without a data plane vnetlab computes the path instead of sending probes: one
+        // probe, no latency.
+        json!({
+            "hops": hops,
+            // [gap] The REST enum has Connected and Disconnected; Azure's documented answers
+            // for a blocked path say Unreachable, which vnetlab follows.
+            "connectionStatus": if self.reachable { "Connected" } else { "Unreachable" },
+            "avgLatencyInMs": 0,
+            "minLatencyInMs": 0,
+            "maxLatencyInMs": 0,
+            "probesSent": 1,
+            "probesFailed": if self.reachable { 0 } else { 1 },
+        })
+    }
+
+    /// The answer with what real probes measured: the status, counts and latencies the packets
+    /// gave; the trace's hops and issues (they say why), and on each hop's link to the next
+    /// (`links[].properties`) the round trips measured to the next hop's address. When the
+    /// packets and the trace disagree, the status is what the packets did.
+    pub fn measured_json(&self, measured: &Measured) -> Value {
+        let probes = &measured.probes;
+        // The round trips to a hop: the check's own probes for the destination, ICMP echo for
+        // the hops between.
+        let round_trips = |hop: &ConnectivityHop| -> Option<&RoundTrips> {
+            match hop.address {
+                Some(a) if a == self.destination => Some(probes),
+                Some(a) => measured.hop(a),
+                None => None,
+            }
+        };
+        // [gap] Azure's link types seen in its answers are VirtualNetwork and Internet.
+        let link_type = |to: &ConnectivityHop| if to.kind == "Internet" { "Internet" } else { "VirtualNetwork" };
+        let hops: Vec<Value> = self
+            .hops
+            .iter()
+            .enumerate()
+            .map(|(n, h)| {
+                let mut issues = h.issues.clone();
+                // The destination answered with a reset: Azure's issue for a port nobody listens on.
+                if n > 0 && h.address == Some(self.destination) && probes.answered.is_empty() && probes.refused > 0 {
+                    let ip = self.destination;
+                    let port = self.probe.port;
+                    issues.push(json!({
+                        "origin": "Local",
+                        "severity": "Error",
+                        "type": "NoListenerOnDestination",
+                        "context": [
+                            { "key": "Problem", "value": format!("The packets reached {ip}, but it refused the connection: nothing listens on port {port}.") },
+                            { "key": "Fix", "value": format!("Start a service on port {port} in the destination VM, or check a port that one listens on.") },
+                        ],
+                    }));
+                }
+                let next = self.hops.get(n + 1);
+                let mut value = Connectivity::hop_json(h, next, &issues);
+                let links: Vec<Value> = next
+                    .map(|to| {
+                        let mut link = json!({
+                            "nextHopId": to.id,
+                            "linkType": link_type(to),
+                            "resourceId": "",
+                            "context": {},
+                            "issues": [],
+                        });
+                        if let Some(r) = round_trips(to)
+                            && let (Some(min), Some(avg), Some(max)) = (r.min(), r.avg(), r.max())
+                        {
+                            link["properties"] = json!({
+                                "roundTripTimeMin": whole_ms(min),
+                                "roundTripTimeAvg": whole_ms(avg),
+                                "roundTripTimeMax": whole_ms(max),
+                            });
+                        }
+                        link
+                    })
+                    .into_iter()
+                    .collect();
+                let previous = n.checked_sub(1).and_then(|p| self.hops.get(p));
+                value["links"] = json!(links);
+                value["previousHopIds"] = json!(previous.map(|p| vec![p.id.clone()]).unwrap_or_default());
+                value["previousLinks"] = json!(
+                    previous
+                        .map(|p| vec![json!({
+                            "nextHopId": p.id,
+                            "linkType": link_type(h),
+                            "resourceId": "",
+                            "context": {},
+                            "issues": [],
+                        })])
+                        .unwrap_or_default()
+                );
+                value
+            })
+            .collect();
+        let mut answer = json!({
+            "hops": hops,
+            // Azure's documented answers of a check that sent probes say Reachable or Unreachable.
+            // [gap] A check where some probes fail is Reachable (Azure's Degraded is not
+            // documented for the connectivity check).
+            "connectionStatus": if probes.answered.is_empty() { "Unreachable" } else { "Reachable" },
+            "probesSent": probes.sent,
+            "probesFailed": probes.failed(),
+        });
+        // Latencies only when a probe came back, as in Azure's answers.
+        if let (Some(min), Some(avg), Some(max)) = (probes.min(), probes.avg(), probes.max()) {
+            answer["avgLatencyInMs"] = json!(whole_ms(avg));
+            answer["minLatencyInMs"] = json!(whole_ms(min));
+            answer["maxLatencyInMs"] = json!(whole_ms(max));
+        }
+        answer
+    }
+}
+
 /// Indexes over a compiled view for walking paths; build one and trace many times.
 pub struct Tracer<'a> {
     network: &'a Network,
@@ -476,10 +654,16 @@ impl<'a> Tracer<'a> {
         })
     }
 
-    /// The trace as Network Watcher's connectivity check answers (`ConnectivityInformation`): the
-    /// hops that are devices (source, appliances, gateways, destination), each with the issues
-    /// found there.
+    /// The trace as Network Watcher's connectivity check answers (`ConnectivityInformation`),
+    /// from the trace alone: see [`Connectivity::to_json`].
     pub fn connectivity(&self, trace: &Trace) -> Value {
+        self.connectivity_hops(trace).to_json()
+    }
+
+    /// The hops of a connectivity check's answer: those that are devices (source, appliances,
+    /// gateways, destination), each with the issues found there. Holds no borrow of the lab, so
+    /// probes can be sent after the lab is let go.
+    pub fn connectivity_hops(&self, trace: &Trace) -> Connectivity {
         // Which forward hops become connectivity hops, and the index each hop folds into.
         let mut kept: Vec<(usize, &Hop)> = Vec::new();
         let mut fold = Vec::with_capacity(trace.forward.len());
@@ -537,11 +721,10 @@ impl<'a> Tracer<'a> {
                 list.push(json!({ "origin": origin, "severity": "Error", "type": kind, "context": context }));
             }
         }
-        let ids: Vec<String> = (0..kept.len()).map(|_| uuid::Uuid::new_v4().to_string()).collect();
-        let hops: Vec<Value> = kept
+        let hops = kept
             .iter()
-            .enumerate()
-            .map(|(n, (_, h))| {
+            .zip(issues)
+            .map(|((_, h), issues)| {
                 let kind = match h.kind {
                     HopKind::Source => "Source",
                     HopKind::VirtualAppliance => "VirtualAppliance",
@@ -552,7 +735,7 @@ impl<'a> Tracer<'a> {
                     _ => "VirtualNetwork",
                 };
                 // A NIC hop names the IP configuration that holds the address, as Azure does.
-                let resource = match (&h.resource, h.address) {
+                let resource_id = match (&h.resource, h.address) {
                     (Some(r), Some(ip)) if r.kind() == Some(Kind::NetworkInterface) => self
                         .network
                         .nic(r)
@@ -563,29 +746,10 @@ impl<'a> Tracer<'a> {
                     (None, _) if h.kind == HopKind::Internet => "Internet".to_owned(),
                     (None, _) => String::new(),
                 };
-                json!({
-                    "type": kind,
-                    "id": ids[n],
-                    "address": h.address.map(|a| a.to_string()),
-                    "resourceId": resource,
-                    "nextHopIds": ids.get(n + 1).map(|x| vec![x.clone()]).unwrap_or_default(),
-                    "issues": issues[n],
-                })
+                ConnectivityHop { kind, id: uuid::Uuid::new_v4().to_string(), address: h.address, resource_id, issues }
             })
             .collect();
-        // [gap] vnetlab computes the path instead of sending probes: one probe, no latency.
-        let reachable = trace.reachable();
-        json!({
-            "hops": hops,
-            // [gap] The REST enum has Connected and Disconnected; Azure's documented answers
-            // for a blocked path say Unreachable, which vnetlab follows.
-            "connectionStatus": if reachable { "Connected" } else { "Unreachable" },
-            "avgLatencyInMs": 0,
-            "minLatencyInMs": 0,
-            "maxLatencyInMs": 0,
-            "probesSent": 1,
-            "probesFailed": if reachable { 0 } else { 1 },
-        })
+        Connectivity { hops, reachable: trace.reachable(), probe: trace.probe, destination: trace.destination.ip() }
     }
 
     fn place(&self, end: &'a TraceEnd) -> Result<At<'a>, AnalysisError> {

@@ -1,8 +1,12 @@
 //! Paths hop by hop on the example topologies, and every blocker of a blocked one.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::json;
 
 use vnetlab_analysis::azure::Network;
+use vnetlab_analysis::azure::measured::{Measured, RoundTrips};
 use vnetlab_analysis::azure::trace::{BlockerKind, HopKind, Leg, Probe, Trace, TraceEnd, Tracer};
 use vnetlab_analysis::layers::Protocol;
 use vnetlab_model::State;
@@ -328,6 +332,82 @@ fn the_connectivity_answer_has_the_shape_of_network_watchers() {
     let answer = tracer.connectivity(&reachable);
     assert_eq!(answer["connectionStatus"], "Connected");
     assert_eq!(answer["probesFailed"], 0);
+}
+
+fn round_trips(sent: u32, answered_us: &[u64], refused: u32) -> RoundTrips {
+    RoundTrips { sent, answered: answered_us.iter().map(|us| Duration::from_micros(*us)).collect(), refused }
+}
+
+#[test]
+fn a_measured_answer_gives_what_the_packets_did_and_round_trips_on_each_link() {
+    let state = hub_and_spoke(&[]);
+    let network = Network::compile(&state);
+    let tracer = Tracer::new(&network, &state);
+    let t = tracer.trace(&vm(&network, G, "spoke1-vm"), &vm(&network, G, "spoke2-vm"), tcp(22)).unwrap();
+    assert!(t.reachable(), "{:#?}", t.blockers);
+    let connectivity = tracer.connectivity_hops(&t);
+    let nva: std::net::IpAddr = "10.0.1.4".parse().unwrap();
+    assert_eq!(connectivity.intermediate_addresses(), [nva], "the appliance is measured besides the destination");
+    let measured = Measured {
+        probes: round_trips(10, &[80, 1_200, 2_500, 150, 90, 100, 110, 120, 130, 140], 0),
+        hops: vec![(nva, round_trips(10, &[40, 60], 0))],
+    };
+    let answer = connectivity.measured_json(&measured);
+    assert_eq!(answer["connectionStatus"], "Reachable");
+    assert_eq!((answer["probesSent"].as_u64(), answer["probesFailed"].as_u64()), (Some(10), Some(0)));
+    // Whole milliseconds, rounded up: 0.08 ms is 1, the average of 0.462 ms is 1, 2.5 ms is 3.
+    let latency = |k: &str| answer[k].as_u64();
+    assert_eq!(
+        (latency("minLatencyInMs"), latency("avgLatencyInMs"), latency("maxLatencyInMs")),
+        (Some(1), Some(1), Some(3))
+    );
+    let hops = answer["hops"].as_array().unwrap();
+    let types: Vec<&str> = hops.iter().map(|h| h["type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["Source", "VirtualAppliance", "VirtualNetwork"]);
+    // The source's link leads to the appliance, with the echo round trips to its address; the
+    // appliance's to the destination, with the check's own.
+    let link = |n: usize| &hops[n]["links"][0];
+    assert_eq!(link(0)["nextHopId"], hops[1]["id"]);
+    assert_eq!(link(0)["properties"], json!({"roundTripTimeMin": 1, "roundTripTimeAvg": 1, "roundTripTimeMax": 1}));
+    assert_eq!(link(1)["properties"]["roundTripTimeMax"], 3);
+    assert_eq!(hops[2]["links"], json!([]));
+    assert_eq!(hops[2]["previousHopIds"], json!([hops[1]["id"]]));
+    assert_eq!(hops[2]["previousLinks"][0]["nextHopId"], hops[1]["id"]);
+    // The static answer of the same trace is unchanged: one probe, no latency, no links.
+    let fixed = connectivity.to_json();
+    assert_eq!((fixed["connectionStatus"].as_str(), fixed["probesSent"].as_u64()), (Some("Connected"), Some(1)));
+    assert!(fixed["hops"][0].get("links").is_none(), "{fixed}");
+}
+
+#[test]
+fn a_measured_answer_keeps_the_traces_issues_and_says_when_nothing_listens() {
+    let state = hub_and_spoke(&[("    ipForwarding: true\n", "")]);
+    let network = Network::compile(&state);
+    let tracer = Tracer::new(&network, &state);
+    // Blocked: every probe lost, no latency, the trace's issue still explains why.
+    let blocked = tracer.trace(&vm(&network, G, "spoke1-vm"), &vm(&network, G, "spoke2-vm"), tcp(22)).unwrap();
+    let connectivity = tracer.connectivity_hops(&blocked);
+    let lost = Measured { probes: round_trips(10, &[], 0), hops: Vec::new() };
+    let answer = connectivity.measured_json(&lost);
+    assert_eq!(answer["connectionStatus"], "Unreachable");
+    assert_eq!((answer["probesSent"].as_u64(), answer["probesFailed"].as_u64()), (Some(10), Some(10)));
+    assert!(answer.get("avgLatencyInMs").is_none(), "{answer}");
+    assert_eq!(answer["hops"][1]["issues"], connectivity.to_json()["hops"][1]["issues"]);
+    assert!(answer["hops"][0]["links"][0].get("properties").is_none(), "nothing measured: {answer}");
+    // Reachable by the trace, refused by the destination: the packets decide, and Azure's issue
+    // for a port nobody listens on says why.
+    let open = tracer.trace(&vm(&network, G, "spoke1-vm"), &vm(&network, G, "shared-vm"), tcp(22)).unwrap();
+    let refused = Measured { probes: round_trips(10, &[], 10), hops: Vec::new() };
+    let answer = tracer.connectivity_hops(&open).measured_json(&refused);
+    assert_eq!(answer["connectionStatus"], "Unreachable");
+    let last = answer["hops"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["issues"][0]["type"], "NoListenerOnDestination", "{last}");
+    assert_eq!(last["issues"][0]["origin"], "Local");
+    // Blocked by the trace, answered by the packets: the status is what the packets did.
+    let answered = Measured { probes: round_trips(10, &[100; 10], 0), hops: Vec::new() };
+    let answer = connectivity.measured_json(&answered);
+    assert_eq!(answer["connectionStatus"], "Reachable");
+    assert_eq!(answer["hops"][1]["issues"], connectivity.to_json()["hops"][1]["issues"]);
 }
 
 #[test]

@@ -3,6 +3,7 @@
 
 mod arm;
 mod async_mode;
+mod connectivity;
 mod identity;
 mod recordings;
 mod resources;

@@ -59,7 +59,9 @@ fn ids(list: &Value) -> Vec<String> {
 fn every_example_goes_up_plans_nothing_more_and_comes_down() {
     let lab = Lab::new();
     let empty = ids(&lab.json(&["show"]));
-    for name in ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml"] {
+    for name in
+        ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml", "connectivity-check.yaml"]
+    {
         let file = example(name);
         let planned = lab.ok(&["plan", &file]);
         assert!(planned.contains("to add") && !planned.contains(" 0 to add"), "{planned}");
@@ -74,7 +76,9 @@ fn every_example_goes_up_plans_nothing_more_and_comes_down() {
         );
         assert!(lab.ok(&["check"]).contains("every invariant holds"));
     }
-    for name in ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml"] {
+    for name in
+        ["sales-marketing.yaml", "hub-and-spoke.yaml", "mesh.yaml", "global-peering.yaml", "connectivity-check.yaml"]
+    {
         lab.ok(&["down", &example(name)]);
     }
     assert_eq!(ids(&lab.json(&["show"])), empty);
@@ -651,6 +655,11 @@ fn the_data_plane_follows_every_process_and_serves_azure_dns() {
     let there = ssh("ConnectTimeout=5");
     assert!(there.status.success(), "{}", String::from_utf8_lossy(&there.stderr));
     assert!(String::from_utf8_lossy(&there.stdout).contains("inet 10.2.1.4/24"));
+    // With the data plane up, trace also measures real packets.
+    let traced = lab.ok(&["trace", "SalesVM", "MarketingVM", "--protocol", "icmp"]);
+    assert!(traced.contains("Measured (real packets):") && traced.contains("icmp: 10/10 answered, rtt "), "{traced}");
+    let traced = lab.json(&["trace", "SalesVM", "MarketingVM", "--port", "9"]);
+    assert_eq!(traced["measured"]["destination"]["refused"], 10, "nothing listens on port 9: {traced:#}");
 
     // Azure DNS: a VM's name resolves inside its own VNet, not across the peering.
     let hosts = |vm: &str, name: &str| {

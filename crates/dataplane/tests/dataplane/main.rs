@@ -5,6 +5,7 @@
 mod differential;
 mod gateways;
 mod hosts;
+mod live;
 mod probe;
 mod reconciler;
 mod scenarios;
