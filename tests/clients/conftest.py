@@ -125,14 +125,19 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(root: Path, mode: str, page_size: int | None = None) -> Server:
+def start_server(
+    root: Path, mode: str, page_size: int | None = None, extra: tuple[str, ...] = (), prepare=None
+) -> Server:
+    """`vnetlab serve` on a new home; `prepare(home)` runs first, `extra` are more serve flags."""
     binary = vnetlab_bin()
     for attempt in range(3):
         home = root / f"{mode}-{page_size or 'default'}-{attempt}"
         home.mkdir(parents=True)
+        if prepare is not None:
+            prepare(home)
         port = free_port()
         log = home / "serve.log"
-        args = [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--lro", mode]
+        args = [str(binary), "serve", "--listen", f"127.0.0.1:{port}", "--lro", mode, *extra]
         if page_size is not None:
             args += ["--page-size", str(page_size)]
         env = {**os.environ, "VNETLAB_HOME": str(home)}
