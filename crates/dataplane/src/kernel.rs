@@ -291,28 +291,21 @@ impl Netlink {
         self.handle.rule().del(rule.message.clone()).execute().await.map_err(nl)
     }
 
+    /// Neighbour-table entries of one address family: IPv4 neighbours, or (bridge) the
+    /// forwarding database of VXLAN devices.
+    async fn neighbour_messages(
+        &self,
+        family: rtnetlink::packet_route::AddressFamily,
+    ) -> io::Result<Vec<NeighbourMessage>> {
+        self.handle.neighbours().get().set_address_family(family).execute().try_collect().await.map_err(nl)
+    }
+
     pub async fn neighbours(&self) -> io::Result<Vec<Neighbour>> {
-        let found: Vec<NeighbourMessage> = self
-            .handle
-            .neighbours()
-            .get()
-            .set_address_family(rtnetlink::packet_route::AddressFamily::Inet)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(nl)?;
+        let found = self.neighbour_messages(rtnetlink::packet_route::AddressFamily::Inet).await?;
         Ok(found
             .into_iter()
             .filter_map(|m| {
-                let mut ip = None;
-                let mut mac = None;
-                for a in &m.attributes {
-                    match a {
-                        NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => ip = Some(*v),
-                        NeighbourAttribute::LinkLayerAddress(bytes) => mac = mac_of(bytes),
-                        _ => {}
-                    }
-                }
+                let (ip, mac) = neighbour_fields(&m);
                 Some(Neighbour {
                     index: m.header.ifindex,
                     ip: ip?,
@@ -355,31 +348,11 @@ impl Netlink {
 
     /// The VXLAN forwarding database entries: (device, MAC) → the remote end's address.
     pub async fn fdb(&self) -> io::Result<Vec<Fdb>> {
-        let found: Vec<NeighbourMessage> = self
-            .handle
-            .neighbours()
-            .get()
-            .set_address_family(rtnetlink::packet_route::AddressFamily::Bridge)
-            .execute()
-            .try_collect()
-            .await
-            .map_err(nl)?;
+        let found = self.neighbour_messages(rtnetlink::packet_route::AddressFamily::Bridge).await?;
         Ok(found
             .into_iter()
             .filter_map(|m| {
-                let mut mac = None;
-                let mut dst = None;
-                for a in &m.attributes {
-                    match a {
-                        NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => dst = Some(*v),
-                        // Bridge-family entries carry their address as raw bytes.
-                        NeighbourAttribute::Destination(NeighbourAddress::Other(bytes)) => {
-                            dst = <[u8; 4]>::try_from(bytes.as_slice()).ok().map(Ipv4Addr::from);
-                        }
-                        NeighbourAttribute::LinkLayerAddress(bytes) => mac = mac_of(bytes),
-                        _ => {}
-                    }
-                }
+                let (dst, mac) = neighbour_fields(&m);
                 Some(Fdb { index: m.header.ifindex, mac: mac?, dst, message: m })
             })
             .collect())
@@ -399,6 +372,24 @@ impl Netlink {
     pub async fn del_fdb(&self, entry: &Fdb) -> io::Result<()> {
         self.handle.neighbours().del(entry.message.clone()).execute().await.map_err(nl)
     }
+}
+
+/// A neighbour entry's IPv4 address and MAC, when it has them.
+fn neighbour_fields(m: &NeighbourMessage) -> (Option<Ipv4Addr>, Option<[u8; 6]>) {
+    let mut ip = None;
+    let mut mac = None;
+    for a in &m.attributes {
+        match a {
+            NeighbourAttribute::Destination(NeighbourAddress::Inet(v)) => ip = Some(*v),
+            // Bridge-family entries carry their address as raw bytes.
+            NeighbourAttribute::Destination(NeighbourAddress::Other(bytes)) => {
+                ip = <[u8; 4]>::try_from(bytes.as_slice()).ok().map(Ipv4Addr::from);
+            }
+            NeighbourAttribute::LinkLayerAddress(bytes) => mac = mac_of(bytes),
+            _ => {}
+        }
+    }
+    (ip, mac)
 }
 
 /// A forwarding database entry of a VXLAN device.

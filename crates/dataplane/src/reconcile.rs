@@ -342,19 +342,9 @@ impl Reconciler {
             // The other hosts: a route each, and the underlay port's MAC for them.
             let others: BTreeSet<Ipv4Addr> =
                 want.fabrics.values().filter(|o| o.namespace != f.namespace).map(|o| o.underlay).collect();
-            let mut have = BTreeSet::new();
-            for n in nl.neighbours().await?.into_iter().filter(|n| n.index == u0.index) {
-                if others.contains(&n.ip) && n.permanent && n.mac == Some(port.mac) {
-                    have.insert(n.ip);
-                } else if n.permanent {
-                    nl.del_neighbour(&n).await?;
-                    report.neighbours += 1;
-                }
-            }
-            for ip in others.difference(&have) {
-                nl.put_neighbour(u0.index, *ip, port.mac).await?;
-                report.neighbours += 1;
-            }
+            let wanted: BTreeMap<(u32, Ipv4Addr), [u8; 6]> =
+                others.iter().map(|ip| ((u0.index, *ip), port.mac)).collect();
+            sync_neighbours(nl, &BTreeSet::from([u0.index]), &wanted, &mut report).await?;
             let mut have = BTreeSet::new();
             for r in nl.routes().await?.into_iter().filter(|r| r.table == MAIN_TABLE && r.oif == Some(u0.index)) {
                 let wanted = r.dst.prefix_len() == 32 && others.contains(&r.dst.addr()) && r.gateway.is_none();
@@ -427,26 +417,7 @@ impl Reconciler {
                 report.neighbours += 1;
             }
         }
-        let mut have = BTreeSet::new();
-        for n in nl.neighbours().await?.into_iter().filter(|n| devices.contains(&n.index)) {
-            match wanted_neighbours.get(&(n.index, n.ip)) {
-                Some(mac) if n.permanent && n.mac == Some(*mac) => {
-                    have.insert((n.index, n.ip));
-                }
-                Some(_) => {}
-                None if n.permanent => {
-                    nl.del_neighbour(&n).await?;
-                    report.neighbours += 1;
-                }
-                None => {}
-            }
-        }
-        for ((index, ip), mac) in &wanted_neighbours {
-            if !have.contains(&(*index, *ip)) {
-                nl.put_neighbour(*index, *ip, *mac).await?;
-                report.neighbours += 1;
-            }
-        }
+        sync_neighbours(nl, &devices, &wanted_neighbours, &mut report).await?;
         Ok(report)
     }
 
@@ -481,26 +452,7 @@ impl Reconciler {
         }
         let ours: BTreeSet<u32> =
             links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)).map(|l| l.index).collect();
-        let seen = nl.neighbours().await?;
-        let mut have = BTreeSet::new();
-        for n in seen.iter().filter(|n| ours.contains(&n.index)) {
-            match wanted.get(&(n.index, n.ip)) {
-                Some(mac) if n.permanent && n.mac == Some(*mac) => {
-                    have.insert((n.index, n.ip));
-                }
-                Some(_) => {}
-                None => {
-                    nl.del_neighbour(n).await?;
-                    report.neighbours += 1;
-                }
-            }
-        }
-        for ((i, ip), mac) in &wanted {
-            if !have.contains(&(*i, *ip)) {
-                nl.put_neighbour(*i, *ip, *mac).await?;
-                report.neighbours += 1;
-            }
-        }
+        sync_neighbours(nl, &ours, &wanted, &mut report).await?;
 
         // Rules: the port's subnet table for what comes in through it, and for what the fabric
         // itself answers out of it.
@@ -802,6 +754,36 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
     Ok(report)
 }
 
+/// Makes the permanent neighbour entries on the interfaces `on` exactly `wanted` (interface,
+/// address → MAC); entries elsewhere are left alone.
+async fn sync_neighbours(
+    nl: &Netlink,
+    on: &BTreeSet<u32>,
+    wanted: &BTreeMap<(u32, Ipv4Addr), [u8; 6]>,
+    report: &mut Report,
+) -> io::Result<()> {
+    let mut have = BTreeSet::new();
+    for n in nl.neighbours().await?.iter().filter(|n| on.contains(&n.index)) {
+        match wanted.get(&(n.index, n.ip)) {
+            Some(mac) if n.permanent && n.mac == Some(*mac) => {
+                have.insert((n.index, n.ip));
+            }
+            Some(_) => {}
+            None => {
+                nl.del_neighbour(n).await?;
+                report.neighbours += 1;
+            }
+        }
+    }
+    for ((i, ip), mac) in wanted {
+        if !have.contains(&(*i, *ip)) {
+            nl.put_neighbour(*i, *ip, *mac).await?;
+            report.neighbours += 1;
+        }
+    }
+    Ok(())
+}
+
 /// Sysctls of a namespace that only routes between its ports (the internet, the underlay).
 fn switch_sysctls() -> Vec<(String, String)> {
     sysctl(&[
@@ -851,25 +833,7 @@ async fn switch_ports(switch: &crate::desired::Internet, nl: &Netlink) -> io::Re
     }
     let ours: BTreeSet<u32> =
         links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)).map(|l| l.index).collect();
-    let mut have = BTreeSet::new();
-    for n in nl.neighbours().await?.iter().filter(|n| ours.contains(&n.index)) {
-        match wanted_neighbours.get(&(n.index, n.ip)) {
-            Some(mac) if n.permanent && n.mac == Some(*mac) => {
-                have.insert((n.index, n.ip));
-            }
-            Some(_) => {}
-            None => {
-                nl.del_neighbour(n).await?;
-                report.neighbours += 1;
-            }
-        }
-    }
-    for ((i, ip), mac) in &wanted_neighbours {
-        if !have.contains(&(*i, *ip)) {
-            nl.put_neighbour(*i, *ip, *mac).await?;
-            report.neighbours += 1;
-        }
-    }
+    sync_neighbours(nl, &ours, &wanted_neighbours, &mut report).await?;
     let mut have = BTreeSet::new();
     for r in nl.routes().await?.into_iter().filter(|r| r.table == MAIN_TABLE) {
         match wanted_routes.get(&r.dst) {
