@@ -195,6 +195,53 @@ fn host_addresses(hosts: &BTreeSet<String>) -> HashMap<String, (Ipv4Addr, Ipv4Ad
     out
 }
 
+/// Where a route's hop lands when it is on another host: a VNet's NICs (`hop: None`), or one
+/// appliance or gateway (the hop itself).
+struct Target {
+    fabric: String,
+    vnet: ResourceId,
+    hop: Option<Hop>,
+    /// Its VXLAN device, once VNIs are given out.
+    device: String,
+}
+
+/// A VXLAN device of a fabric towards a VNet on another host: the VNet's own, or one that
+/// delivers to an appliance (`hop`: the subnet of its NIC) or a gateway (`hop: Some(None)`).
+struct RemoteDevice {
+    name: String,
+    hop: Option<Option<ResourceId>>,
+}
+
+impl Target {
+    /// The target of `hop` from fabric `here` (with its key), when it is on another host.
+    fn of(hop: &Hop, ports: &BTreeMap<String, Port>, here: &str) -> Option<(String, Target)> {
+        let (Hop::Port(p) | Hop::Via(_, p)) = hop else { return None };
+        let port = ports.get(p).filter(|port| port.fabric != here)?;
+        let (key, hop) = match hop {
+            Hop::Via(ip, _) => (format!("hop:{p}|{ip}"), Some(hop.clone())),
+            _ => (port.vnet.key().to_owned(), None),
+        };
+        Some((key, Target { fabric: port.fabric.clone(), vnet: port.vnet.clone(), hop, device: String::new() }))
+    }
+}
+
+/// Table ids for `keys`, clear of the ones `taken` holds, as [`table_ids`] gives them.
+fn more_table_ids<'a>(taken: &HashMap<String, u32>, keys: impl Iterator<Item = &'a str>) -> HashMap<String, u32> {
+    let span = 0x7fff_0000 - names::FIRST_TABLE;
+    let mut used: BTreeSet<u32> = taken.values().copied().collect();
+    let mut keys: Vec<&str> = keys.collect();
+    keys.sort_unstable();
+    let mut out = HashMap::new();
+    for key in keys {
+        let mut id = names::FIRST_TABLE + (names::hash(key) % u64::from(span)) as u32;
+        while !used.insert(id) {
+            id = names::FIRST_TABLE + (id - names::FIRST_TABLE + 1) % span;
+        }
+        out.insert(key.to_owned(), id);
+    }
+    out
+}
+
 /// VNIs, one per VNet: a hash of its id in 1..2^24-1, moved on a collision (VNets in id order).
 fn vnis<'a>(vnets: impl Iterator<Item = &'a str>) -> HashMap<String, u32> {
     let mut keys: Vec<&str> = vnets.collect();
@@ -255,19 +302,7 @@ fn v4(prefix: &vnetlab_model::Prefix) -> Option<Ipv4Net> {
 /// Routing table ids, one per subnet, stable while the subnet exists: a hash of its id, moved
 /// to the next free id on a collision (subnets in id order).
 fn table_ids<'a>(keys: impl Iterator<Item = &'a str>) -> HashMap<String, u32> {
-    let mut keys: Vec<&str> = keys.collect();
-    keys.sort_unstable();
-    let span = 0x7fff_0000 - names::FIRST_TABLE;
-    let mut used = BTreeSet::new();
-    let mut out = HashMap::new();
-    for key in keys {
-        let mut id = names::FIRST_TABLE + (names::hash(key) % u64::from(span)) as u32;
-        while !used.insert(id) {
-            id = names::FIRST_TABLE + (id - names::FIRST_TABLE + 1) % span;
-        }
-        out.insert(key.to_owned(), id);
-    }
-    out
+    more_table_ids(&HashMap::new(), keys)
 }
 
 impl Desired {
@@ -378,8 +413,6 @@ impl Desired {
         // Hosts: one per region with VNets.
         let host_names: BTreeSet<String> = network.subnets().map(|s| host_of(&s.location)).collect();
         let addresses = host_addresses(&host_names);
-        let vni_of = vnis(network.subnets().map(|s| s.vnet.key()));
-        let vxlan_name = |vnet: &ResourceId| format!("vx{:06x}", vni_of.get(vnet.key()).copied().unwrap_or(0));
         let mut fabrics: BTreeMap<String, Fabric> = BTreeMap::new();
         for host in &host_names {
             let namespace = names::fabric(host);
@@ -398,29 +431,36 @@ impl Desired {
             );
         }
 
-        // Routing tables, in the fabric of the subnet's host. A NIC on another host is reached
-        // through the VXLAN device of its VNet; appliances and gateways only on the same host.
-        let mut crossings: BTreeSet<(String, ResourceId, String)> = BTreeSet::new();
+        // Routing tables, in the fabric of the subnet's host. What a route sends to another
+        // host goes out of a VXLAN device: the one of the destination NIC's VNet, or, for an
+        // appliance or a gateway there, one of its own that delivers to it.
+        let mut built = Vec::new();
+        let mut targets: BTreeMap<String, Target> = BTreeMap::new();
         for subnet in network.subnets() {
             let Some(&id) = tables.get(subnet.id.key()) else { continue };
             let here = fabric_of(subnet);
-            let mut routes = subnet_routes(state, subnet, &hosts, &port_of, &gateway_ports);
-            for hop in routes.values_mut() {
-                let (Hop::Port(p) | Hop::Via(_, p)) = hop.clone() else { continue };
-                let Some(port) = ports.get(&p) else { continue };
-                if port.fabric == here {
-                    continue;
+            let routes = subnet_routes(state, subnet, &hosts, &port_of, &gateway_ports);
+            for hop in routes.values() {
+                if let Some((key, target)) = Target::of(hop, &ports, &here) {
+                    targets.insert(key, target);
                 }
-                let there = fabrics.get(&port.fabric).map(|f| f.host.clone()).unwrap_or_default();
-                *hop = match hop {
-                    Hop::Port(_) => {
-                        crossings.insert((here.clone(), port.vnet.clone(), port.fabric.clone()));
-                        Hop::Remote(vxlan_name(&port.vnet), addresses[&there].0)
-                    }
-                    // [gap] An appliance or gateway on another host is not reached across
-                    // hosts yet.
-                    _ => Hop::Blackhole,
-                };
+            }
+            built.push((subnet, here, id, routes));
+        }
+        let vni_of = vnis(network.subnets().map(|s| s.vnet.key()).chain(targets.keys().map(String::as_str)));
+        let delivery = more_table_ids(&tables, targets.keys().map(String::as_str));
+        let device_of = |key: &str| format!("vx{:06x}", vni_of.get(key).copied().unwrap_or(0));
+        for (key, target) in targets.iter_mut() {
+            target.device = device_of(key);
+        }
+        let device_of_target = |t: &Target| t.device.clone();
+        let mut crossings: BTreeSet<(String, String, String)> = BTreeSet::new();
+        for (subnet, here, id, mut routes) in built {
+            for hop in routes.values_mut() {
+                let Some((key, target)) = Target::of(hop, &ports, &here) else { continue };
+                let there = fabrics.get(&target.fabric).map(|f| f.host.clone()).unwrap_or_default();
+                crossings.insert((here.clone(), key.clone(), target.fabric.clone()));
+                *hop = Hop::Remote(device_of(&key), addresses[&there].0);
             }
             if let Some(f) = fabrics.get_mut(&here) {
                 f.tables.insert(id, Table { id, subnet: subnet.id.clone(), routes });
@@ -433,21 +473,23 @@ impl Desired {
         }
 
         // VXLAN devices: the sender's, with the receiver's end, and the receiver's, with a table
-        // delivering to its VNet's NICs.
-        for (from, vnet, to) in &crossings {
-            let (Some(vni), Some(to_host)) = (vni_of.get(vnet.key()), fabrics.get(to).map(|f| f.host.clone())) else {
+        // that delivers what arrives (to the VNet's NICs, or to the appliance or gateway).
+        for (from, key, to) in &crossings {
+            let (Some(vni), Some(target), Some(to_host)) =
+                (vni_of.get(key), targets.get(key), fabrics.get(to).map(|f| f.host.clone()))
+            else {
                 continue;
             };
-            let name = vxlan_name(vnet);
+            let name = device_of(key);
             let device = |fabric: &str| Vxlan {
                 name: name.clone(),
                 vni: *vni,
-                vnet: vnet.clone(),
-                mac: names::mac(&format!("vxlan:{}|{fabric}", vnet.key())),
+                vnet: target.vnet.clone(),
+                mac: names::mac(&format!("vxlan:{key}|{fabric}")),
                 remotes: BTreeMap::new(),
                 delivery: None,
             };
-            let remote_mac = names::mac(&format!("vxlan:{}|{to}", vnet.key()));
+            let remote_mac = names::mac(&format!("vxlan:{key}|{to}"));
             let (overlay, underlay) = addresses[&to_host];
             if let Some(f) = fabrics.get_mut(from) {
                 f.vxlans
@@ -457,29 +499,41 @@ impl Desired {
                     .insert(overlay, (remote_mac, underlay));
             }
             if let Some(f) = fabrics.get_mut(to) {
-                let delivery = tables.get(vnet.key()).copied();
-                let local: BTreeMap<Ipv4Net, Hop> = f
-                    .ports
-                    .values()
-                    .filter(|p| p.vnet == *vnet && !p.gateway)
-                    .flat_map(|p| p.addresses.iter().map(|a| (Ipv4Net::from(*a), Hop::Port(p.name.clone()))))
-                    .collect();
-                if let Some(id) = delivery {
-                    f.tables.insert(id, Table { id, subnet: vnet.clone(), routes: local });
+                let routes: BTreeMap<Ipv4Net, Hop> = match &target.hop {
+                    Some(hop) => BTreeMap::from([(Ipv4Net::default(), hop.clone())]),
+                    None => f
+                        .ports
+                        .values()
+                        .filter(|p| p.vnet == target.vnet && !p.gateway)
+                        .flat_map(|p| p.addresses.iter().map(|a| (Ipv4Net::from(*a), Hop::Port(p.name.clone()))))
+                        .collect(),
+                };
+                let table = delivery.get(key).copied().or_else(|| tables.get(target.vnet.key()).copied());
+                if let Some(id) = table {
+                    f.tables.insert(id, Table { id, subnet: target.vnet.clone(), routes });
                 }
-                f.vxlans.entry(name.clone()).or_insert_with(|| device(to)).delivery = delivery;
+                f.vxlans.entry(name.clone()).or_insert_with(|| device(to)).delivery = table;
             }
         }
 
         // Each fabric's firewall and meters.
         let mut meters = Vec::new();
         for f in fabrics.values_mut() {
-            let remote: HashMap<String, String> = f
-                .vxlans
-                .values()
-                .filter(|x| x.delivery.is_none())
-                .map(|x| (x.vnet.key().to_owned(), x.name.clone()))
-                .collect();
+            let mut remote: HashMap<String, Vec<RemoteDevice>> = HashMap::new();
+            for x in f.vxlans.values().filter(|x| x.delivery.is_none()) {
+                // A device delivering to one appliance: the subnet of its NIC (none for a gateway).
+                let hop = targets.values().find(|t| t.hop.is_some() && device_of_target(t) == x.name);
+                let hop = hop.map(|t| match &t.hop {
+                    Some(Hop::Via(_, p)) => ports
+                        .get(p)
+                        .filter(|p| !p.gateway)
+                        .and_then(|p| network.nic(&p.nic))
+                        .and_then(|n| n.primary())
+                        .map(|a| a.subnet.clone()),
+                    _ => None,
+                });
+                remote.entry(x.vnet.key().to_owned()).or_default().push(RemoteDevice { name: x.name.clone(), hop });
+            }
             let (firewall, mut m) = firewall(state, network, &f.ports, &ports, &remote);
             for meter in &mut m {
                 meter.fabric = f.namespace.clone();
@@ -687,7 +741,7 @@ fn firewall(
     network: &Network,
     ports: &BTreeMap<String, Port>,
     all_ports: &BTreeMap<String, Port>,
-    remote: &HashMap<String, String>,
+    remote: &HashMap<String, Vec<RemoteDevice>>,
 ) -> (Ruleset, Vec<Meter>) {
     let mut rs = Ruleset::default();
     let mut meters = Vec::new();
@@ -771,12 +825,16 @@ fn firewall(
         if !vnet_ports.contains_key(from.key()) {
             continue;
         }
-        // The receiving VNet's ports here, or the VXLAN device to its host.
-        let to_ports: Vec<String> = match (vnet_ports.get(to.key()), remote.get(to.key())) {
-            (Some(local), _) => local.clone(),
-            (None, Some(device)) => vec![device.clone()],
-            (None, None) => continue,
-        };
+        // The receiving VNet's ports here, or the VXLAN devices to its host.
+        let (to_ports, hop_devices): (Vec<String>, Vec<&RemoteDevice>) =
+            match (vnet_ports.get(to.key()), remote.get(to.key())) {
+                (Some(local), _) => (local.clone(), Vec::new()),
+                (None, Some(devices)) => (
+                    devices.iter().filter(|d| d.hop.is_none()).map(|d| d.name.clone()).collect(),
+                    devices.iter().filter(|d| d.hop.is_some()).collect(),
+                ),
+                (None, None) => continue,
+            };
         let to_ports = &to_ports;
         let (forwarded, subnets) = if remote.contains_key(to.key()) {
             link_guards_remote(state, network, link, &from, &subnet_ports, all_ports)
@@ -784,10 +842,32 @@ fn firewall(
             link_guards(state, network, link, &from, &subnet_ports)
         };
         let chain = names::object("link", link.id.key());
-        rs.chain(&chain).rules = forwarded.into_iter().chain(subnets.iter().cloned()).collect();
+        rs.chain(&chain).rules = forwarded.iter().cloned().chain(subnets.iter().cloned()).collect();
         for port in to_ports {
             cross.entry(from.key().to_owned()).or_default().push((port.clone(), chain.clone()));
         }
+        // Towards an appliance or a gateway on another host: the packet is for somewhere beyond
+        // it, so the subnet peering is checked on the appliance's subnet, here.
+        for device in &hop_devices {
+            let carried = match &device.hop {
+                Some(Some(subnet)) => crossing::carries_to(link, subnet),
+                _ => true,
+            };
+            let chain = names::object("linkhop", &format!("{}|{}", link.id.key(), device.name));
+            rs.chain(&chain).rules = if carried {
+                forwarded
+                    .iter()
+                    .cloned()
+                    .chain(subnets.iter().filter(|r| r.conds.iter().any(|c| matches!(c, Cond::Iif(..)))).cloned())
+                    .collect()
+            } else {
+                vec![FwRule::new(Vec::new(), Action::Drop)]
+            };
+            cross.entry(from.key().to_owned()).or_default().push((device.name.clone(), chain));
+        }
+        let to_ports: Vec<String> =
+            to_ports.iter().cloned().chain(hop_devices.iter().map(|d| d.name.clone())).collect();
+        let to_ports = &to_ports;
         // What a gateway forwards is not subject to allowForwardedTraffic (1.18).
         if !subnets.is_empty() {
             let chain = names::object("linkgw", link.id.key());

@@ -1,7 +1,8 @@
 //! The analysis and the kernel must agree: random topologies (overlapping unpeered VNets,
 //! one-way and subnet peerings, peering flags, NSGs on subnets and NICs, user routes to
-//! appliances, None and VnetLocal), random probes (ICMP, TCP, UDP) between their VMs, and for
-//! each probe the verdict of `Tracer::reaches` must equal what real packets do.
+//! appliances, None and VnetLocal, VNets in two regions, hence on two hosts), random probes
+//! (ICMP, TCP, UDP) between their VMs, and for each probe the verdict of `Tracer::reaches` must
+//! equal what real packets do.
 //!
 //! `VNETLAB_DIFF_SEED` replays one seed; `VNETLAB_DIFF_TOPOLOGIES` sets how many are drawn.
 
@@ -42,10 +43,14 @@ impl Rng {
 const SPACES: [&str; 3] = ["10.0.0.0/16", "10.1.0.0/16", "10.2.0.0/16"];
 const PORTS: [u16; 3] = [22, 80, 1500];
 
+/// Two regions: each is a host of its own, so a peering between them crosses hosts in VXLAN.
+const REGIONS: [(&str, &str); 2] = [("westus", "w"), ("eastus", "e")];
+
 struct Vnet {
     name: String,
     space: usize,
     subnets: usize,
+    region: usize,
 }
 
 /// A random topology file.
@@ -53,7 +58,12 @@ fn topology(rng: &mut Rng) -> String {
     let mut y = String::from("name: diff\nresourceGroup: diff-rg\nlocation: westus\n");
     let count = 3 + rng.below(3);
     let vnets: Vec<Vnet> = (0..count)
-        .map(|i| Vnet { name: format!("v{i}"), space: rng.below(SPACES.len()), subnets: 1 + rng.below(2) })
+        .map(|i| Vnet {
+            name: format!("v{i}"),
+            space: rng.below(SPACES.len()),
+            subnets: 1 + rng.below(2),
+            region: rng.below(REGIONS.len()),
+        })
         .collect();
     let third = |space: usize| space; // 10.<space>.x.y
     // VMs first: appliances get fixed addresses the routes can name.
@@ -63,14 +73,14 @@ fn topology(rng: &mut Rng) -> String {
         for s in 1..=v.subnets {
             for m in 0..1 + rng.below(2) {
                 let name = format!("{}s{s}m{m}", v.name);
-                let _ = write!(vms, "  - {{name: {name}, subnet: {}/s{s}", v.name);
+                let _ = write!(vms, "  - {{name: {name}, location: {}, subnet: {}/s{s}", REGIONS[v.region].0, v.name);
                 if m == 0 && rng.chance(35) {
                     let ip = format!("10.{}.{s}.10", third(v.space));
                     let _ = write!(vms, ", privateIp: {ip}, ipForwarding: {}", rng.chance(80));
                     appliances.push((v.space, ip));
                 }
                 if rng.chance(15) {
-                    let _ = write!(vms, ", nsg: nsg{}", rng.below(2));
+                    let _ = write!(vms, ", nsg: nsg{}{}", rng.below(2), REGIONS[v.region].1);
                 }
                 vms.push_str("}\n");
             }
@@ -78,14 +88,19 @@ fn topology(rng: &mut Rng) -> String {
     }
     y.push_str("vnets:\n");
     for v in &vnets {
-        let _ = writeln!(y, "  - name: {}\n    addressSpace: [{}]\n    subnets:", v.name, SPACES[v.space]);
+        let _ = writeln!(
+            y,
+            "  - name: {}\n    location: {}\n    addressSpace: [{}]\n    subnets:",
+            v.name, REGIONS[v.region].0, SPACES[v.space]
+        );
+        let suffix = REGIONS[v.region].1;
         for s in 1..=v.subnets {
             let _ = write!(y, "      - {{name: s{s}, addressPrefix: 10.{}.{s}.0/24", third(v.space));
             if rng.chance(30) {
-                let _ = write!(y, ", nsg: nsg{}", rng.below(2));
+                let _ = write!(y, ", nsg: nsg{}{suffix}", rng.below(2));
             }
             if rng.chance(30) {
-                let _ = write!(y, ", routeTable: rt{}", rng.below(2));
+                let _ = write!(y, ", routeTable: rt{}{suffix}", rng.below(2));
             }
             y.push_str("}\n");
         }
@@ -93,10 +108,11 @@ fn topology(rng: &mut Rng) -> String {
     // NSGs: a few random rules each (source ports always open: a probe's is ephemeral).
     y.push_str("nsgs:\n");
     for n in 0..2 {
-        let _ = writeln!(y, "  - name: nsg{n}\n    rules:");
+        // The same rules in each region (a subnet's NSG must be in its region).
+        let mut body = String::new();
         let rules = rng.below(4);
         if rules == 0 {
-            y.push_str("      []\n");
+            body.push_str("      []\n");
         }
         for r in 0..rules {
             let address = |rng: &mut Rng| -> String {
@@ -108,7 +124,7 @@ fn topology(rng: &mut Rng) -> String {
             };
             let ports = ["\"*\"", "\"22\"", "\"80\"", "\"1000-2000\""];
             let _ = writeln!(
-                y,
+                body,
                 "      - {{name: r{r}, priority: {}, direction: {}, access: {}, protocol: \"{}\", source: {}, destination: {}, destinationPorts: {}}}",
                 100 + 10 * r,
                 rng.pick(&["Inbound", "Outbound"]),
@@ -119,11 +135,14 @@ fn topology(rng: &mut Rng) -> String {
                 rng.pick(&ports),
             );
         }
+        for (region, suffix) in REGIONS {
+            let _ = write!(y, "  - name: nsg{n}{suffix}\n    location: {region}\n    rules:\n{body}");
+        }
     }
-    // Route tables.
+    // Route tables, likewise.
     y.push_str("routeTables:\n");
     for t in 0..2 {
-        let _ = writeln!(y, "  - name: rt{t}\n    routes:");
+        let mut body = String::new();
         let routes = 1 + rng.below(2);
         let mut used = Vec::new();
         for r in 0..routes {
@@ -138,7 +157,10 @@ fn topology(rng: &mut Rng) -> String {
             } else {
                 (*rng.pick(&["None", "VnetLocal"])).to_owned()
             };
-            let _ = writeln!(y, "      - {{name: r{r}, addressPrefix: {prefix}, nextHopType: {hop}}}");
+            let _ = writeln!(body, "      - {{name: r{r}, addressPrefix: {prefix}, nextHopType: {hop}}}");
+        }
+        for (region, suffix) in REGIONS {
+            let _ = write!(y, "  - name: rt{t}{suffix}\n    location: {region}\n    routes:\n{body}");
         }
     }
     y.push_str("vms:\n");
@@ -212,6 +234,7 @@ fn analysis_verdicts_equal_real_packets() {
     };
     let mut probes_run = 0;
     let mut reached = 0;
+    let (mut across, mut reached_across, mut vxlan_devices) = (0, 0, 0);
     let mut disagreements = Vec::new();
     for seed in seeds {
         let mut rng = Rng(seed);
@@ -225,6 +248,9 @@ fn analysis_verdicts_equal_real_packets() {
         let want = Desired::build(&state, &network);
         let tracer = Tracer::new(&network, &state);
         let vms = vms(&state, &network, &want);
+        let host = |ns: &str| want.machines.get(ns).and_then(|m| m.interfaces.first()).map(|i| i.fabric.clone());
+        let hop_devices = want.fabrics.values().flat_map(|f| f.vxlans.keys()).count();
+        vxlan_devices += hop_devices;
         let _listeners: Vec<_> = vms.iter().map(|v| listen(&v.namespace, &v.name, &PORTS)).collect();
         let mut cases = Vec::new();
         for _ in 0..40 {
@@ -265,6 +291,10 @@ fn analysis_verdicts_equal_real_packets() {
             probes_run += 1;
             reached += usize::from(real);
             let (src, dst) = (&vms[a], &vms[b]);
+            if host(&src.namespace) != host(&dst.namespace) {
+                across += 1;
+                reached_across += usize::from(real);
+            }
             let from = TraceEnd::Nic { nic: src.nic.clone(), ip: IpAddr::V4(src.ip) };
             let to = if protocol == Protocol::Icmp {
                 TraceEnd::Address(IpAddr::V4(dst.ip))
@@ -294,7 +324,7 @@ fn analysis_verdicts_equal_real_packets() {
         }
     }
     eprintln!(
-        "{probes_run} probes ({reached} reached), {} disagreements",
+        "{probes_run} probes ({reached} reached; {across} between hosts, {reached_across} of them reached; {vxlan_devices} VXLAN devices), {} disagreements",
         disagreements.iter().filter(|d| !d.contains("topology:")).count()
     );
     assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
