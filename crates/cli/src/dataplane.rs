@@ -394,8 +394,8 @@ struct Tunnel {
     status: String,
 }
 
-/// Bytes each VNet-to-VNet and site-to-site connection sent, from its gateway's tunnel
-/// ([gap] read from strongSwan's counters, which restart when a tunnel is re-established).
+/// Bytes each VNet-to-VNet and site-to-site connection sent into its gateway's tunnel (the
+/// gateway's nftables counters), with the tunnel's status.
 fn tunnels(env: &Env) -> Result<Vec<Tunnel>> {
     let rows = env.lab.read(|state| {
         let want = desired(state);
@@ -406,7 +406,13 @@ fn tunnels(env: &Env) -> Result<Vec<Tunnel>> {
                 Path::new(reconcile::IPSEC_DIR).join(&edge.machine.namespace),
             );
             let status = gateway.status().unwrap_or_default();
-            let traffic = gateway.traffic().unwrap_or_default();
+            let seen = match netns::run_in(&edge.machine.namespace, firewall::observe) {
+                Ok(Ok(observed)) => observed.counters,
+                _ => Default::default(),
+            };
+            let sent = |connection: &str| {
+                edge.counters.get(connection).and_then(|(out, _)| seen.get(out)).map_or(0, |(_, bytes)| *bytes)
+            };
             let vnet = state.gateway(&edge.resource).and_then(|g| g.vnet_id());
             let location = |id: Option<&vnetlab_model::ResourceId>| {
                 id.and_then(|v| state.vnet(v)).map(|v| v.location.to_string()).unwrap_or_default()
@@ -433,7 +439,7 @@ fn tunnels(env: &Env) -> Result<Vec<Tunnel>> {
                         from_location: location(vnet.as_ref()),
                         to_vnet: to.unwrap_or_default(),
                         to_location,
-                        bytes: traffic.get(&c.name).map_or(0, |t| t.egress_bytes),
+                        bytes: sent(&c.name),
                     },
                     connection_type: c.properties.connection_type.to_string(),
                     status: status.get(&c.name).map_or_else(|| "NotConnected".to_owned(), ToString::to_string),

@@ -1052,6 +1052,11 @@ pub struct Edge {
     pub public: Ipv4Addr,
     /// One per connection, as this end sees it.
     pub tunnels: Vec<crate::ipsec::Tunnel>,
+    /// A gateway's byte counters of its connections, by connection name: (into the tunnel, out
+    /// of it).
+    pub counters: BTreeMap<String, (String, String)>,
+    /// The nftables table that holds them.
+    pub meters: Ruleset,
 }
 
 /// The internet between gateways and sites: a namespace routing their public addresses.
@@ -1283,9 +1288,18 @@ fn edges(
             interfaces: vec![inside, outside],
             local: Vec::new(),
         };
+        let (counters, meters) = connection_meters(&gw.id, &tunnels);
         out.insert(
             namespace,
-            Edge { kind: EdgeKind::Gateway, resource: gw.id.clone(), machine, public: *public, tunnels },
+            Edge {
+                kind: EdgeKind::Gateway,
+                resource: gw.id.clone(),
+                machine,
+                public: *public,
+                tunnels,
+                counters,
+                meters,
+            },
         );
     }
     for (site, public, prefixes) in &sites {
@@ -1308,10 +1322,53 @@ fn edges(
         };
         out.insert(
             namespace,
-            Edge { kind: EdgeKind::Site, resource: site.id.clone(), machine, public: *public, tunnels },
+            Edge {
+                kind: EdgeKind::Site,
+                resource: site.id.clone(),
+                machine,
+                public: *public,
+                tunnels,
+                counters: BTreeMap::new(),
+                meters: Ruleset::default(),
+            },
         );
     }
     (out, internet, gateway_ports)
+}
+
+/// The interface strongSwan's kernel-libipsec sends and receives a namespace's ESP traffic on.
+const TUNNEL_LINK: &str = "ipsec0";
+
+/// A gateway's connection meters: a counter of what goes into each tunnel (to the prefixes
+/// behind its peer) and of what comes out of it (from them).
+fn connection_meters(
+    gateway: &ResourceId,
+    tunnels: &[crate::ipsec::Tunnel],
+) -> (BTreeMap<String, (String, String)>, Ruleset) {
+    let mut rs = Ruleset::default();
+    let mut counters = BTreeMap::new();
+    let mut rules = Vec::new();
+    for t in tunnels {
+        let key = format!("{}|{}", gateway.key(), t.name);
+        let (out, into) = (names::object("egress", &key), names::object("ingress", &key));
+        rules.push(FwRule::new(
+            vec![Cond::Oif(vec![TUNNEL_LINK.into()], false), Cond::Daddr(t.remote_ts.clone(), false)],
+            Action::Count(out.clone()),
+        ));
+        rules.push(FwRule::new(
+            vec![Cond::Iif(vec![TUNNEL_LINK.into()], false), Cond::Saddr(t.remote_ts.clone(), false)],
+            Action::Count(into.clone()),
+        ));
+        rs.counters.insert(out.clone());
+        rs.counters.insert(into.clone());
+        counters.insert(t.name.clone(), (out, into));
+    }
+    if !rules.is_empty() {
+        let chain = rs.chain("meter");
+        chain.hook = Some(Hook::Forward);
+        chain.rules = rules;
+    }
+    (counters, rs)
 }
 
 /// A branch host's address: the first host of the prefix (the prefix itself for a /31 or /32).

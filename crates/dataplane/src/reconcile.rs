@@ -586,27 +586,41 @@ impl Reconciler {
             }
         }
         configure(retry).await?;
+        // Each gateway's meters: the bytes of each connection, in and out of its tunnel.
+        for e in want.edges.values().filter(|e| e.kind == crate::desired::EdgeKind::Gateway) {
+            let before = last.and_then(|l| l.edges.get(&e.machine.namespace));
+            if before == Some(e) {
+                continue;
+            }
+            write_firewall(&e.machine.namespace, &e.meters, before.map(|b| &b.meters))?;
+        }
         Ok(count)
     }
 
     /// A fabric's nftables table: compared with the kernel's on a first run, with what this
     /// reconciler wrote before on later ones.
     fn firewall(&self, f: &Fabric) -> io::Result<FwChanges> {
-        let fabric = f.namespace.clone();
-        let wanted = f.firewall.clone();
-        let last = self.last.as_ref().and_then(|l| l.fabrics.get(&f.namespace)).map(|l| l.firewall.clone());
-        netns::run_in(&fabric, move || -> io::Result<FwChanges> {
-            let seen = match last {
-                Some(rs) => Observed::written(&rs),
-                None => firewall::observe()?,
-            };
-            let (batch, changes) = firewall::plan(&wanted, &seen);
-            if let Some(batch) = batch {
-                firewall::apply(&batch)?;
-            }
-            Ok(changes)
-        })?
+        let last = self.last.as_ref().and_then(|l| l.fabrics.get(&f.namespace)).map(|l| &l.firewall);
+        write_firewall(&f.namespace, &f.firewall, last)
     }
+}
+
+/// Namespace `ns`'s nftables table: compared with what was written there before (`last`), or
+/// with the kernel's when there is no record.
+fn write_firewall(ns: &str, wanted: &firewall::Ruleset, last: Option<&firewall::Ruleset>) -> io::Result<FwChanges> {
+    let wanted = wanted.clone();
+    let last = last.cloned();
+    netns::run_in(ns, move || -> io::Result<FwChanges> {
+        let seen = match last {
+            Some(rs) => Observed::written(&rs),
+            None => firewall::observe()?,
+        };
+        let (batch, changes) = firewall::plan(&wanted, &seen);
+        if let Some(batch) = batch {
+            firewall::apply(&batch)?;
+        }
+        Ok(changes)
+    })?
 }
 
 /// The namespaces ports live in (the fabric, the internet), with their links by name.
