@@ -284,16 +284,18 @@ fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
             .map(|v| (names::namespace("", &v.name, v.id.key()), v.id.to_string()))
             .collect::<Vec<_>>()
     })?;
-    // Gateways and on-premises sites are namespaces too.
+    // Gateways, on-premises sites and their branch VMs are namespaces too.
     let found = if found.is_empty() {
         let want = env.lab.read(desired)?;
-        want.edges
-            .values()
-            .filter(|e| {
-                vnetlab_model::same_name(&e.machine.name, vm)
-                    && group.is_none_or(|g| e.resource.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
-            })
-            .map(|e| (e.machine.namespace.clone(), e.resource.to_string()))
+        let in_group = |id: &vnetlab_model::ResourceId| {
+            group.is_none_or(|g| id.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
+        };
+        let edges = want.edges.values().map(|e| &e.machine);
+        let branch = want.machines.values().filter(|m| m.vm.kind() == Some(Kind::LocalNetworkGateway));
+        edges
+            .chain(branch)
+            .filter(|m| vnetlab_model::same_name(&m.name, vm) && in_group(&m.vm))
+            .map(|m| (m.namespace.clone(), m.vm.to_string()))
             .collect()
     } else {
         found

@@ -104,8 +104,10 @@ pub struct Machine {
     /// would be set up to.
     pub forwarding: bool,
     pub interfaces: Vec<Interface>,
-    /// Addresses on its loopback (an on-premises site's branch hosts).
+    /// Addresses on its loopback (a site router's own).
     pub local: Vec<Ipv4Net>,
+    /// A router's ports to the machines of its LAN (a site's branch VMs).
+    pub lan: Vec<SwitchPort>,
 }
 
 /// One fabric: a host's switch. Each region is a host of its own; hosts meet on the underlay,
@@ -400,11 +402,13 @@ impl Desired {
                     forwarding,
                     interfaces,
                     local: Vec::new(),
+                    lan: Vec::new(),
                 },
             );
         }
 
-        let (edges, internet, gateway_ports) = edges(state, network, &tables, &mut ports);
+        let (edges, internet, gateway_ports, branch) = edges(state, network, &tables, &mut ports);
+        machines.extend(branch);
 
         let realized: BTreeSet<String> = nic_port.keys().cloned().collect();
         let hosts = Hosts::new(network, &realized);
@@ -1146,8 +1150,9 @@ fn edges(
     network: &Network,
     tables: &HashMap<String, u32>,
     ports: &mut BTreeMap<String, Port>,
-) -> (BTreeMap<String, Edge>, Internet, GatewayPorts) {
+) -> (BTreeMap<String, Edge>, Internet, GatewayPorts, BTreeMap<String, Machine>) {
     let mut internet = Internet { namespace: names::internet(), ports: BTreeMap::new() };
+    let mut branch = BTreeMap::new();
     let mut out = BTreeMap::new();
     let mut gateway_ports = GatewayPorts::new();
 
@@ -1278,6 +1283,16 @@ fn edges(
         );
         gateway_ports.insert(gw.id.key().to_owned(), (port, instance));
         let outside = public_interface(&mut internet, &namespace, &gw.id, "eth1", *public, &peers);
+        // The tunnel needs an address of the gateway inside each prefix it carries from here:
+        // for the peers' spaces (gateway transit), their first address on the loopback.
+        let mut local: Vec<Ipv4Net> = tunnels
+            .iter()
+            .flat_map(|t| t.local_ts.iter())
+            .filter(|n| !n.contains(&instance))
+            .map(|n| Ipv4Net::from(ipsec_first_host(*n)))
+            .collect();
+        local.sort();
+        local.dedup();
         let machine = Machine {
             namespace: namespace.clone(),
             vm: gw.id.clone(),
@@ -1286,7 +1301,8 @@ fn edges(
             address: Some(instance),
             forwarding: true,
             interfaces: vec![inside, outside],
-            local: Vec::new(),
+            local,
+            lan: Vec::new(),
         };
         let (counters, meters) = connection_meters(&gw.id, &tunnels);
         out.insert(
@@ -1307,9 +1323,49 @@ fn edges(
         let namespace = names::namespace("site-", &site.name, site.id.key());
         let peers: Vec<Ipv4Addr> = tunnels.iter().map(|t| t.remote_addr).collect();
         let outside = public_interface(&mut internet, &namespace, &site.id, "eth0", *public, &peers);
-        // [gap] A site's branch network is its own namespace: one host address per prefix of
-        // its address space, on the loopback.
-        let local: Vec<Ipv4Net> = prefixes.iter().map(|n| Ipv4Net::from(ipsec_first_host(*n))).collect();
+        // The branch: the site's router (this namespace, holding the last address of each
+        // prefix of the site's space, which the tunnel needs) and a VM per prefix at its first
+        // address: `<site>-vm`, `<site>-vm2`…
+        let local: Vec<Ipv4Net> = prefixes.iter().map(|n| Ipv4Net::from(last_host(*n))).collect();
+        let mut lan = Vec::new();
+        for (i, net) in prefixes.iter().enumerate() {
+            let name = if i == 0 { format!("{}-vm", site.name) } else { format!("{}-vm{}", site.name, i + 1) };
+            let seed = format!("branch:{}|{i}", site.id.key());
+            let vm_ns = names::namespace("", &name, &seed);
+            let port = SwitchPort {
+                name: names::port(&seed),
+                mac: names::mac(&format!("port:{seed}")),
+                machine: vm_ns.clone(),
+                ifname: "eth0".into(),
+                peer_mac: names::mac(&format!("nic:{seed}")),
+                addresses: vec![ipsec_first_host(*net)],
+            };
+            let interface = Interface {
+                ifname: "eth0".into(),
+                fabric: namespace.clone(),
+                mac: port.peer_mac,
+                port: port.name.clone(),
+                port_mac: port.mac,
+                addresses: vec![Ipv4Net::new(ipsec_first_host(*net), net.prefix_len()).unwrap_or(*net)],
+                gateway: last_host(*net),
+                routes: vec![Ipv4Net::default()],
+            };
+            branch.insert(
+                vm_ns.clone(),
+                Machine {
+                    namespace: vm_ns,
+                    vm: site.id.clone(),
+                    name: name.clone(),
+                    hostname: name,
+                    address: Some(ipsec_first_host(*net)),
+                    forwarding: false,
+                    interfaces: vec![interface],
+                    local: Vec::new(),
+                    lan: Vec::new(),
+                },
+            );
+            lan.push(port);
+        }
         let machine = Machine {
             namespace: namespace.clone(),
             vm: site.id.clone(),
@@ -1319,6 +1375,7 @@ fn edges(
             forwarding: true,
             interfaces: vec![outside],
             local,
+            lan,
         };
         out.insert(
             namespace,
@@ -1333,7 +1390,7 @@ fn edges(
             },
         );
     }
-    (out, internet, gateway_ports)
+    (out, internet, gateway_ports, branch)
 }
 
 /// The interface strongSwan's kernel-libipsec sends and receives a namespace's ESP traffic on.
@@ -1369,6 +1426,12 @@ fn connection_meters(
         chain.rules = rules;
     }
     (counters, rs)
+}
+
+/// A site router's address in a prefix of its space: the last host (the prefix's last address
+/// for a /31 or /32).
+fn last_host(net: Ipv4Net) -> Ipv4Addr {
+    if net.prefix_len() >= 31 { net.broadcast() } else { Ipv4Addr::from(u32::from(net.broadcast()).wrapping_sub(1)) }
 }
 
 /// A branch host's address: the first host of the prefix (the prefix itself for a /31 or /32).

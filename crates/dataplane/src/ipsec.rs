@@ -209,7 +209,8 @@ impl Gateway {
     /// `stop()` and later calls remove the ones no tunnel needs anymore. The caller enables IPv4
     /// forwarding in the namespace; IPv6 is disabled there, because the TUN device's link-local chatter
     /// only fills the log.
-    pub fn ensure(&self, tunnels: &[Tunnel]) -> Result<(), IpsecError> {
+    pub fn ensure(&self, tunnels: &[Tunnel]) -> Result<bool, IpsecError> {
+        let mut changed_anything = false;
         let plan = Plan::new(tunnels)?;
         self.check_namespace()?;
         let _lock = self.lock(true)?;
@@ -218,6 +219,7 @@ impl Gateway {
         // Addresses first: a tunnel that cannot work stops the call before the daemon is touched.
         let lo_addrs = self.sync_local_addresses(&plan, &state.lo_addrs)?;
         if lo_addrs != state.lo_addrs {
+            changed_anything = true;
             state.lo_addrs = lo_addrs;
             self.write_state(&state)?;
         }
@@ -228,11 +230,13 @@ impl Gateway {
         {
             // The daemon reads strongswan.conf only at start.
             self.terminate_daemon(pid)?;
+            changed_anything = true;
         }
         let pid = match daemon {
             Some(pid) => pid,
             None => {
                 state.loaded_into = None;
+                changed_anything = true;
                 self.start_daemon()?
             }
         };
@@ -256,6 +260,7 @@ impl Gateway {
             write_atomic(&conf_path, plan.conf.as_bytes(), 0o600)?;
             let conf_arg = path_arg(&conf_path)?;
             self.swanctl(&["--load-all", "--noprompt", "--file", conf_arg])?;
+            changed_anything = true;
             state.loaded_into = Some(pid);
             self.write_state(&state)?;
         } else if state.tunnels != records {
@@ -270,6 +275,7 @@ impl Gateway {
             .list_sas()?
             .into_iter()
             .partition(|sa| !wanted.contains(sa.name.as_str()) || changed.contains(&sa.name));
+        changed_anything |= !stale.is_empty();
         for sa in &stale {
             let id = format!("--ike-id={}", sa.unique_id);
             match self.swanctl(&["--terminate", &id, "--force"]) {
@@ -291,6 +297,7 @@ impl Gateway {
                 initiated.push(entry.conn.as_str());
             }
         }
+        changed_anything |= !initiated.is_empty();
         if !initiated.is_empty() {
             let deadline = Instant::now() + INITIATE_WAIT;
             loop {
@@ -302,7 +309,7 @@ impl Gateway {
                 }
             }
         }
-        Ok(())
+        Ok(changed_anything)
     }
 
     /// Status per Azure connection name, for the tunnels of the last `ensure()`.

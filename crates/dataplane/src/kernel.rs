@@ -23,6 +23,18 @@ fn nl(e: rtnetlink::Error) -> io::Error {
     io::Error::other(format!("netlink: {e}"))
 }
 
+/// For removals: an object already gone (ESRCH, ENOENT, ENODEV) is what was wanted.
+fn gone(result: Result<(), rtnetlink::Error>) -> io::Result<()> {
+    match result {
+        Err(rtnetlink::Error::NetlinkError(m))
+            if [libc::ESRCH, libc::ENOENT, libc::ENODEV].contains(&-m.raw_code()) =>
+        {
+            Ok(())
+        }
+        other => other.map_err(nl),
+    }
+}
+
 /// A netlink connection inside one namespace.
 pub struct Netlink {
     handle: Handle,
@@ -158,7 +170,7 @@ impl Netlink {
     }
 
     pub async fn del_link(&self, index: u32) -> io::Result<()> {
-        self.handle.link().del(index).execute().await.map_err(nl)
+        gone(self.handle.link().del(index).execute().await)
     }
 
     pub async fn addresses(&self) -> io::Result<Vec<Address>> {
@@ -191,7 +203,7 @@ impl Netlink {
     }
 
     pub async fn del_address(&self, address: &Address) -> io::Result<()> {
-        self.handle.address().del(address.message.clone()).execute().await.map_err(nl)
+        gone(self.handle.address().del(address.message.clone()).execute().await)
     }
 
     pub async fn routes(&self) -> io::Result<Vec<Route>> {
@@ -252,7 +264,7 @@ impl Netlink {
     }
 
     pub async fn del_route(&self, route: &Route) -> io::Result<()> {
-        self.handle.route().del(route.message.clone()).execute().await.map_err(nl)
+        gone(self.handle.route().del(route.message.clone()).execute().await)
     }
 
     pub async fn rules(&self) -> io::Result<Vec<Rule>> {
@@ -288,7 +300,7 @@ impl Netlink {
     }
 
     pub async fn del_rule(&self, rule: &Rule) -> io::Result<()> {
-        self.handle.rule().del(rule.message.clone()).execute().await.map_err(nl)
+        gone(self.handle.rule().del(rule.message.clone()).execute().await)
     }
 
     /// Neighbour-table entries of one address family: IPv4 neighbours, or (bridge) the
@@ -330,7 +342,7 @@ impl Netlink {
     }
 
     pub async fn del_neighbour(&self, neighbour: &Neighbour) -> io::Result<()> {
-        self.handle.neighbours().del(neighbour.message.clone()).execute().await.map_err(nl)
+        gone(self.handle.neighbours().del(neighbour.message.clone()).execute().await)
     }
 
     pub async fn set_mtu(&self, index: u32, mtu: u32) -> io::Result<()> {
@@ -370,7 +382,7 @@ impl Netlink {
     }
 
     pub async fn del_fdb(&self, entry: &Fdb) -> io::Result<()> {
-        self.handle.neighbours().del(entry.message.clone()).execute().await.map_err(nl)
+        gone(self.handle.neighbours().del(entry.message.clone()).execute().await)
     }
 }
 

@@ -234,18 +234,25 @@ impl Reconciler {
             None
         };
 
-        // Machines (and edges), a few at a time.
+        // Edges (gateways, site routers) first: a site's branch VMs plug into its router.
         let last = self.last.as_ref();
-        let mut todo: Vec<&Machine> =
+        let edges: Vec<&Machine> = want
+            .edges
+            .values()
+            .map(|e| &e.machine)
+            .filter(|m| last.and_then(|l| l.edges.get(&m.namespace)).map(|e| &e.machine) != Some(*m))
+            .collect();
+        let vms: Vec<&Machine> =
             want.machines.values().filter(|m| last.and_then(|l| l.machines.get(&m.namespace)) != Some(*m)).collect();
-        todo.extend(
-            want.edges
-                .values()
-                .map(|e| &e.machine)
-                .filter(|m| last.and_then(|l| l.edges.get(&m.namespace)).map(|e| &e.machine) != Some(*m)),
-        );
-        let total = todo.len();
-        let mut done = 0;
+        // A router whose VMs changed is brought in step again once their links exist.
+        let routers: Vec<&Machine> = want
+            .edges
+            .values()
+            .map(|e| &e.machine)
+            .filter(|r| !r.lan.is_empty())
+            .filter(|r| edges.iter().chain(&vms).any(|m| m.namespace == r.namespace || m.vm == r.vm))
+            .collect();
+        let (total, mut done) = (edges.len() + vms.len(), 0);
         let mut switches = Switches::new();
         let links_of = |links: Vec<crate::kernel::Link>| -> HashMap<String, u32> {
             links.into_iter().map(|l| (l.name, l.index)).collect()
@@ -256,18 +263,18 @@ impl Reconciler {
         if let Some(inl) = &internet_nl {
             switches.insert(internet.clone(), (inl, links_of(inl.links().await?)));
         }
-        let mut pending: Vec<Pending<'_>> = Vec::with_capacity(todo.len());
-        for m in todo {
-            pending.push(Box::pin(machine(m, &switches)));
-        }
-        let mut stream = futures::stream::iter(pending).buffer_unordered(PARALLEL);
         progress.machines(0, total);
-        while let Some(result) = stream.next().await {
-            report.add(&result?);
-            done += 1;
-            progress.machines(done, total);
+        report.add(&run_machines(&edges, &switches, &mut done, total, progress).await?);
+        let mut lans = Vec::new();
+        for e in want.edges.values().filter(|e| !e.machine.lan.is_empty()) {
+            lans.push((e.machine.namespace.clone(), Netlink::open(&e.machine.namespace)?));
         }
-        drop(stream);
+        for (ns, nl) in &lans {
+            switches.insert(ns.clone(), (nl, links_of(nl.links().await?)));
+        }
+        report.add(&run_machines(&vms, &switches, &mut done, total, progress).await?);
+        let mut again = 0;
+        report.add(&run_machines(&routers, &switches, &mut again, 0, &()).await?);
 
         for (f, nl) in &fabrics {
             report.add(&self.hosts(want, f, nl, &underlay_nl).await?);
@@ -344,7 +351,7 @@ impl Reconciler {
                 want.fabrics.values().filter(|o| o.namespace != f.namespace).map(|o| o.underlay).collect();
             let wanted: BTreeMap<(u32, Ipv4Addr), [u8; 6]> =
                 others.iter().map(|ip| ((u0.index, *ip), port.mac)).collect();
-            sync_neighbours(nl, &BTreeSet::from([u0.index]), &wanted, &mut report).await?;
+            sync_neighbours(nl, &BTreeSet::from([u0.index]), &wanted, false, &mut report).await?;
             let mut have = BTreeSet::new();
             for r in nl.routes().await?.into_iter().filter(|r| r.table == MAIN_TABLE && r.oif == Some(u0.index)) {
                 let wanted = r.dst.prefix_len() == 32 && others.contains(&r.dst.addr()) && r.gateway.is_none();
@@ -417,7 +424,7 @@ impl Reconciler {
                 report.neighbours += 1;
             }
         }
-        sync_neighbours(nl, &devices, &wanted_neighbours, &mut report).await?;
+        sync_neighbours(nl, &devices, &wanted_neighbours, false, &mut report).await?;
         Ok(report)
     }
 
@@ -452,7 +459,7 @@ impl Reconciler {
         }
         let ours: BTreeSet<u32> =
             links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)).map(|l| l.index).collect();
-        sync_neighbours(nl, &ours, &wanted, &mut report).await?;
+        sync_neighbours(nl, &ours, &wanted, true, &mut report).await?;
 
         // Rules: the port's subnet table for what comes in through it, and for what the fabric
         // itself answers out of it.
@@ -555,13 +562,13 @@ impl Reconciler {
                 (gateway, e.tunnels.clone())
             })
             .collect();
-        let count = changed.len();
         let configure = |edges: Vec<(crate::ipsec::Gateway, Vec<crate::ipsec::Tunnel>)>| async move {
             let mut tasks = Vec::new();
             for (gateway, tunnels) in edges {
                 tasks.push(tokio::task::spawn_blocking(move || {
-                    let done = if tunnels.is_empty() { gateway.stop() } else { gateway.ensure(&tunnels) };
-                    done.map(|()| (gateway, tunnels))
+                    let done =
+                        if tunnels.is_empty() { gateway.stop().map(|()| false) } else { gateway.ensure(&tunnels) };
+                    done.map(|changed| (gateway, tunnels, changed))
                 }));
             }
             let mut out = Vec::new();
@@ -572,8 +579,9 @@ impl Reconciler {
             Ok::<_, io::Error>(out)
         };
         let configured = configure(changed).await?;
+        let mut count = configured.iter().filter(|(_, _, changed)| *changed).count();
         let mut retry = Vec::new();
-        for (gateway, tunnels) in configured {
+        for (gateway, tunnels, _) in configured {
             if !tunnels.iter().any(|t| t.initiate) {
                 continue;
             }
@@ -585,7 +593,7 @@ impl Reconciler {
                 retry.push((gateway, tunnels));
             }
         }
-        configure(retry).await?;
+        count += configure(retry).await?.iter().filter(|(_, _, changed)| *changed).count();
         // Each gateway's meters: the bytes of each connection, in and out of its tunnel.
         for e in want.edges.values().filter(|e| e.kind == crate::desired::EdgeKind::Gateway) {
             let before = last.and_then(|l| l.edges.get(&e.machine.namespace));
@@ -621,6 +629,34 @@ fn write_firewall(ns: &str, wanted: &firewall::Ruleset, last: Option<&firewall::
         }
         Ok(changes)
     })?
+}
+
+/// Brings `machines` up, a few at a time, counting them in `done` of `total`.
+async fn run_machines(
+    machines: &[&Machine],
+    switches: &Switches<'_>,
+    done: &mut usize,
+    total: usize,
+    progress: &dyn Progress,
+) -> io::Result<Report> {
+    let mut report = Report::default();
+    let pending: Vec<Pending<'_>> = machines
+        .iter()
+        .map(|m| {
+            Box::pin(async move {
+                machine(m, switches).await.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", m.namespace)))
+            }) as Pending<'_>
+        })
+        .collect();
+    let mut stream = futures::stream::iter(pending).buffer_unordered(PARALLEL);
+    while let Some(result) = stream.next().await {
+        report.add(&result?);
+        *done += 1;
+        if total > 0 {
+            progress.machines(*done, total);
+        }
+    }
+    Ok(report)
 }
 
 /// The namespaces ports live in (the fabric, the internet), with their links by name.
@@ -713,35 +749,54 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
         report.addresses += 1;
     }
 
-    // The gateway's MAC is known: no ARP.
-    for n in nl.neighbours().await? {
-        let ok = m.interfaces.iter().any(|i| {
-            index(&i.ifname) == Some(n.index) && n.ip == i.gateway && n.mac == Some(i.port_mac) && n.permanent
-        });
-        if ok {
-            continue;
-        }
-        if n.permanent {
-            nl.del_neighbour(&n).await?;
-            report.neighbours += 1;
-        }
-    }
-    let seen = nl.neighbours().await?;
-    for i in &m.interfaces {
-        let Some(x) = index(&i.ifname) else { continue };
-        if !seen.iter().any(|n| n.index == x && n.ip == i.gateway && n.mac == Some(i.port_mac) && n.permanent) {
-            nl.put_neighbour(x, i.gateway, i.port_mac).await?;
-            report.neighbours += 1;
+    // A router's LAN ports (a site's, to its branch VMs): made by the VMs' side; here their
+    // MACs and state, and the ports no VM uses any more go.
+    for link in links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
+        match m.lan.iter().find(|p| p.name == link.name) {
+            Some(p) => {
+                if link.mac != Some(p.mac) {
+                    nl.set_mac(link.index, p.mac).await?;
+                    report.link_changes += 1;
+                }
+                if !link.up {
+                    nl.set_up(link.index).await?;
+                    report.link_changes += 1;
+                }
+            }
+            None => {
+                nl.del_link(link.index).await?;
+                report.links_removed += 1;
+            }
         }
     }
 
-    // Routes: everything to the gateway, on-link.
-    let mut wanted: BTreeMap<Ipv4Net, (u32, Ipv4Addr)> = BTreeMap::new();
+    // Neighbours are known: the gateway's MAC behind each interface, each LAN host's MAC.
+    let mut wanted: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
+    for i in &m.interfaces {
+        if let Some(x) = index(&i.ifname) {
+            wanted.insert((x, i.gateway), i.port_mac);
+        }
+    }
+    for p in &m.lan {
+        if let Some(x) = index(&p.name) {
+            wanted.extend(p.addresses.iter().map(|ip| ((x, *ip), p.peer_mac)));
+        }
+    }
+    let every: BTreeSet<u32> = links.values().map(|l| l.index).collect();
+    sync_neighbours(&nl, &every, &wanted, false, &mut report).await?;
+
+    // Routes: everything to the gateway, on-link; a LAN host out of its port.
+    let mut wanted: BTreeMap<Ipv4Net, (u32, Option<Ipv4Addr>)> = BTreeMap::new();
     for i in &m.interfaces {
         if let Some(x) = index(&i.ifname) {
             for r in &i.routes {
-                wanted.insert(*r, (x, i.gateway));
+                wanted.insert(*r, (x, Some(i.gateway)));
             }
+        }
+    }
+    for p in &m.lan {
+        if let Some(x) = index(&p.name) {
+            wanted.extend(p.addresses.iter().map(|ip| (Ipv4Net::from(*ip), (x, None))));
         }
     }
     let mut have = BTreeSet::new();
@@ -750,7 +805,7 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
             continue;
         }
         match wanted.get(&r.dst) {
-            Some((x, gw)) if r.oif == Some(*x) && r.gateway == Some(*gw) && !r.blackhole => {
+            Some((x, gw)) if r.oif == Some(*x) && r.gateway == *gw && !r.blackhole => {
                 have.insert(r.dst);
             }
             _ => {
@@ -761,7 +816,7 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
     }
     for (dst, (x, gw)) in &wanted {
         if !have.contains(dst) {
-            nl.put_route(MAIN_TABLE, *dst, false, Some(*x), Some(*gw)).await?;
+            nl.put_route(MAIN_TABLE, *dst, false, Some(*x), *gw).await?;
             report.routes += 1;
         }
     }
@@ -769,11 +824,13 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
 }
 
 /// Makes the permanent neighbour entries on the interfaces `on` exactly `wanted` (interface,
-/// address → MAC); entries elsewhere are left alone.
+/// address → MAC); entries elsewhere are left alone, and so are entries the kernel learned
+/// itself unless `learned_too`.
 async fn sync_neighbours(
     nl: &Netlink,
     on: &BTreeSet<u32>,
     wanted: &BTreeMap<(u32, Ipv4Addr), [u8; 6]>,
+    learned_too: bool,
     report: &mut Report,
 ) -> io::Result<()> {
     let mut have = BTreeSet::new();
@@ -783,6 +840,7 @@ async fn sync_neighbours(
                 have.insert((n.index, n.ip));
             }
             Some(_) => {}
+            None if !n.permanent && !learned_too => {}
             None => {
                 nl.del_neighbour(n).await?;
                 report.neighbours += 1;
@@ -847,7 +905,7 @@ async fn switch_ports(switch: &crate::desired::Internet, nl: &Netlink) -> io::Re
     }
     let ours: BTreeSet<u32> =
         links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)).map(|l| l.index).collect();
-    sync_neighbours(nl, &ours, &wanted_neighbours, &mut report).await?;
+    sync_neighbours(nl, &ours, &wanted_neighbours, true, &mut report).await?;
     let mut have = BTreeSet::new();
     for r in nl.routes().await?.into_iter().filter(|r| r.table == MAIN_TABLE) {
         match wanted_routes.get(&r.dst) {
