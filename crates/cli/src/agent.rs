@@ -107,6 +107,19 @@ pub fn ensure(home: &Path, revision: u64) -> anyhow::Result<()> {
     wait(revision, STARTING)
 }
 
+/// Stops the agent (before the lab is emptied by `down`, so that it does not take the data
+/// plane apart piece by piece first).
+pub fn stop() {
+    if let Some((pid, _)) = running() {
+        // SAFETY: a signal to a pid read from the agent's own pid file.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let started = Instant::now();
+        while running().is_some() && started.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
 /// Whether the agent runs for the lab at `home`.
 pub fn follows(home: &Path) -> bool {
     let home = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());

@@ -221,6 +221,13 @@ pub fn up(env: &Env) -> Result<()> {
     Ok(())
 }
 
+/// Before the lab is emptied: the agent of this lab's data plane stops following it.
+pub fn before_down(home: &Path) {
+    if netns::privileged() && is_up() && owns(home) {
+        agent::stop();
+    }
+}
+
 /// Removes every namespace vnetlab made, with what ran inside.
 pub fn down(home: &Path) -> Result<()> {
     if !netns::privileged() || !owns(home) {

@@ -329,6 +329,9 @@ fn command(env: &Env, command: Command) -> Result<()> {
             if dataplane { dataplane::up(env) } else { Ok(()) }
         }
         Command::Down { file } => {
+            if file.is_none() {
+                dataplane::before_down(&env.home);
+            }
             topology::down(env, file.as_deref())?;
             if file.is_none() { dataplane::down(&env.home) } else { Ok(()) }
         }
