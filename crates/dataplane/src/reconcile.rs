@@ -391,14 +391,7 @@ impl Reconciler {
         let mut wanted_neighbours: BTreeMap<(u32, Ipv4Addr), [u8; 6]> = BTreeMap::new();
         for x in f.vxlans.values() {
             let Some(link) = links.get(&x.name) else { continue };
-            if link.mac != Some(x.mac) {
-                nl.set_mac(link.index, x.mac).await?;
-                report.link_changes += 1;
-            }
-            if !link.up {
-                nl.set_up(link.index).await?;
-                report.link_changes += 1;
-            }
+            port_state(nl, link, x.mac, &mut report).await?;
             for (via, (mac, underlay_ip)) in &x.remotes {
                 wanted_fdb.insert((link.index, *mac), *underlay_ip);
                 wanted_neighbours.insert((link.index, *via), *mac);
@@ -438,14 +431,7 @@ impl Reconciler {
             let Some(link) = links.get(&port.name) else {
                 return Err(io::Error::other(format!("port {} is missing after its machine was made", port.name)));
             };
-            if link.mac != Some(port.mac) {
-                nl.set_mac(link.index, port.mac).await?;
-                report.link_changes += 1;
-            }
-            if !link.up {
-                nl.set_up(link.index).await?;
-                report.link_changes += 1;
-            }
+            port_state(nl, link, port.mac, &mut report).await?;
         }
 
         // Neighbours: each NIC address on its port, permanent.
@@ -753,16 +739,7 @@ async fn machine(m: &Machine, switches: &Switches<'_>) -> io::Result<Report> {
     // MACs and state, and the ports no VM uses any more go.
     for link in links.values().filter(|l| l.name.starts_with(names::LINK_PREFIX)) {
         match m.lan.iter().find(|p| p.name == link.name) {
-            Some(p) => {
-                if link.mac != Some(p.mac) {
-                    nl.set_mac(link.index, p.mac).await?;
-                    report.link_changes += 1;
-                }
-                if !link.up {
-                    nl.set_up(link.index).await?;
-                    report.link_changes += 1;
-                }
-            }
+            Some(p) => port_state(&nl, link, p.mac, &mut report).await?,
             None => {
                 nl.del_link(link.index).await?;
                 report.links_removed += 1;
@@ -878,6 +855,19 @@ async fn remove_stale_ports(nl: &Netlink, wanted: impl Fn(&str) -> bool, report:
     Ok(())
 }
 
+/// A port's MAC and state as wanted: `mac`, up.
+async fn port_state(nl: &Netlink, link: &crate::kernel::Link, mac: [u8; 6], report: &mut Report) -> io::Result<()> {
+    if link.mac != Some(mac) {
+        nl.set_mac(link.index, mac).await?;
+        report.link_changes += 1;
+    }
+    if !link.up {
+        nl.set_up(link.index).await?;
+        report.link_changes += 1;
+    }
+    Ok(())
+}
+
 /// The switch's side of the interfaces plugged into the internet or the underlay: each address
 /// routed to its port, with its neighbour entry.
 async fn switch_ports(switch: &crate::desired::Internet, nl: &Netlink) -> io::Result<Report> {
@@ -890,14 +880,7 @@ async fn switch_ports(switch: &crate::desired::Internet, nl: &Netlink) -> io::Re
         let Some(link) = links.get(&port.name) else {
             return Err(io::Error::other(format!("port {} is missing after its end was made", port.name)));
         };
-        if link.mac != Some(port.mac) {
-            nl.set_mac(link.index, port.mac).await?;
-            report.link_changes += 1;
-        }
-        if !link.up {
-            nl.set_up(link.index).await?;
-            report.link_changes += 1;
-        }
+        port_state(nl, link, port.mac, &mut report).await?;
         for ip in &port.addresses {
             wanted_neighbours.insert((link.index, *ip), port.peer_mac);
             wanted_routes.insert(Ipv4Net::from(*ip), link.index);
