@@ -457,7 +457,6 @@ impl Desired {
         for (key, target) in targets.iter_mut() {
             target.device = device_of(key);
         }
-        let device_of_target = |t: &Target| t.device.clone();
         let mut crossings: BTreeSet<(String, String, String)> = BTreeSet::new();
         for (subnet, here, id, mut routes) in built {
             for hop in routes.values_mut() {
@@ -526,7 +525,7 @@ impl Desired {
             let mut remote: HashMap<String, Vec<RemoteDevice>> = HashMap::new();
             for x in f.vxlans.values().filter(|x| x.delivery.is_none()) {
                 // A device delivering to one appliance: the subnet of its NIC (none for a gateway).
-                let hop = targets.values().find(|t| t.hop.is_some() && device_of_target(t) == x.name);
+                let hop = targets.values().find(|t| t.hop.is_some() && t.device == x.name);
                 let hop = hop.map(|t| match &t.hop {
                     Some(Hop::Via(_, p)) => ports
                         .get(p)
@@ -565,11 +564,6 @@ impl Desired {
             }
         }
         Desired { fabrics, underlay, machines, meters, edges, internet }
-    }
-
-    /// The fabric a VNet's NICs are ports of.
-    pub fn fabric_of_port(&self, port: &str) -> Option<&Fabric> {
-        self.fabrics.values().find(|f| f.ports.contains_key(port))
     }
 
     /// The VPN gateway or on-premises site named `name` (case-insensitive).
@@ -653,22 +647,10 @@ fn appliance(
     Some(Hop::Via(ip, port_of(nva)?))
 }
 
-/// The VPN gateway a route leads to: the one that learned it, or for a user route the subnet
-/// VNet's own gateway, else the one it uses through gateway transit.
+/// The VPN gateway a route leads to, where the analysis finds it.
 fn gateway_hop(state: &State, subnet: &SubnetView, route: &EffectiveRoute, gateways: &GatewayPorts) -> Option<Hop> {
-    let gateway = match &route.origin {
-        Origin::Gateway { gateway, .. } => gateway.clone(),
-        _ => {
-            let own = state.all_of(Kind::VirtualNetworkGateway).into_iter().find_map(|s| {
-                s.resource.as_virtual_network_gateway().filter(|g| g.vnet_id().as_ref() == Some(&subnet.vnet))
-            });
-            match own {
-                Some(g) => g.id.clone(),
-                None => vnetlab_analysis::azure::routes::transit_gateway(state, &subnet.vnet)?.1.id.clone(),
-            }
-        }
-    };
-    let (port, ip) = gateways.get(gateway.key())?;
+    let (gateway, _) = crossing::route_gateway(state, subnet, route)?;
+    let (port, ip) = gateways.get(gateway.id.key())?;
     Some(Hop::Via(*ip, port.clone()))
 }
 

@@ -3,10 +3,10 @@
 
 use std::net::IpAddr;
 
-use vnetlab_model::{PeeringState, Prefix, ResourceId, State, ViewExt, VirtualNetworkPeering};
+use vnetlab_model::{PeeringState, Prefix, ResourceId, State, ViewExt, VirtualNetworkGateway, VirtualNetworkPeering};
 
 use super::SubnetView;
-use super::routes::{EffectiveRoute, NextHopType, Origin};
+use super::routes::{EffectiveRoute, NextHopType, Origin, transit_gateway};
 
 /// 1.18: the sources the receiving VNet takes over a link, read on its own link back (`back`):
 /// any (`None`) when that link allows forwarded traffic, else only addresses of the sending
@@ -59,5 +59,24 @@ pub fn appliance<'s, T>(
             .into_iter()
             .filter(|l| l.properties.peering_state == PeeringState::Connected && !l.properties.peer_complete_vnets)
             .find_map(|l| host(l.remote_vnet_id(), ip).map(|n| (n, Some(l)))),
+    }
+}
+
+/// The VPN gateway a route of `subnet` with next hop VirtualNetworkGateway leads to, with the
+/// peering link crossed on the way: the gateway that learned the route; for a user route, the
+/// subnet VNet's own gateway, else the one it uses through gateway transit.
+pub fn route_gateway<'s>(
+    state: &'s State,
+    subnet: &SubnetView,
+    route: &EffectiveRoute,
+) -> Option<(&'s VirtualNetworkGateway, Option<&'s VirtualNetworkPeering>)> {
+    match &route.origin {
+        Origin::Gateway { gateway, via, .. } => {
+            Some((state.gateway(gateway)?, via.as_ref().and_then(|l| state.peering(l))))
+        }
+        _ => match state.gateways_of(&subnet.vnet).into_iter().next() {
+            Some(g) => Some((g, None)),
+            None => transit_gateway(state, &subnet.vnet).map(|(link, g)| (g, Some(link))),
+        },
     }
 }

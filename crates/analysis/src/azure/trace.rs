@@ -1240,24 +1240,11 @@ impl<'t, 'a> Walk<'t, 'a> {
                 self.appliance(subnet, ip, route, sender)
             }
             NextHopType::VirtualNetworkGateway => {
-                let gateway = match &route.origin {
-                    Origin::Gateway { gateway, via, .. } => {
-                        if let Some(link) = via.as_ref().and_then(|l| self.tracer.state.peering(l)) {
-                            self.cross(link, subnet, false);
-                        }
-                        self.tracer.state.gateway(gateway)
-                    }
-                    _ => {
-                        let own = self.tracer.state.gateways_of(&subnet.vnet).into_iter().next();
-                        match own {
-                            Some(g) => Some(g),
-                            None => transit_gateway(self.tracer.state, &subnet.vnet).map(|(link, g)| {
-                                self.cross(link, subnet, false);
-                                g
-                            }),
-                        }
-                    }
-                };
+                let found = crossing::route_gateway(self.tracer.state, subnet, route);
+                if let Some((_, Some(link))) = found {
+                    self.cross(link, subnet, false);
+                }
+                let gateway = found.map(|(g, _)| g);
                 match gateway {
                     Some(g) => {
                         self.hop(HopKind::Gateway, Some(&g.id), g.instance_addresses().first().copied(), || {
