@@ -125,6 +125,14 @@ class Server:
                 self.process.wait(timeout=10)
 
 
+def vnetlab(server: "Server", *args: str) -> str:
+    """Runs the vnetlab CLI on the server's lab, which must succeed; its output."""
+    env = {**os.environ, "VNETLAB_HOME": str(server.home)}
+    done = subprocess.run([str(vnetlab_bin()), *args], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"vnetlab {' '.join(args)}: {done.stderr}"
+    return done.stdout
+
+
 def start_server(
     root: Path, mode: str, page_size: int | None = None, extra: tuple[str, ...] = (), prepare=None
 ) -> Server:
@@ -353,11 +361,22 @@ def az_paged(paged_server) -> Az:
 # ---- the SDKs -----------------------------------------------------------------------------------
 
 
-class StaticToken:
-    """A TokenCredential that always hands out the same bearer token; vnetlab checks none."""
+def default_token(server: "Server") -> str:
+    """A token for the lab's own principal (Owner of its subscription), from the server's
+    managed-identity endpoint."""
+    status, body = server.get("/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fmanagement.core.windows.net%2F")
+    assert status == 200, body
+    return body["access_token"]
+
+
+class ServerToken:
+    """A TokenCredential handing out the server's token for the lab's own principal."""
+
+    def __init__(self, server: "Server"):
+        self.token = default_token(server)
 
     def get_token(self, *scopes, claims=None, tenant_id=None, enable_cae=False, **kwargs) -> AccessToken:
-        return AccessToken("vnetlab-client-suite", int(time.time()) + 3600)
+        return AccessToken(self.token, int(time.time()) + 3600)
 
 
 @dataclass
@@ -440,9 +459,9 @@ def sdk_clients(server: Server, wire: Wire) -> Clients:
 
     options = client_options(server, wire)
     return Clients(
-        NetworkManagementClient(StaticToken(), SUBSCRIPTION, **options),
-        ResourceManagementClient(StaticToken(), SUBSCRIPTION, **options),
-        ComputeManagementClient(StaticToken(), SUBSCRIPTION, **options),
+        NetworkManagementClient(ServerToken(server), SUBSCRIPTION, **options),
+        ResourceManagementClient(ServerToken(server), SUBSCRIPTION, **options),
+        ComputeManagementClient(ServerToken(server), SUBSCRIPTION, **options),
     )
 
 

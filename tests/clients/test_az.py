@@ -22,6 +22,7 @@ from conftest import (
     logged_in_az,
     parse_table,
     sdk_clients,
+    vnetlab,
     with_cloud,
 )
 
@@ -65,13 +66,21 @@ def test_logged_in_with_a_managed_identity(az):
 
 @sync_only
 def test_logged_in_as_a_service_principal(server, tmp_path):
-    """The AAD side: OIDC discovery and the v2 token endpoint (instance discovery is off in az-env)."""
-    az = with_cloud(Az(server, config_dir=tmp_path / "az-sp"))
+    """The AAD side: OIDC discovery and the v2 token endpoint (instance discovery is off in az-env),
+    for a principal `vnetlab principal add` made, with its secret checked."""
     app = "11111111-2222-3333-4444-555555555555"
-    login = az(f"login --service-principal -u {app} -p not-checked --tenant {TENANT}")
+    vnetlab(server, "principal", "add", "ci-sp", "--app-id", app, "--secret", "s3cret")
+    vnetlab(server, "principal", "grant", "ci-sp", "--role", "Contributor")
+    az = with_cloud(Az(server, config_dir=tmp_path / "az-sp"))
+    wrong = az.fails(f"login --service-principal -u {app} -p wrong --tenant {TENANT}")
+    assert "AADSTS7000215" in wrong.err, wrong
+    login = az(f"login --service-principal -u {app} -p s3cret --tenant {TENANT}")
     assert [(s["id"], s["tenantId"], s["user"]["type"]) for s in login] == [(SUBSCRIPTION, TENANT, "servicePrincipal")]
     assert login[0]["user"]["name"] == app
     assert az("group create -n from-sp -l westus")["name"] == "from-sp"
+    # Contributor may not hand out roles.
+    denied = az.fails(f"role assignment create --assignee-object-id {app} --assignee-principal-type ServicePrincipal --role Reader --scope /subscriptions/{SUBSCRIPTION}")
+    assert "AuthorizationFailed" in denied.err, denied
 
 
 # ---- the Learn exercise -------------------------------------------------------------------------

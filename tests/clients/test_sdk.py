@@ -39,7 +39,7 @@ from conftest import (
     Clients,
     Exchange,
     Server,
-    StaticToken,
+    ServerToken,
     Wire,
     client_options,
     sdk_clients,
@@ -173,7 +173,7 @@ def test_resource_group_lifecycle(server, resources, wire):
 
 
 def test_subscriptions_and_tenants(server, wire):
-    client = SubscriptionClient(StaticToken(), **client_options(server, wire))
+    client = SubscriptionClient(ServerToken(server), **client_options(server, wire))
     [subscription] = client.subscriptions.list()
     assert (subscription.subscription_id, subscription.tenant_id) == (SUBSCRIPTION, TENANT)
     assert subscription.id == f"/subscriptions/{SUBSCRIPTION}" and subscription.state == "Enabled"

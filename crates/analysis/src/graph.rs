@@ -802,7 +802,7 @@ peerings:
         ];
         let state = run(&State::new(), &tenancy, None);
         let loaded = Loaded::parse("graph.yaml", LAB.to_owned()).unwrap();
-        let defaults = Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into() };
+        let defaults = Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into(), secrets: None, owner: None };
         let compiled = loaded.compile(&state, &defaults).unwrap_or_else(|e| panic!("{e}"));
         let state = run(&state, &compiled.ops, Some(&loaded.origin()));
         let back = state.link_from_to(&vnet("spoke2"), &vnet("spoke1")).expect("spoke2 links back").id().clone();

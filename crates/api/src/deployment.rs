@@ -145,7 +145,12 @@ fn run(app: &App, req: &Request, group: &ResourceId, name: &str) -> Result<(Valu
     let subscription = group.subscription_id().unwrap_or_default().to_owned();
     let created = !app.deployments.lock().contains_key(&deployment_id(group, name).to_lowercase());
 
-    let request = LabRequest { api_version: req.api_version(), origin: Some("api:deployment"), immediate: false };
+    let request = LabRequest {
+        caller: req.caller(),
+        api_version: req.api_version(),
+        origin: Some("api:deployment"),
+        immediate: false,
+    };
     let result = app.lab.execute_then(
         &request,
         |state| {

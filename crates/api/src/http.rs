@@ -19,6 +19,8 @@ pub struct Request {
     /// `https://host:port` as the client addressed the server: long-running operation and paging
     /// URLs are built on it.
     pub base: String,
+    /// The principal the request acts as, once its token is checked.
+    pub caller: std::cell::OnceCell<vnetlab_engine::authorization::Caller>,
 }
 
 impl Request {
@@ -51,12 +53,26 @@ impl Request {
             .to_owned();
         let host = if host.chars().all(|c| c.is_ascii_graphic() && c != '/') { host } else { "localhost".to_owned() };
         let path = format!("/{}", raw_path.split('/').filter(|s| !s.is_empty()).collect::<Vec<_>>().join("/"));
-        Ok(Request { method, path, segments, query, headers, body, base: format!("https://{host}") })
+        Ok(Request {
+            method,
+            path,
+            segments,
+            query,
+            headers,
+            body,
+            base: format!("https://{host}"),
+            caller: std::cell::OnceCell::new(),
+        })
     }
 
     /// A query parameter, its name compared case-insensitively.
     pub fn query(&self, name: &str) -> Option<&str> {
         self.query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The principal the request acts as (ARM requests, once admitted).
+    pub fn caller(&self) -> Option<&vnetlab_engine::authorization::Caller> {
+        self.caller.get()
     }
 
     pub fn api_version(&self) -> Option<&str> {

@@ -2,24 +2,19 @@
 //! tokens (managed identity, the instance-metadata service, and a service-principal login through
 //! an OpenID Connect authority), and the tenants and subscriptions it may use.
 //!
-//! Tokens are JWT-shaped, as az reads `tid` from them; their signature is not checked by clients
-//! and carries nothing. Who may do what comes with identities and roles, not here.
+//! Tokens are issued for the lab's principals only, in a tenant they belong to, and signed by the
+//! lab (`auth`); service principals and users prove themselves with their secret.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
-use vnetlab_model::{Kind, View};
+use vnetlab_control::{DEFAULT_PRINCIPAL_OBJECT_ID, DEFAULT_TENANT_ID};
+use vnetlab_model::{Kind, Principal, ResourceId, State, View, ViewExt};
 
+use crate::auth::{TOKEN_SECONDS, issue, seconds_now};
 use crate::http::{Reply, Request, percent_decode};
 use crate::{App, errors};
 
 /// The audience az asks tokens for (the cloud's `activeDirectoryResourceId`).
 const MANAGEMENT_AUDIENCE: &str = "https://management.core.windows.net/";
-/// The principal behind managed-identity tokens.
-const MANAGED_IDENTITY_OBJECT_ID: &str = "0000bbbb-0000-0000-0000-000000000001";
-const MANAGED_IDENTITY_CLIENT_ID: &str = "0000bbbb-0000-0000-0000-000000000002";
-/// How long a token lasts.
-const TOKEN_SECONDS: u64 = 24 * 3600;
 
 /// The cloud as `az cloud register` and `ARM_CLOUD_METADATA_URL` read it. Every endpoint is this
 /// server, so nothing a client derives from it leaves the machine. Newer api-versions get one
@@ -73,31 +68,6 @@ pub fn metadata_endpoints(req: &Request) -> Reply {
     Reply::ok(if array { Value::Array(vec![cloud]) } else { cloud })
 }
 
-fn seconds_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
-}
-
-/// A JWT-shaped access token for `object_id` in `tenant_id`.
-fn token(tenant_id: &str, object_id: &str, app_id: &str, audience: &str) -> String {
-    let now = seconds_now();
-    let header = json!({"typ": "JWT", "alg": "RS256", "kid": "vnetlab"});
-    let claims = json!({
-        "aud": audience,
-        "iss": format!("https://sts.windows.net/{tenant_id}/"),
-        "iat": now,
-        "nbf": now,
-        "exp": now + TOKEN_SECONDS,
-        "tid": tenant_id,
-        "oid": object_id,
-        "sub": object_id,
-        "appid": app_id,
-        "idtyp": "app",
-        "ver": "1.0"
-    });
-    let part = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
-    format!("{}.{}.{}", part(&header), part(&claims), URL_SAFE_NO_PAD.encode("vnetlab: unsigned"))
-}
-
 /// The audience a token is asked for: `resource=` (v1) or the scope without `/.default` (v2).
 fn audience(resource: Option<&str>, scope: Option<&str>) -> String {
     if let Some(r) = resource.filter(|r| !r.is_empty()) {
@@ -109,22 +79,51 @@ fn audience(resource: Option<&str>, scope: Option<&str>) -> String {
     MANAGEMENT_AUDIENCE.to_owned()
 }
 
+fn principals(state: &State) -> impl Iterator<Item = &Principal> {
+    state.all_of(Kind::Principal).into_iter().filter_map(|p| p.resource.as_principal())
+}
+
 /// The App Service managed-identity protocol (`IDENTITY_ENDPOINT`), or with `imds` the VM
-/// instance-metadata one.
+/// instance-metadata one. The identity is the lab's default principal, or the one `client_id`,
+/// `object_id` or `principal_id` names (a user-assigned identity, `az login --identity
+/// --client-id`). [gap] Any principal of the lab can be used as a managed identity.
 pub fn managed_identity_token(app: &App, req: &Request, imds: bool) -> Reply {
     if req.method != axum::http::Method::GET {
         return errors::method_not_allowed(req.method.as_str()).into();
     }
     let resource = audience(req.query("resource"), None);
-    let access_token = token(&app.options.tenant_id, MANAGED_IDENTITY_OBJECT_ID, MANAGED_IDENTITY_CLIENT_ID, &resource);
+    let wanted =
+        ["client_id", "object_id", "principal_id"].iter().find_map(|k| req.query(k).map(|v| (*k, v.to_owned())));
+    let found = app.lab.read(|s| match &wanted {
+        None => ResourceId::directory(DEFAULT_TENANT_ID, Kind::Principal, DEFAULT_PRINCIPAL_OBJECT_ID)
+            .ok()
+            .and_then(|id| s.resource(&id))
+            .and_then(|r| r.as_principal())
+            .cloned(),
+        Some((key, value)) => principals(s)
+            .find(|p| {
+                let by = if *key == "client_id" { p.app_id.as_deref() } else { Some(p.object_id.as_str()) };
+                by.is_some_and(|v| v.eq_ignore_ascii_case(value))
+            })
+            .cloned(),
+    });
+    let principal = match found {
+        Ok(Some(p)) => p,
+        Ok(None) => {
+            return Reply::json(400, json!({"error": "invalid_request", "error_description": "Identity not found"}));
+        }
+        Err(e) => return errors::internal(&e.to_string()).into(),
+    };
+    let access_token = issue(app, &principal, principal.home_tenant(), &resource);
     let now = seconds_now();
     let expires_on = (now + TOKEN_SECONDS).to_string();
+    let client_id = principal.app_id.clone().unwrap_or_else(|| principal.object_id.clone());
     let mut body = json!({
         "access_token": access_token,
         "expires_on": expires_on,
         "resource": resource,
         "token_type": "Bearer",
-        "client_id": MANAGED_IDENTITY_CLIENT_ID
+        "client_id": client_id
     });
     if imds && let Some(map) = body.as_object_mut() {
         map.insert("expires_in".into(), json!(TOKEN_SECONDS.to_string()));
@@ -185,21 +184,86 @@ pub fn aad_token(app: &App, req: &Request, authority: &str, v2: bool) -> Reply {
             }),
         );
     };
-    let tenant = if authority.eq_ignore_ascii_case("adfs")
+    let any_tenant = authority.eq_ignore_ascii_case("adfs")
         || authority.eq_ignore_ascii_case("common")
-        || authority.eq_ignore_ascii_case("organizations")
-    {
-        app.options.tenant_id.clone()
-    } else {
-        authority.to_owned()
-    };
+        || authority.eq_ignore_ascii_case("organizations");
     let audience = audience(field("resource"), field("scope"));
-    let object_id = if uuid::Uuid::parse_str(client_id).is_ok() {
-        client_id.to_owned()
+    let password_grant = field("grant_type").is_some_and(|g| g.eq_ignore_ascii_case("password"));
+    let (name, secret) = if password_grant {
+        (field("username").unwrap_or_default(), field("password"))
     } else {
-        MANAGED_IDENTITY_OBJECT_ID.to_owned()
+        (client_id, field("client_secret"))
     };
-    let access_token = token(&tenant, &object_id, client_id, &audience);
+    let found = app.lab.read(|s| {
+        let tenant_known = any_tenant
+            || s.all_of(Kind::Tenant).iter().filter_map(|t| t.resource.as_tenant()).any(|t| {
+                t.tenant_id.eq_ignore_ascii_case(authority) || t.default_domain.eq_ignore_ascii_case(authority)
+            });
+        let tenant_id = s
+            .all_of(Kind::Tenant)
+            .iter()
+            .filter_map(|t| t.resource.as_tenant())
+            .find(|t| t.tenant_id.eq_ignore_ascii_case(authority) || t.default_domain.eq_ignore_ascii_case(authority))
+            .map(|t| t.tenant_id.clone());
+        let principal = principals(s)
+            .find(|p| {
+                let by = if password_grant { p.user_principal_name.as_deref() } else { p.app_id.as_deref() };
+                by.is_some_and(|v| v.eq_ignore_ascii_case(name))
+            })
+            .cloned();
+        (tenant_known, tenant_id, principal)
+    });
+    let (tenant_known, tenant_id, principal) = match found {
+        Ok(found) => found,
+        Err(e) => return errors::internal(&e.to_string()).into(),
+    };
+    if !tenant_known {
+        return aad_error(
+            400,
+            "invalid_request",
+            90002,
+            &format!(
+                "AADSTS90002: Tenant '{authority}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
+        );
+    }
+    let tenant = tenant_id.clone().unwrap_or_default();
+    let Some(principal) = principal.filter(|p| any_tenant || p.is_member_of(&tenant)) else {
+        return aad_error(
+            400,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "AADSTS700016: Application with identifier '{name}' was not found in the directory '{authority}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
+        );
+    };
+    let proven = match (&principal.secret_digest, secret) {
+        (Some(digest), Some(secret)) => vnetlab_control::tokens::secret_matches(digest, secret),
+        _ => false,
+    };
+    if !proven {
+        let (status, code, number, description) = if password_grant {
+            (
+                400,
+                "invalid_grant",
+                50126,
+                "AADSTS50126: Error validating credentials due to invalid username or password.".to_owned(),
+            )
+        } else {
+            (
+                401,
+                "invalid_client",
+                7000215,
+                format!(
+                    "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{name}'."
+                ),
+            )
+        };
+        return aad_error(status, code, number, &description);
+    }
+    let tenant = if any_tenant { principal.home_tenant().to_owned() } else { tenant };
+    let access_token = issue(app, &principal, &tenant, &audience);
     let seconds = TOKEN_SECONDS - 1;
     if v2 {
         Reply::ok(
@@ -236,11 +300,36 @@ fn subscription_body(s: &vnetlab_model::Subscription) -> Value {
     })
 }
 
-pub fn subscriptions(app: &App) -> Reply {
+/// Entra ID's error answer from a token endpoint.
+fn aad_error(status: u16, error: &str, number: u32, description: &str) -> Reply {
+    let now = vnetlab_model::time::Utc::from_system(std::time::SystemTime::now());
+    let trace = uuid::Uuid::new_v4();
+    Reply::json(
+        status,
+        json!({
+            "error": error,
+            "error_description": format!("{description}\r\nTrace ID: {trace}\r\nCorrelation ID: {trace}\r\nTimestamp: {}", now.rfc3339()),
+            "error_codes": [number],
+            "timestamp": now.rfc3339(),
+            "trace_id": trace.to_string(),
+            "correlation_id": trace.to_string()
+        }),
+    )
+}
+
+/// The subscriptions the caller's token reaches: those of its tenant where it holds a role.
+pub fn subscriptions(app: &App, req: &Request) -> Reply {
+    let caller = req.caller();
     match app.lab.read(|s| {
         s.all_of(Kind::Subscription)
             .iter()
             .filter_map(|x| x.resource.as_subscription())
+            .filter(|x| {
+                caller.is_none_or(|c| {
+                    x.tenant_id.eq_ignore_ascii_case(&c.tenant_id)
+                        && s.authorizer().has_any_near(&c.object_id, x.id.as_str())
+                })
+            })
             .map(subscription_body)
             .collect::<Vec<_>>()
     }) {
@@ -255,6 +344,11 @@ pub fn subscription(app: &App, subscription_id: &str) -> Reply {
         Ok(None) => subscription_missing(subscription_id).into(),
         Err(e) => errors::internal(&e.to_string()).into(),
     }
+}
+
+/// Whether the lab has the tenant `tenant_id`.
+pub fn tenant_exists(state: &State, tenant_id: &str) -> bool {
+    ResourceId::tenant(tenant_id).is_ok_and(|id| state.exists(&id))
 }
 
 /// The subscription with this id, compared without case.
@@ -278,11 +372,19 @@ pub fn subscription_missing(subscription_id: &str) -> vnetlab_model::AzureError 
     }
 }
 
-pub fn tenants(app: &App) -> Reply {
+/// The tenants the caller belongs to.
+pub fn tenants(app: &App, req: &Request) -> Reply {
+    let caller = req.caller();
     let listed = app.lab.read(|s| {
+        let member = |tenant: &str| {
+            caller.is_none_or(|c| {
+                principals(s).any(|p| p.object_id.eq_ignore_ascii_case(&c.object_id) && p.is_member_of(tenant))
+            })
+        };
         s.all_of(Kind::Tenant)
             .iter()
             .filter_map(|x| x.resource.as_tenant())
+            .filter(|t| member(&t.tenant_id))
             .map(|t| {
                 json!({
                     "id": t.id,

@@ -4,15 +4,18 @@
 //! CLI; no rule lives in a handler.
 
 mod arm;
+mod auth;
 mod body;
 mod deployment;
 pub mod errors;
+mod graph;
 pub mod http;
 mod identity;
 mod lro;
 mod openapi;
 mod paging;
 mod resources;
+mod roles;
 pub mod route;
 mod template;
 pub mod tls;
@@ -25,11 +28,13 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use vnetlab_analysis::azure::measured::Prober;
-use vnetlab_control::{Committer, DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, Lab};
+use vnetlab_control::tokens::SigningKey;
+use vnetlab_control::{Committer, DEFAULT_PRINCIPAL_OBJECT_ID, DEFAULT_SUBSCRIPTION_ID, DEFAULT_TENANT_ID, Lab};
 use vnetlab_model::AzureError;
 use vnetlab_store::SqliteStore;
 
 pub use http::{Reply, Request};
+pub use identity::tenant_exists;
 pub use lro::LroMode;
 use route::Route;
 
@@ -52,6 +57,9 @@ pub struct Options {
     /// installs (`vnetlab_dataplane::live::Live`); the API stays buildable and testable without
     /// it, and tests can install a prober of their own.
     pub prober: Option<Arc<dyn Prober>>,
+    /// Signs the tokens the server issues and checks the ones it is sent (the lab's key,
+    /// `vnetlab_control::tokens::SigningKey::load_or_create`, so tokens outlive a restart).
+    pub signing_key: Arc<SigningKey>,
 }
 
 impl Default for Options {
@@ -63,6 +71,7 @@ impl Default for Options {
             tenant_id: DEFAULT_TENANT_ID.to_owned(),
             subscription_id: DEFAULT_SUBSCRIPTION_ID.to_owned(),
             prober: None,
+            signing_key: Arc::new(SigningKey::generate()),
         }
     }
 }
@@ -129,7 +138,31 @@ impl App {
         if axum::http::uri::PathAndQuery::try_from(target.as_str()).is_err() {
             return errors::invalid_request_content("the request line is not a valid path").into();
         }
-        self.answer(method, &target, HeaderMap::new(), body, "127.0.0.1")
+        // The fuzzer's requests act as the lab's default principal.
+        let mut headers = HeaderMap::new();
+        if let Some(token) = self.default_token()
+            && let Ok(value) = HeaderValue::try_from(format!("Bearer {token}"))
+        {
+            headers.insert(axum::http::header::AUTHORIZATION, value);
+        }
+        self.answer(method, &target, headers, body, "127.0.0.1")
+    }
+
+    /// A management token for the lab's default principal, signed by this server.
+    pub fn default_token(&self) -> Option<String> {
+        let principal = self
+            .lab
+            .read(|s| {
+                let id = vnetlab_model::ResourceId::directory(
+                    DEFAULT_TENANT_ID,
+                    vnetlab_model::Kind::Principal,
+                    DEFAULT_PRINCIPAL_OBJECT_ID,
+                )
+                .ok()?;
+                vnetlab_model::ViewExt::resource(s, &id).and_then(|r| r.as_principal()).cloned()
+            })
+            .ok()??;
+        Some(auth::issue(self, &principal, DEFAULT_TENANT_ID, "https://management.core.windows.net/"))
     }
 
     /// Answers one request. Never panics on what a client sends; every failure is ARM's envelope.
@@ -147,16 +180,23 @@ impl App {
             Route::OpenIdConfiguration { authority } => return identity::openid_configuration(req, &authority),
             Route::AadToken { authority, v2 } => return identity::aad_token(self, req, &authority, v2),
             Route::OpenApi => return openapi::document(self, req),
+            Route::Graph { path } => return graph::answer(self, req, &path),
             Route::NotFound => return errors::path_not_found(&req.path).into(),
             _ => {}
         }
         if req.api_version().is_none() {
             return errors::missing_api_version().into();
         }
+        match auth::admit(self, req, &route) {
+            Ok(caller) => {
+                let _ = req.caller.set(caller);
+            }
+            Err(reply) => return reply,
+        }
         match route {
             Route::Refused(e) => e.into(),
-            Route::Tenants => only(req, &[Method::GET], || identity::tenants(self)),
-            Route::Subscriptions => only(req, &[Method::GET], || identity::subscriptions(self)),
+            Route::Tenants => only(req, &[Method::GET], || identity::tenants(self, req)),
+            Route::Subscriptions => only(req, &[Method::GET], || identity::subscriptions(self, req)),
             Route::Subscription { subscription } => {
                 only(req, &[Method::GET], || identity::subscription(self, &subscription))
             }
@@ -184,6 +224,8 @@ impl App {
                 only(req, &[Method::GET], || resources::part(self, req, &resource, part, name.as_deref()))
             }
             Route::Action { resource, action } => resources::action(self, req, &resource, action),
+            Route::RoleAssignments { scope, name } => roles::assignments(self, req, &scope, name.as_deref()),
+            Route::RoleDefinitions { scope, name } => roles::definitions(self, req, &scope, name.as_deref()),
             Route::Deployment { group, name, operations, status } => {
                 deployment::deployment(self, req, &group, name.as_deref(), operations, status)
             }
@@ -193,6 +235,7 @@ impl App {
             | Route::OpenIdConfiguration { .. }
             | Route::AadToken { .. }
             | Route::OpenApi
+            | Route::Graph { .. }
             | Route::NotFound => errors::path_not_found(&req.path).into(),
         }
     }

@@ -189,7 +189,7 @@ fn body_schema(kind: Kind) -> Value {
             ),
         ])),
         Kind::NetworkWatcher => tracked(json!({"type": "object"})),
-        Kind::Tenant | Kind::Subscription => json!({"type": "object"}),
+        Kind::Tenant | Kind::Subscription | Kind::Principal | Kind::RoleAssignment => json!({"type": "object"}),
     }
 }
 

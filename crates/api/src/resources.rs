@@ -150,8 +150,12 @@ fn write(
     immediate: bool,
     plan: impl FnOnce(&State) -> Result<Vec<Operation>, AzureError> + Send + 'static,
 ) -> Result<Written, Reply> {
-    let request =
-        OwnedRequest { api_version: req.api_version().map(str::to_owned), origin: Some(ORIGIN.to_owned()), immediate };
+    let request = OwnedRequest {
+        caller: req.caller().cloned(),
+        api_version: req.api_version().map(str::to_owned),
+        origin: Some(ORIGIN.to_owned()),
+        immediate,
+    };
     let id = id.clone();
     let result = app.committer.execute_then(
         request,
@@ -358,15 +362,26 @@ pub fn group(app: &App, req: &Request, id: &ResourceId) -> Reply {
     }
 }
 
-/// Rendered resources for a list, or the error for a scope that is not there.
-fn list(app: &App, req: &Request, select: impl FnOnce(&State) -> Result<Vec<ResourceId>, AzureError>) -> Reply {
+/// Rendered resources for a list, or the error for a scope that is not there. The list shows
+/// what the caller may read; one that would show nothing at a scope the caller may not read is
+/// refused.
+fn list(
+    app: &App,
+    req: &Request,
+    scope: &ResourceId,
+    kind: Kind,
+    select: impl FnOnce(&State) -> Result<Vec<ResourceId>, AzureError>,
+) -> Reply {
     let items = app.lab.read(|s| {
-        select(s).map(|ids| {
+        let items = select(s).map(|ids| {
             ids.iter()
+                .filter(|id| crate::auth::may_read(s, req, id))
                 .filter_map(|id| s.get(id))
                 .map(|stored| (stored.id().key().to_owned(), render(s, stored)))
                 .collect::<Vec<_>>()
-        })
+        })?;
+        crate::auth::check_list_scope(s, req, scope, kind, items.len())?;
+        Ok::<_, AzureError>(items)
     });
     match items {
         Ok(Ok(items)) => paging::page(req, items, app.options.page_size),
@@ -379,8 +394,17 @@ fn ids_of(state: &State, kind: Kind, within: impl Fn(&ResourceId) -> bool) -> Ve
     state.all_of(kind).iter().map(|s| s.id()).filter(|id| within(id)).cloned().collect()
 }
 
+/// The subscription id as a resource id, for a list's scope.
+fn subscription_scope(subscription: &str) -> Result<ResourceId, Reply> {
+    ResourceId::subscription(subscription).map_err(|_| subscription_missing(subscription).into())
+}
+
 pub fn list_groups(app: &App, req: &Request, subscription: &str) -> Reply {
-    list(app, req, |s| {
+    let scope = match subscription_scope(subscription) {
+        Ok(s) => s,
+        Err(reply) => return reply,
+    };
+    list(app, req, &scope, Kind::ResourceGroup, |s| {
         require_subscription(s, subscription)?;
         Ok(ids_of(s, Kind::ResourceGroup, |id| {
             id.subscription_id().is_some_and(|x| x.eq_ignore_ascii_case(subscription))
@@ -389,14 +413,18 @@ pub fn list_groups(app: &App, req: &Request, subscription: &str) -> Reply {
 }
 
 pub fn list_in_subscription(app: &App, req: &Request, subscription: &str, kind: Kind) -> Reply {
-    list(app, req, |s| {
+    let scope = match subscription_scope(subscription) {
+        Ok(s) => s,
+        Err(reply) => return reply,
+    };
+    list(app, req, &scope, kind, |s| {
         require_subscription(s, subscription)?;
         Ok(ids_of(s, kind, |id| id.subscription_id().is_some_and(|x| x.eq_ignore_ascii_case(subscription))))
     })
 }
 
 pub fn list_in_group(app: &App, req: &Request, group: &ResourceId, kind: Kind) -> Reply {
-    list(app, req, |s| {
+    list(app, req, group, kind, |s| {
         if !s.exists(group) {
             return Err(missing(s, group));
         }
@@ -405,7 +433,7 @@ pub fn list_in_group(app: &App, req: &Request, group: &ResourceId, kind: Kind) -
 }
 
 pub fn list_children(app: &App, req: &Request, parent: &ResourceId, kind: Kind) -> Reply {
-    list(app, req, |s| {
+    list(app, req, parent, kind, |s| {
         if !s.exists(parent) {
             return Err(missing(s, parent));
         }
@@ -468,7 +496,7 @@ pub fn action(app: &App, req: &Request, resource: &ResourceId, action: Action) -
         Action::IpFlowVerify => crate::watcher::ip_flow_verify(app, req, resource, missing),
         Action::ConnectivityCheck => crate::watcher::connectivity_check(app, req, resource, missing),
         Action::Usages => usages(app, resource),
-        Action::GatewayConnections => list(app, req, |s| {
+        Action::GatewayConnections => list(app, req, resource, Kind::Connection, |s| {
             if !s.exists(resource) {
                 return Err(missing(s, resource));
             }

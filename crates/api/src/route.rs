@@ -63,6 +63,10 @@ pub enum Route {
     },
     /// The OpenAPI document of this server.
     OpenApi,
+    /// `/v1.0/...`: the Microsoft Graph calls az makes about principals.
+    Graph {
+        path: Vec<String>,
+    },
     Tenants,
     Subscriptions,
     Subscription {
@@ -119,6 +123,17 @@ pub enum Route {
         operations: bool,
         status: bool,
     },
+    /// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]`; `scope` is `""` at
+    /// the root.
+    RoleAssignments {
+        scope: String,
+        name: Option<String>,
+    },
+    /// `{scope}/providers/Microsoft.Authorization/roleDefinitions[/{name}]`.
+    RoleDefinitions {
+        scope: String,
+        name: Option<String>,
+    },
     /// A path ARM would refuse with this error (an unknown type or namespace).
     Refused(AzureError),
     NotFound,
@@ -131,11 +146,17 @@ fn eq(a: &str, b: &str) -> bool {
 /// Routes decoded path segments.
 pub fn route(segments: &[String], api_version: Option<&str>) -> Route {
     let s: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if let Some(route) = authorization_route(&s) {
+        return route;
+    }
     match s.as_slice() {
         [m, e] if eq(m, "metadata") && eq(e, "endpoints") => Route::MetadataEndpoints,
         [m, i, o, t] if eq(m, "metadata") && eq(i, "identity") && eq(o, "oauth2") && eq(t, "token") => Route::ImdsToken,
         [m, t] if eq(m, "msi") && eq(t, "token") => Route::ManagedIdentityToken,
         [o] if eq(o, "openapi.json") => Route::OpenApi,
+        [v, path @ ..] if eq(v, "v1.0") && !path.is_empty() => {
+            Route::Graph { path: path.iter().map(|p| (*p).to_owned()).collect() }
+        }
         [t] if eq(t, "tenants") => Route::Tenants,
         [a, v, w, o] if eq(v, "v2.0") && eq(w, ".well-known") && eq(o, "openid-configuration") => {
             Route::OpenIdConfiguration { authority: (*a).to_owned() }
@@ -149,6 +170,24 @@ pub fn route(segments: &[String], api_version: Option<&str>) -> Route {
         [a, o, t] if eq(o, "oauth2") && eq(t, "token") => Route::AadToken { authority: (*a).to_owned(), v2: false },
         [first, rest @ ..] if eq(first, "subscriptions") => subscription_route(rest, api_version),
         _ => Route::NotFound,
+    }
+}
+
+/// Microsoft.Authorization's collections, under whatever scope precedes them.
+fn authorization_route(s: &[&str]) -> Option<Route> {
+    let at = s.windows(2).rposition(|w| eq(w[0], "providers") && eq(w[1], "Microsoft.Authorization"))?;
+    let scope = if at == 0 { String::new() } else { format!("/{}", s[..at].join("/")) };
+    let (collection, name) = match &s[at + 2..] {
+        [c] => (*c, None),
+        [c, n] => (*c, Some((*n).to_owned())),
+        _ => return None,
+    };
+    if eq(collection, "roleAssignments") {
+        Some(Route::RoleAssignments { scope, name })
+    } else if eq(collection, "roleDefinitions") {
+        Some(Route::RoleDefinitions { scope, name })
+    } else {
+        None
     }
 }
 

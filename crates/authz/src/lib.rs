@@ -135,38 +135,92 @@ pub struct RoleAssignment {
 }
 
 /// Decisions over a set of roles and assignments, indexed by principal and scope so that a
-/// request costs the assignments of its principal on its scope's ancestors only.
+/// request costs the assignments of its principal on its scope's ancestors only. Assignments come
+/// and go one at a time, as the lab's state changes.
 #[derive(Debug, Clone, Default)]
 pub struct Authorizer {
     roles: HashMap<String, RoleDefinition>,
-    /// principal (lower case) → scope (lower case, no trailing `/`) → role ids.
-    by_principal: HashMap<String, HashMap<String, Vec<String>>>,
+    /// principal (lower case) → scope (lower case, no trailing `/`) → (assignment id, role id),
+    /// both lower case.
+    by_principal: HashMap<String, HashMap<String, Vec<(String, String)>>>,
+}
+
+fn scope_key(scope: &str) -> String {
+    scope.trim_end_matches('/').to_ascii_lowercase()
 }
 
 impl Authorizer {
     pub fn new(roles: Vec<RoleDefinition>, assignments: &[RoleAssignment]) -> Authorizer {
         let roles = roles.into_iter().map(|r| (r.id.to_ascii_lowercase(), r)).collect();
-        let mut by_principal: HashMap<String, HashMap<String, Vec<String>>> = HashMap::new();
+        let mut authorizer = Authorizer { roles, by_principal: HashMap::new() };
         for a in assignments {
-            let scope = a.scope.trim_end_matches('/').to_ascii_lowercase();
-            by_principal
-                .entry(a.principal_id.to_ascii_lowercase())
-                .or_default()
-                .entry(scope)
-                .or_default()
-                .push(a.role_definition_id.to_ascii_lowercase());
+            authorizer.insert(a);
         }
-        Authorizer { roles, by_principal }
+        authorizer
+    }
+
+    /// Adds an assignment (one with the same id is replaced).
+    pub fn insert(&mut self, a: &RoleAssignment) {
+        let id = a.id.to_ascii_lowercase();
+        let at = self
+            .by_principal
+            .entry(a.principal_id.to_ascii_lowercase())
+            .or_default()
+            .entry(scope_key(&a.scope))
+            .or_default();
+        at.retain(|(other, _)| *other != id);
+        at.push((id, a.role_definition_id.to_ascii_lowercase()));
+    }
+
+    /// Removes an assignment, as it was inserted.
+    pub fn remove(&mut self, a: &RoleAssignment) {
+        let principal = a.principal_id.to_ascii_lowercase();
+        let scope = scope_key(&a.scope);
+        let id = a.id.to_ascii_lowercase();
+        let Some(scopes) = self.by_principal.get_mut(&principal) else {
+            return;
+        };
+        if let Some(at) = scopes.get_mut(&scope) {
+            at.retain(|(other, _)| *other != id);
+            if at.is_empty() {
+                scopes.remove(&scope);
+            }
+        }
+        if scopes.is_empty() {
+            self.by_principal.remove(&principal);
+        }
+    }
+
+    /// The role with this GUID.
+    pub fn role(&self, id: &str) -> Option<&RoleDefinition> {
+        self.roles.get(&id.to_ascii_lowercase())
+    }
+
+    /// Every role, by name.
+    pub fn roles(&self) -> Vec<&RoleDefinition> {
+        let mut roles: Vec<&RoleDefinition> = self.roles.values().collect();
+        roles.sort_by(|a, b| a.name.cmp(&b.name));
+        roles
+    }
+
+    /// Whether `principal` has any assignment at `scope`, above it or below it: what lets a
+    /// subscription appear in its list.
+    pub fn has_any_near(&self, principal: &str, scope: &str) -> bool {
+        let Some(scopes) = self.by_principal.get(&principal.to_ascii_lowercase()) else {
+            return false;
+        };
+        let target = scope_key(scope);
+        scopes.keys().any(|s| covers(s, &target) || covers(&target, s))
     }
 
     /// The role that lets `principal` perform `action` at `scope`, if one does.
     pub fn granting(&self, principal: &str, action: &str, scope: &str) -> Option<&RoleDefinition> {
         let scopes = self.by_principal.get(&principal.to_ascii_lowercase())?;
-        let target = scope.trim_end_matches('/').to_ascii_lowercase();
+        let target = scope_key(scope);
         // The scope and each ancestor: cut at every `/`, down to the root.
         let mut ancestors = vec![target.as_str()];
         ancestors.extend(target.char_indices().filter(|(_, c)| *c == '/').map(|(i, _)| &target[..i]));
-        ancestors.into_iter().filter_map(|s| scopes.get(s)).flatten().find_map(|id| {
+        ancestors.into_iter().filter_map(|s| scopes.get(s)).flatten().find_map(|(_, id)| {
             let role = self.roles.get(id)?;
             role.allows(action).then_some(role)
         })
@@ -181,6 +235,28 @@ impl Authorizer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assignments_come_and_go() {
+        let a = RoleAssignment {
+            id: "a1".into(),
+            principal_id: "P".into(),
+            role_definition_id: "acdd72a7-3385-48ef-bd42-f606fba81ae7".into(),
+            scope: "/subscriptions/s/resourceGroups/rg".into(),
+        };
+        let mut authz = Authorizer::new(builtin_roles(), &[]);
+        let read = "Microsoft.Network/virtualNetworks/read";
+        let vnet = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v";
+        assert!(!authz.permits("p", read, vnet));
+        authz.insert(&a);
+        authz.insert(&a);
+        assert!(authz.permits("p", read, vnet));
+        assert!(authz.has_any_near("p", "/subscriptions/s"));
+        assert!(!authz.has_any_near("p", "/subscriptions/t"));
+        authz.remove(&a);
+        assert!(!authz.permits("p", read, vnet), "inserting twice is one assignment");
+        assert!(!authz.has_any_near("p", "/subscriptions/s"));
+    }
 
     #[test]
     fn patterns_match_as_azure_documents_them() {

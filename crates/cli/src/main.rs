@@ -5,6 +5,7 @@ mod dataplane;
 mod graph;
 mod output;
 mod peering;
+mod principal;
 mod reach;
 mod serve;
 mod show;
@@ -34,6 +35,10 @@ struct Cli {
     /// Subscription (name or id) for commands that take a resource group [default: the lab's]
     #[arg(long, global = true)]
     subscription: Option<String>,
+    /// Act as this principal (name, application id, user name or object id) [default: config.yaml's
+    /// defaultPrincipal, else the lab's own principal]
+    #[arg(long = "as", global = true, value_name = "PRINCIPAL")]
+    as_principal: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +94,11 @@ enum Command {
     Vnet {
         #[command(subcommand)]
         command: VnetCommand,
+    },
+    /// Users and service principals, and their roles
+    Principal {
+        #[command(subcommand)]
+        command: principal::PrincipalCommand,
     },
     /// Check the lab's state against the engine's invariants
     Check,
@@ -268,6 +278,8 @@ pub struct Env {
     pub lab: Lab,
     pub format: Format,
     pub subscription: Option<String>,
+    /// The principal commands act as (`up` and `down` act as the lab itself).
+    pub caller: vnetlab_engine::authorization::Caller,
 }
 
 impl Env {
@@ -310,7 +322,10 @@ fn run(cli: Cli) -> Result<()> {
 
     // Commands that only read do not create the lab: a lab not made yet reads as a new one.
     let lab = if cli.command.writes() { Lab::open(&home)? } else { Lab::open_existing(&home)? };
-    let env = Env { home, lab, format: cli.output, subscription: cli.subscription };
+    let config = vnetlab_control::Config::load(&home).map_err(|e| Failure::Other(e.into()))?;
+    principal::apply_config(&lab, &config, &home)?;
+    let caller = principal::caller(&lab, &config, cli.as_principal.as_deref())?;
+    let env = Env { home, lab, format: cli.output, subscription: cli.subscription, caller };
     // A write keeps a data plane that is up in step (`up --dataplane` and `down` see to it
     // themselves).
     let follows = cli.command.writes()
@@ -347,6 +362,7 @@ fn command(env: &Env, command: Command) -> Result<()> {
             VnetCommand::Peering { command } => peering::run(env, command),
         },
         Command::Check => show::check(env),
+        Command::Principal { command } => principal::run(env, command),
         Command::Routes { vm, resource_group } => watcher::routes(env, &vm, resource_group.as_deref()),
         Command::NextHop { vm, destination, source, resource_group } => {
             watcher::next_hop(env, &vm, destination, source, resource_group.as_deref())
@@ -393,6 +409,7 @@ impl Command {
             | Command::Cost { .. }
             | Command::Graph { .. } => false,
             Command::Serve { .. } | Command::Agent => true,
+            Command::Principal { command } => command.writes(),
             Command::Vnet { command } => match command {
                 VnetCommand::List { .. } | VnetCommand::Show { .. } => false,
                 VnetCommand::Peering { command } => command.writes(),

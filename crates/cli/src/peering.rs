@@ -164,7 +164,9 @@ fn link_id(env: &Env, group: &str, vnet_name: &str, name: &str, vnet_must_exist:
 
 fn rendered(env: &Env, id: &ResourceId) -> Result<Value> {
     env.lab
-        .read(|s| s.get(id).map(|stored| render(s, stored)))?
+        .read(|s| {
+            crate::principal::check_read(s, &env.caller, id).map(|()| s.get(id).map(|stored| render(s, stored)))
+        })??
         .ok_or_else(|| Failure::Azure(vnetlab_engine::errors::not_found(id)))
 }
 
@@ -220,7 +222,8 @@ fn set_property(spec: &mut PeeringSpec, assignment: &str) -> anyhow::Result<()> 
 /// Puts the link with the spec `spec` makes from the current state, in the same transaction: a
 /// concurrent change to another property of the link is kept, not overwritten.
 fn put(env: &Env, id: &ResourceId, sync: bool, spec: impl FnOnce(&State) -> Result<PeeringSpec>) -> Result<()> {
-    env.lab.execute_planned(&Request::default(), |state| {
+    let request = Request { caller: Some(&env.caller), ..Request::default() };
+    env.lab.execute_planned(&request, |state| {
         let op = Operation::PeeringPut { id: id.clone(), spec: spec(state)?, sync_remote_address_space: sync };
         Ok((vec![op], ()))
     })?;
@@ -233,8 +236,10 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             require_vnet(env, &resource_group, &vnet)?;
             let bodies: Vec<Value> = env.lab.read(|s| {
-                s.children_of(&vnet, Kind::VirtualNetworkPeering).into_iter().map(|p| render(s, p)).collect()
-            })?;
+                crate::principal::check_read(s, &env.caller, &vnet).map(|()| {
+                    s.children_of(&vnet, Kind::VirtualNetworkPeering).into_iter().map(|p| render(s, p)).collect()
+                })
+            })??;
             output::print(env.format, &Value::Array(bodies.clone()), || output::default_table(&bodies))?;
             Ok(())
         }
@@ -267,7 +272,8 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
         }
         PeeringCommand::Delete { resource_group, vnet_name, name } => {
             let id = link_id(env, &resource_group, &vnet_name, &name, false)?;
-            env.lab.execute(&Operation::PeeringDelete { id })?;
+            let request = Request { caller: Some(&env.caller), ..Request::default() };
+            env.lab.execute_with(&[Operation::PeeringDelete { id }], &request)?;
             Ok(())
         }
         PeeringCommand::Sync { resource_group, vnet_name, name } => {

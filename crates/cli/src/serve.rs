@@ -68,6 +68,8 @@ pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize, datapl
             settings.provisioning = Provisioning::Deferred;
         }
     })?;
+    let config = vnetlab_control::Config::load(home).map_err(|e| Failure::Other(e.into()))?;
+    crate::principal::apply_config(&lab, &config, home)?;
     let certificate = tls::TlsFiles::in_home(home)
         .load_or_create(&tls::names_for(listen.ip()))
         .map_err(|e| Failure::Other(e.into()))?;
@@ -82,6 +84,9 @@ pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize, datapl
         // Real probes for the connectivity check whenever the data plane is up for this lab (it
         // may be brought up or down while the server runs).
         prober: Some(Arc::new(crate::dataplane::LabProber::new(home))),
+        signing_key: Arc::new(
+            vnetlab_control::tokens::SigningKey::load_or_create(home).map_err(|e| Failure::Other(e.into()))?,
+        ),
         ..Options::default()
     };
     if dataplane {

@@ -5,6 +5,8 @@ use vnetlab_model::arm::render;
 use vnetlab_model::{Kind, State, View, ViewExt};
 
 use crate::output;
+use vnetlab_engine::authorization::Caller;
+
 use crate::{Env, Failure, Result};
 
 /// Headings of `vnetlab show` without a type.
@@ -12,6 +14,8 @@ fn heading(kind: Kind) -> &'static str {
     match kind {
         Kind::Tenant => "Tenants",
         Kind::Subscription => "Subscriptions",
+        Kind::Principal => "Principals",
+        Kind::RoleAssignment => "Role assignments",
         Kind::ResourceGroup => "Resource groups",
         Kind::NetworkSecurityGroup => "Network security groups",
         Kind::SecurityRule => "Security rules",
@@ -43,11 +47,12 @@ pub fn table_for(kind: Kind, bodies: &[Value]) -> String {
     }
 }
 
-/// ARM bodies of the resources of `kind`, optionally in one resource group.
-fn bodies(state: &State, kind: Kind, subscription: Option<&str>, group: Option<&str>) -> Vec<Value> {
+/// ARM bodies of the resources of `kind` the caller may read, optionally in one resource group.
+fn bodies(state: &State, caller: &Caller, kind: Kind, subscription: Option<&str>, group: Option<&str>) -> Vec<Value> {
     state
         .all_of(kind)
         .into_iter()
+        .filter(|s| crate::principal::may_read(state, caller, s))
         .filter(|s| {
             subscription.is_none_or(|sub| s.id().subscription_id().is_some_and(|x| x.eq_ignore_ascii_case(sub)))
         })
@@ -77,9 +82,9 @@ pub fn show(env: &Env, kind: Option<&str>, group: Option<&str>) -> Result<()> {
             return Err(vnetlab_engine::errors::resource_group_not_found(name).into());
         }
     }
-    let sections: Vec<(Kind, Vec<Value>)> = env
-        .lab
-        .read(|state| kinds.iter().map(|k| (*k, bodies(state, *k, subscription.as_deref(), group))).collect())?;
+    let sections: Vec<(Kind, Vec<Value>)> = env.lab.read(|state| {
+        kinds.iter().map(|k| (*k, bodies(state, &env.caller, *k, subscription.as_deref(), group))).collect()
+    })?;
     let all: Vec<Value> = sections.iter().flat_map(|(_, b)| b.iter().cloned()).collect();
     output::print(env.format, &Value::Array(all), || match kind {
         Some(_) => sections.first().map(|(k, b)| table_for(*k, b)).unwrap_or_default(),
@@ -103,7 +108,9 @@ pub fn vnet_show(env: &Env, group: &str, name: &str) -> Result<()> {
     let rg = env.group(group)?;
     let id =
         rg.top_level(Kind::VirtualNetwork, name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(name))?;
-    let body = env.lab.read(|state| state.get(&id).map(|s| render(state, s)))?;
+    let body = env.lab.read(|state| {
+        crate::principal::check_read(state, &env.caller, &id).map(|()| state.get(&id).map(|s| render(state, s)))
+    })??;
     let body = match body {
         Some(b) => b,
         None if env.lab.read(|s| s.get(&rg).is_none())? => {

@@ -10,14 +10,25 @@ use vnetlab_topology::{Action, Compiled, Defaults, Loaded, TopologyError, diff, 
 
 use crate::{Env, Failure, Result};
 
-fn defaults() -> Defaults {
-    Defaults { tenant_id: DEFAULT_TENANT_ID.to_owned(), subscription_id: DEFAULT_SUBSCRIPTION_ID.to_owned() }
+pub fn defaults() -> Defaults {
+    Defaults {
+        tenant_id: DEFAULT_TENANT_ID.to_owned(),
+        subscription_id: DEFAULT_SUBSCRIPTION_ID.to_owned(),
+        secrets: Some(vnetlab_topology::Secrets {
+            digest: vnetlab_control::tokens::secret_digest,
+            matches: vnetlab_control::tokens::secret_matches,
+        }),
+        owner: Some(vnetlab_control::DEFAULT_PRINCIPAL_OBJECT_ID.to_owned()),
+    }
 }
 
 /// A resource's name as users read it: `group/name`, `group/vnet/link`.
 pub fn short_id(id: &ResourceId) -> String {
     match id.kind() {
         Some(Kind::Tenant) | Some(Kind::Subscription) | Some(Kind::ResourceGroup) => id.name().to_owned(),
+        Some(Kind::Principal) | Some(Kind::RoleAssignment) => {
+            format!("{}/{}", id.tenant_id().unwrap_or_default(), id.name())
+        }
         _ => {
             let segments: Vec<&str> = id.as_str().split('/').collect();
             let mut parts = vec![id.resource_group_name().unwrap_or_default()];
@@ -57,7 +68,7 @@ fn not_applied<P>(
 pub fn up(env: &Env, file: &Path) -> Result<()> {
     let loaded = read(file)?;
     let origin = loaded.origin();
-    let request = Request { api_version: None, origin: Some(&origin), immediate: false };
+    let request = Request { origin: Some(&origin), ..Request::default() };
     let (applied, compiled) = env
         .lab
         .execute_planned(&request, |state| {
@@ -147,7 +158,7 @@ pub fn down(env: &Env, file: Option<&Path>) -> Result<()> {
         Some(file) => {
             let loaded = read(file)?;
             let origin = loaded.origin();
-            let request = Request { api_version: None, origin: Some(&origin), immediate: false };
+            let request = Request { origin: Some(&origin), ..Request::default() };
             let (_, (_, before)) = env
                 .lab
                 .execute_planned(&request, |state| {
@@ -176,13 +187,18 @@ pub fn down(env: &Env, file: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// Everything but the lab's own tenant and subscription: the resources of every group in one
-/// teardown order (a NIC in one group may use a subnet of another), then the groups, then the
-/// other subscriptions and tenants.
+/// Everything but the lab's own tenant, subscription and principals (with the default
+/// principal's Owner assignment): the resources of every group in one teardown order (a NIC in
+/// one group may use a subnet of another), then the groups, the other role assignments, the
+/// other tenants' principals, subscriptions and tenants.
 fn everything(state: &State) -> Vec<Operation> {
     let resources: Vec<(ResourceId, Kind)> = Kind::ALL
         .iter()
-        .filter(|k| k.parent().is_none() && !matches!(k, Kind::ResourceGroup | Kind::Subscription | Kind::Tenant))
+        .filter(|k| {
+            k.parent().is_none()
+                && !k.is_directory()
+                && !matches!(k, Kind::ResourceGroup | Kind::Subscription | Kind::Tenant)
+        })
         .flat_map(|k| state.all_of(*k).into_iter().map(|s| (s.id().clone(), *k)))
         .collect();
     let mut ops: Vec<Operation> = vnetlab_engine::teardown_order(resources)
@@ -190,6 +206,16 @@ fn everything(state: &State) -> Vec<Operation> {
         .filter_map(|(id, kind)| vnetlab_engine::delete_operation(&id, kind))
         .collect();
     ops.extend(state.all_of(Kind::ResourceGroup).iter().map(|g| Operation::ResourceGroupDelete { id: g.id().clone() }));
+    for a in state.all_of(Kind::RoleAssignment) {
+        if a.id().name() != vnetlab_control::DEFAULT_OWNER_ASSIGNMENT {
+            ops.push(Operation::RoleAssignmentDelete { id: a.id().clone() });
+        }
+    }
+    for p in state.all_of(Kind::Principal) {
+        if p.id().tenant_id() != Some(DEFAULT_TENANT_ID) {
+            ops.push(Operation::PrincipalDelete { id: p.id().clone() });
+        }
+    }
     for s in state.all_of(Kind::Subscription) {
         if let Some(sub) = s.resource.as_subscription().filter(|s| s.subscription_id != DEFAULT_SUBSCRIPTION_ID) {
             ops.push(Operation::SubscriptionDelete { subscription_id: sub.subscription_id.clone() });

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use vnetlab_engine::Operation;
+use vnetlab_engine::authorization::Caller;
 use vnetlab_model::State;
 use vnetlab_store::{Store, StoreError};
 
@@ -25,11 +26,17 @@ pub struct OwnedRequest {
     pub api_version: Option<String>,
     pub origin: Option<String>,
     pub immediate: bool,
+    pub caller: Option<Caller>,
 }
 
 impl OwnedRequest {
     fn as_request(&self) -> Request<'_> {
-        Request { api_version: self.api_version.as_deref(), origin: self.origin.as_deref(), immediate: self.immediate }
+        Request {
+            caller: self.caller.as_ref(),
+            api_version: self.api_version.as_deref(),
+            origin: self.origin.as_deref(),
+            immediate: self.immediate,
+        }
     }
 }
 

@@ -5,6 +5,10 @@
 //! peeringsPerVnetWithConnectivity: 1000  # hub-and-spoke connectivity configurations
 //! subnetsPerSubnetPeering: 200
 //! provisioning: immediate                # or deferred: writes stay Updating until completed
+//! defaultPrincipal: hub-team             # whom the CLI acts as (default: the lab's own principal)
+//! tenants: [...]                         # identities, as in a topology file: tenants,
+//! subscriptions: [...]                   # subscriptions and principals with their roles,
+//! principals: [...]                      # made on every start when they are missing
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -28,6 +32,10 @@ struct File {
     peerings_per_vnet_with_connectivity: Option<usize>,
     subnets_per_subnet_peering: Option<usize>,
     provisioning: Option<ProvisioningName>,
+    default_principal: Option<String>,
+    tenants: Option<yaml_serde::Value>,
+    subscriptions: Option<yaml_serde::Value>,
+    principals: Option<yaml_serde::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +49,11 @@ enum ProvisioningName {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
     pub settings: Settings,
+    /// The principal the CLI acts as: a name, application id, user name or object id.
+    pub default_principal: Option<String>,
+    /// The identities the configuration declares, as a topology document (YAML) with only
+    /// `tenants`, `subscriptions` and `principals`.
+    pub identities: Option<String>,
 }
 
 impl Config {
@@ -78,7 +91,20 @@ impl Config {
                 ProvisioningName::Deferred => Provisioning::Deferred,
             };
         }
-        Ok(Config { settings })
+        let mut identities = yaml_serde::Mapping::new();
+        for (key, value) in
+            [("tenants", file.tenants), ("subscriptions", file.subscriptions), ("principals", file.principals)]
+        {
+            if let Some(v) = value {
+                identities.insert(yaml_serde::Value::String(key.to_owned()), v);
+            }
+        }
+        let identities = if identities.is_empty() {
+            None
+        } else {
+            Some(yaml_serde::to_string(&yaml_serde::Value::Mapping(identities)).map_err(|e| e.to_string())?)
+        };
+        Ok(Config { settings, default_principal: file.default_principal, identities })
     }
 }
 
@@ -94,5 +120,8 @@ mod tests {
         assert_eq!(Config::parse("").unwrap(), Config::default());
         let e = Config::parse("peeringLimit: 3\n").unwrap_err();
         assert!(e.contains("unknown field `peeringLimit`"), "{e}");
+        let c = Config::parse("defaultPrincipal: hub\nprincipals: [{name: hub, secret: s}]\n").unwrap();
+        assert_eq!(c.default_principal.as_deref(), Some("hub"));
+        assert!(c.identities.unwrap().contains("principals"));
     }
 }

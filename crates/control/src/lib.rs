@@ -5,14 +5,17 @@
 
 mod committer;
 mod config;
+pub mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
 
 use uuid::Uuid;
-use vnetlab_engine::{Context, Effect, IdSource, Operation, Provisioning, Settings};
-use vnetlab_model::{AzureError, Kind, ResourceId, State, View};
+use vnetlab_engine::authorization::Caller;
+use vnetlab_engine::{Context, Effect, IdSource, Operation, PrincipalSpec, Provisioning, RoleAssignmentSpec, Settings};
+use vnetlab_model::PrincipalType;
+use vnetlab_model::{AzureError, Kind, ResourceId, State, View, ViewExt};
 use vnetlab_store::{SqliteStore, Store, StoreError, WriteError};
 
 pub use committer::{Committer, OwnedRequest};
@@ -23,6 +26,15 @@ pub const DEFAULT_TENANT_ID: &str = "0000aaaa-0000-0000-0000-000000000001";
 pub const DEFAULT_TENANT_NAME: &str = "vnetlab";
 pub const DEFAULT_SUBSCRIPTION_ID: &str = "00000000-0000-0000-0000-000000000001";
 pub const DEFAULT_SUBSCRIPTION_NAME: &str = "vnetlab";
+/// The principal a new lab starts with: Owner of the default subscription. Managed-identity
+/// tokens are issued for it, and the CLI acts as it unless told otherwise.
+pub const DEFAULT_PRINCIPAL_OBJECT_ID: &str = "0000bbbb-0000-0000-0000-000000000001";
+pub const DEFAULT_PRINCIPAL_APP_ID: &str = "0000bbbb-0000-0000-0000-000000000002";
+pub const DEFAULT_PRINCIPAL_NAME: &str = "vnetlab";
+/// The default principal's Owner assignment on the default subscription.
+pub const DEFAULT_OWNER_ASSIGNMENT: &str = "0000cccc-0000-0000-0000-000000000001";
+/// Azure's built-in Owner role.
+pub const OWNER_ROLE: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 
 /// The store's file name inside the lab's home.
 pub const STORE_FILE: &str = "vnetlab.sqlite3";
@@ -58,9 +70,13 @@ impl LabError {
     }
 }
 
-/// Who is asking: the REST client's api-version, and the origin recorded on created resources.
+/// Who is asking: the REST client's api-version, the origin recorded on created resources, and
+/// the principal the request acts as.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Request<'a> {
+    /// Every operation is authorized for this principal before it runs; `None` is the lab
+    /// itself (topology files, configuration, completing long-running operations).
+    pub caller: Option<&'a Caller>,
     pub api_version: Option<&'a str>,
     pub origin: Option<&'a str>,
     /// The write completes before it answers even when the lab defers provisioning (writes Azure
@@ -168,6 +184,14 @@ impl<S: Store> Lab<S> {
                 },
             ])?;
         }
+        // A lab made before principals existed gets the default one too.
+        let unowned = lab.store.read(|s| {
+            s.all_of(Kind::Principal).is_empty()
+                && ResourceId::subscription(DEFAULT_SUBSCRIPTION_ID).is_ok_and(|id| s.exists(&id))
+        })?;
+        if unowned {
+            lab.execute_all(&default_principal())?;
+        }
         Ok(lab)
     }
 
@@ -267,6 +291,38 @@ impl<S: Store> Lab<S> {
     }
 }
 
+/// The default principal and its Owner assignment on the default subscription.
+pub fn default_principal() -> Vec<Operation> {
+    let scope = format!("/subscriptions/{DEFAULT_SUBSCRIPTION_ID}");
+    let assignment = ResourceId::directory(DEFAULT_TENANT_ID, Kind::RoleAssignment, DEFAULT_OWNER_ASSIGNMENT)
+        .expect("constant directory id");
+    vec![
+        Operation::PrincipalPut {
+            spec: PrincipalSpec {
+                tenant_id: DEFAULT_TENANT_ID.into(),
+                object_id: DEFAULT_PRINCIPAL_OBJECT_ID.into(),
+                display_name: DEFAULT_PRINCIPAL_NAME.into(),
+                principal_type: PrincipalType::ServicePrincipal,
+                app_id: Some(DEFAULT_PRINCIPAL_APP_ID.into()),
+                user_principal_name: None,
+                secret_digest: None,
+                guest_of: Vec::new(),
+            },
+        },
+        Operation::RoleAssignmentPut {
+            id: assignment,
+            spec: RoleAssignmentSpec {
+                role_definition_id: format!("{scope}/providers/Microsoft.Authorization/roleDefinitions/{OWNER_ROLE}"),
+                scope,
+                principal_id: DEFAULT_PRINCIPAL_OBJECT_ID.into(),
+                principal_type: Some(PrincipalType::ServicePrincipal),
+                description: None,
+                created_by: None,
+            },
+        },
+    ]
+}
+
 /// A request in a batch: it runs on the batch, and returns what to do once the batch's commit is
 /// known (the revision it committed as, or why it did not).
 pub type Job = Box<dyn for<'b, 'w> FnOnce(&mut Batch<'b, 'w>) -> Answer + Send>;
@@ -301,6 +357,12 @@ impl Batch<'_, '_> {
         };
         let mut executed = Vec::with_capacity(ops.len());
         for (index, op) in ops.iter().enumerate() {
+            if let Some(caller) = request.caller
+                && let Err(error) = vnetlab_engine::authorization::authorize(self.writer.state(), caller, op)
+            {
+                self.writer.roll_back_to(mark);
+                return Err(PlannedError::Rejected { index, error, plan: planned });
+            }
             let mut ctx = Context::new(&mut *self.ids, settings).at(self.now);
             ctx.api_version = request.api_version.map(str::to_owned);
             ctx.origin = request.origin.map(str::to_owned);

@@ -842,3 +842,109 @@ pub fn network_watcher_count_limit_reached() -> AzureError {
 pub fn invalid_connection(connection: &ResourceId, reason: &str) -> AzureError {
     AzureError::bad_request("InvalidConnectionConfiguration", format!("Connection {connection} is not valid: {reason}"))
 }
+
+// ---- directory and authorization -------------------------------------------------------------
+
+/// [gap] vnetlab's wording: principals are made by the lab's configuration, not by ARM.
+pub fn invalid_principal(object_id: &str, reason: &str) -> AzureError {
+    AzureError::bad_request("InvalidPrincipal", format!("The principal '{object_id}' is not valid: {reason}."))
+}
+
+/// [gap] vnetlab's wording: two principals would sign in with the same name.
+pub fn principal_conflict(value: &str, what: &str) -> AzureError {
+    AzureError::conflict("PrincipalConflict", format!("Another principal already has the {what} '{value}'."))
+}
+
+pub fn invalid_role_assignment_id(name: &str) -> AzureError {
+    AzureError::bad_request(
+        "InvalidRoleAssignmentId",
+        format!("The role assignment ID '{name}' is not valid. The role assignment ID must be a GUID."),
+    )
+}
+
+pub fn invalid_role_assignment_scope(scope: &str) -> AzureError {
+    AzureError::bad_request("InvalidScope", format!("The scope '{scope}' is not valid for role assignments."))
+}
+
+pub fn role_definition_does_not_exist(role_definition_id: &str) -> AzureError {
+    let guid = role_definition_id.rsplit('/').next().unwrap_or(role_definition_id);
+    AzureError::new(
+        404,
+        "RoleDefinitionDoesNotExist",
+        format!("The specified role definition with ID '{guid}' does not exist."),
+    )
+}
+
+pub fn principal_not_found(principal_id: &str, tenant_id: &str) -> AzureError {
+    AzureError::bad_request(
+        "PrincipalNotFound",
+        format!(
+            "Principal {} does not exist in the directory {tenant_id}. Check that you have the correct principal ID. If you are creating this principal and then immediately assigning a role, this error might be related to a replication delay. In this case, set the role assignment principalType property to a value, such as ServicePrincipal, User, or Group.  See https://aka.ms/docs-principaltype",
+            principal_id.replace('-', "")
+        ),
+    )
+}
+
+/// `existing` is the name of the assignment that already grants it.
+pub fn role_assignment_exists(existing: &str) -> AzureError {
+    AzureError::conflict(
+        "RoleAssignmentExists",
+        format!(
+            "The role assignment already exists. The ID of the existing role assignment is {}.",
+            existing.replace('-', "")
+        ),
+    )
+}
+
+pub fn role_assignment_update_not_permitted() -> AzureError {
+    AzureError::bad_request(
+        "RoleAssignmentUpdateNotPermitted",
+        "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+    )
+}
+
+/// The caller's role assignments do not allow `action` at `scope`.
+pub fn authorization_failed(client: &str, object_id: &str, action: &str, scope: &str) -> AzureError {
+    AzureError::new(
+        403,
+        "AuthorizationFailed",
+        format!(
+            "The client '{client}' with object id '{object_id}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
+        ),
+    )
+}
+
+/// The caller may write `scope` but not act on the resource it links to (1.7, variant 2).
+pub fn linked_authorization_failed(
+    client: &str,
+    object_id: &str,
+    action: &str,
+    scope: &str,
+    linked_action: &str,
+    linked_scope: &str,
+) -> AzureError {
+    AzureError::new(
+        403,
+        "LinkedAuthorizationFailed",
+        format!(
+            "The client '{client}' with object id '{object_id}' has permission to perform action '{action}' on scope '{scope}'; however, it does not have permission to perform action '{linked_action}' on the linked scope(s) '{linked_scope}' or the linked scope(s) are invalid."
+        ),
+    )
+}
+
+/// The request carries no token for the tenant of the linked resource's subscription (1.7,
+/// variant 1).
+pub fn linked_tenant_not_authorized(
+    action: &str,
+    scope: &str,
+    tenant_id: &str,
+    linked_subscription: &str,
+) -> AzureError {
+    AzureError::new(
+        403,
+        "LinkedAuthorizationFailed",
+        format!(
+            "The client has permission to perform action '{action}' on scope '{scope}', however the current tenant '{tenant_id}' is not authorized to access linked subscription '{linked_subscription}'."
+        ),
+    )
+}

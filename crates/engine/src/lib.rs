@@ -6,6 +6,7 @@
 //! shared/reference/arm-network-api.md (shapes). Choices where the reference has a gap are marked
 //! `[gap]` where they are made.
 
+pub mod authorization;
 pub mod context;
 pub mod errors;
 pub mod input;
@@ -15,6 +16,7 @@ pub mod operation;
 
 mod common;
 mod connection;
+mod directory;
 mod network_interface;
 mod network_security_group;
 mod network_watcher;
@@ -29,6 +31,7 @@ mod virtual_network;
 mod virtual_network_gateway;
 
 pub use context::{Context, IdSource, Provisioning, SequentialIds, Settings};
+pub use directory::{role_assignment_id, role_guid};
 pub use ipam::is_reserved;
 pub use operation::*;
 pub use peering::{HUB_AND_SPOKE_ORIGIN_PREFIX, peered_space};
@@ -70,6 +73,12 @@ pub struct Outcome {
 pub fn apply(state: &State, op: &Operation, ctx: &mut Context<'_>) -> Result<Outcome, AzureError> {
     let mut tx = Tx::new(state, ctx);
     let effect = dispatch(&mut tx, op)?;
+    if effect == Effect::Deleted
+        && let Some(target) = op.target()
+        && !target.kind().is_some_and(|k| k.is_directory())
+    {
+        directory::forget_assignments_under(&mut tx, &target);
+    }
     let (changes, operation_id) = tx.into_changes();
     Ok(Outcome { effect, target: op.target(), changes, operation_id })
 }
@@ -85,6 +94,10 @@ pub(crate) fn dispatch(tx: &mut Tx<'_, '_, '_>, op: &Operation) -> Result<Effect
             tenancy::subscription_put(tx, subscription_id, display_name, tenant_id)
         }
         SubscriptionDelete { subscription_id } => tenancy::subscription_delete(tx, subscription_id),
+        PrincipalPut { spec } => directory::principal_put(tx, spec),
+        PrincipalDelete { id } => directory::principal_delete(tx, id),
+        RoleAssignmentPut { id, spec } => directory::role_assignment_put(tx, id, spec),
+        RoleAssignmentDelete { id } => directory::role_assignment_delete(tx, id),
         ResourceGroupPut { id, location, tags } => tenancy::resource_group_put(tx, id, *location, tags),
         ResourceGroupDelete { id } => tenancy::resource_group_delete(tx, id),
         VirtualNetworkPut { id, spec } => virtual_network::vnet_put(tx, id, spec),

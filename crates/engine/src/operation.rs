@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use uuid::Uuid;
 use vnetlab_model::resources::{AddressMatch, PortRange};
 use vnetlab_model::{
-    AllocationMethod, ConnectionMode, ConnectionProtocol, ConnectionType, GatewaySkuName, GatewayType, IpVersion,
-    Location, Prefix, PublicIpSkuName, PublicIpSkuTier, ResourceId, RouteNextHopType, RoutePrefix, SecurityRuleAccess,
-    SecurityRuleDirection, SecurityRuleProtocol, Tags, VirtualNetworkEncryption, VpnType,
+    AllocationMethod, ConnectionMode, ConnectionProtocol, ConnectionType, GatewaySkuName, GatewayType, IpVersion, Kind,
+    Location, Prefix, PrincipalType, PublicIpSkuName, PublicIpSkuTier, ResourceId, RouteNextHopType, RoutePrefix,
+    SecurityRuleAccess, SecurityRuleDirection, SecurityRuleProtocol, Tags, VirtualNetworkEncryption, VpnType,
 };
 
 /// One change a user asks for.
@@ -29,6 +29,22 @@ pub enum Operation {
     },
     SubscriptionDelete {
         subscription_id: String,
+    },
+    PrincipalPut {
+        spec: PrincipalSpec,
+    },
+    /// Deletes a principal and every role assignment it holds.
+    PrincipalDelete {
+        id: ResourceId,
+    },
+    /// Gives a role to a principal at a scope. `id` is where the directory keeps it, from
+    /// [`crate::role_assignment_id`].
+    RoleAssignmentPut {
+        id: ResourceId,
+        spec: RoleAssignmentSpec,
+    },
+    RoleAssignmentDelete {
+        id: ResourceId,
     },
     ResourceGroupPut {
         id: ResourceId,
@@ -155,6 +171,8 @@ impl Operation {
             SubscriptionPut { subscription_id, .. } | SubscriptionDelete { subscription_id } => {
                 ResourceId::subscription(subscription_id).ok()
             }
+            PrincipalPut { spec } => ResourceId::directory(&spec.tenant_id, Kind::Principal, &spec.object_id).ok(),
+            PrincipalDelete { id } | RoleAssignmentPut { id, .. } | RoleAssignmentDelete { id } => Some(id.clone()),
             ResourceGroupPut { id, .. }
             | ResourceGroupDelete { id }
             | VirtualNetworkPut { id, .. }
@@ -195,6 +213,8 @@ impl Operation {
             self,
             TenantDelete { .. }
                 | SubscriptionDelete { .. }
+                | PrincipalDelete { .. }
+                | RoleAssignmentDelete { .. }
                 | ResourceGroupDelete { .. }
                 | VirtualNetworkDelete { .. }
                 | SubnetDelete { .. }
@@ -265,6 +285,34 @@ impl SubnetSpec {
     pub fn with_prefix(prefix: Prefix) -> SubnetSpec {
         SubnetSpec { address_prefix: Some(prefix), ..SubnetSpec::default() }
     }
+}
+
+/// A principal as its tenant's directory holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrincipalSpec {
+    /// The home tenant.
+    pub tenant_id: String,
+    pub object_id: String,
+    pub display_name: String,
+    pub principal_type: PrincipalType,
+    pub app_id: Option<String>,
+    pub user_principal_name: Option<String>,
+    /// The secret's digest (never the secret).
+    pub secret_digest: Option<String>,
+    pub guest_of: Vec<String>,
+}
+
+/// A role assignment's properties, as a PUT of `{scope}/providers/Microsoft.Authorization/roleAssignments/{name}` gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoleAssignmentSpec {
+    pub scope: String,
+    /// `[/subscriptions/{sub}]/providers/Microsoft.Authorization/roleDefinitions/{role guid}`.
+    pub role_definition_id: String,
+    pub principal_id: String,
+    pub principal_type: Option<PrincipalType>,
+    pub description: Option<String>,
+    /// The object id of whoever makes it.
+    pub created_by: Option<String>,
 }
 
 /// A peering link's writable properties. The REST default of every flag is `false` (the portal's

@@ -142,6 +142,8 @@ pub fn delete_operation(id: &ResourceId, kind: Kind) -> Option<Operation> {
         Kind::Route => Operation::RouteDelete { id },
         Kind::Subscription => Operation::SubscriptionDelete { subscription_id: id.subscription_id()?.to_owned() },
         Kind::Tenant => Operation::TenantDelete { tenant_id: id.tenant_id()?.to_owned() },
+        Kind::Principal => Operation::PrincipalDelete { id },
+        Kind::RoleAssignment => Operation::RoleAssignmentDelete { id },
     })
 }
 

@@ -29,6 +29,9 @@ pub enum IdError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Tenant,
+    /// An object of a tenant's directory: `/tenants/{tenant}/{collection}/{name}` (principals and
+    /// role assignments).
+    Directory,
     Subscription,
     ResourceGroup,
     /// A provider resource; `depth` counts type/name pairs (1 for a VNet, 2 for one of its subnets).
@@ -60,10 +63,11 @@ impl ResourceId {
         }
         let is = |i: usize, word: &str| segments.get(i).is_some_and(|seg| seg.eq_ignore_ascii_case(word));
         let scope = if is(0, "tenants") {
-            if segments.len() != 2 {
-                return Err(IdError::Layout(s.to_owned()));
+            match segments.len() {
+                2 => Scope::Tenant,
+                4 => Scope::Directory,
+                _ => return Err(IdError::Layout(s.to_owned())),
             }
-            Scope::Tenant
         } else if is(0, "subscriptions") {
             match segments.len() {
                 2 => Scope::Subscription,
@@ -83,6 +87,16 @@ impl ResourceId {
     pub fn tenant(tenant_id: &str) -> Result<ResourceId, IdError> {
         check_name(tenant_id)?;
         ResourceId::parse(&format!("/tenants/{tenant_id}"))
+    }
+
+    /// An object of `tenant_id`'s directory, in the collection `kind` is kept in.
+    pub fn directory(tenant_id: &str, kind: Kind, name: &str) -> Result<ResourceId, IdError> {
+        check_name(tenant_id)?;
+        check_name(name)?;
+        let Some(collection) = kind.directory_collection() else {
+            return Err(IdError::Layout(format!("/tenants/{tenant_id}/{}/{name}", kind.arm_type())));
+        };
+        ResourceId::parse(&format!("/tenants/{tenant_id}/{collection}/{name}"))
     }
 
     pub fn subscription(subscription_id: &str) -> Result<ResourceId, IdError> {
@@ -146,14 +160,14 @@ impl ResourceId {
 
     pub fn tenant_id(&self) -> Option<&str> {
         match self.scope {
-            Scope::Tenant => self.segment(1),
+            Scope::Tenant | Scope::Directory => self.segment(1),
             _ => None,
         }
     }
 
     pub fn subscription_id(&self) -> Option<&str> {
         match self.scope {
-            Scope::Tenant => None,
+            Scope::Tenant | Scope::Directory => None,
             _ => self.segment(1),
         }
     }
@@ -180,7 +194,7 @@ impl ResourceId {
     /// The id of the subscription holding this resource.
     pub fn subscription_resource_id(&self) -> Option<ResourceId> {
         match self.scope {
-            Scope::Tenant => None,
+            Scope::Tenant | Scope::Directory => None,
             Scope::Subscription => Some(self.clone()),
             _ => ResourceId::parse(&self.raw[..nth_slash(&self.raw, 2)]).ok(),
         }
@@ -210,6 +224,7 @@ impl ResourceId {
     pub fn kind(&self) -> Option<Kind> {
         match self.scope {
             Scope::Tenant => Some(Kind::Tenant),
+            Scope::Directory => Kind::from_directory_collection(self.segment(2)?),
             Scope::Subscription => Some(Kind::Subscription),
             Scope::ResourceGroup => Some(Kind::ResourceGroup),
             Scope::Resource { .. } => Kind::from_arm_type(&self.type_path()?),
@@ -221,6 +236,7 @@ impl ResourceId {
     pub fn parent(&self) -> Option<ResourceId> {
         match self.scope {
             Scope::Tenant | Scope::Subscription => None,
+            Scope::Directory => ResourceId::parse(&self.raw[..nth_slash(&self.raw, 2)]).ok(),
             Scope::ResourceGroup => self.subscription_resource_id(),
             Scope::Resource { depth: 1 } => self.resource_group_id(),
             Scope::Resource { .. } => {
@@ -347,6 +363,20 @@ mod tests {
         assert_eq!(subnet.subscription_resource_id().unwrap().to_string(), "/subscriptions/sub1");
         let peering = ResourceId::parse(&format!("{VNET}/VIRTUALNETWORKPEERINGS/p1")).unwrap();
         assert_eq!(peering.kind(), Some(Kind::VirtualNetworkPeering));
+    }
+
+    #[test]
+    fn directory_objects_live_in_their_tenant() {
+        let p = ResourceId::directory("t1", Kind::Principal, "oid1").unwrap();
+        assert_eq!(p.to_string(), "/tenants/t1/principals/oid1");
+        assert_eq!(p.kind(), Some(Kind::Principal));
+        assert_eq!(p.tenant_id(), Some("t1"));
+        assert_eq!(p.subscription_id(), None);
+        assert_eq!(p.parent().unwrap(), ResourceId::tenant("t1").unwrap());
+        let a = ResourceId::parse("/tenants/t1/ROLEASSIGNMENTS/g").unwrap();
+        assert_eq!(a.kind(), Some(Kind::RoleAssignment));
+        assert_eq!(ResourceId::parse("/tenants/t1/widgets/w").unwrap().kind(), None);
+        assert!(ResourceId::parse("/tenants/t1/principals").is_err());
     }
 
     #[test]

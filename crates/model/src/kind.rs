@@ -8,6 +8,10 @@ use std::fmt;
 pub enum Kind {
     Tenant,
     Subscription,
+    /// A user or service principal of a tenant's directory.
+    Principal,
+    /// A role given to a principal at a scope (`Microsoft.Authorization/roleAssignments`).
+    RoleAssignment,
     ResourceGroup,
     NetworkSecurityGroup,
     SecurityRule,
@@ -26,9 +30,11 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 17] = [
+    pub const ALL: [Kind; 19] = [
         Kind::Tenant,
         Kind::Subscription,
+        Kind::Principal,
+        Kind::RoleAssignment,
         Kind::ResourceGroup,
         Kind::NetworkSecurityGroup,
         Kind::SecurityRule,
@@ -51,6 +57,9 @@ impl Kind {
         match self {
             Kind::Tenant => "Microsoft.Resources/tenants",
             Kind::Subscription => "Microsoft.Resources/subscriptions",
+            // Directory objects are not ARM resources; this is vnetlab's own name for them.
+            Kind::Principal => "Microsoft.Directory/principals",
+            Kind::RoleAssignment => "Microsoft.Authorization/roleAssignments",
             Kind::ResourceGroup => "Microsoft.Resources/resourceGroups",
             Kind::NetworkSecurityGroup => "Microsoft.Network/networkSecurityGroups",
             Kind::SecurityRule => "Microsoft.Network/networkSecurityGroups/securityRules",
@@ -89,12 +98,32 @@ impl Kind {
         self.arm_type().rsplit('/').next()
     }
 
+    /// For objects kept in a tenant's directory: the collection segment of their ids.
+    pub fn directory_collection(self) -> Option<&'static str> {
+        match self {
+            Kind::Principal => Some("principals"),
+            Kind::RoleAssignment => Some("roleAssignments"),
+            _ => None,
+        }
+    }
+
+    pub fn from_directory_collection(segment: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.directory_collection().is_some_and(|c| c.eq_ignore_ascii_case(segment)))
+    }
+
+    /// Whether the kind lives in a tenant's directory rather than in a subscription.
+    pub fn is_directory(self) -> bool {
+        self.directory_collection().is_some()
+    }
+
     /// Whether the resource has a location of its own (ARM's "tracked" resources).
     pub fn is_tracked(self) -> bool {
         !matches!(
             self,
             Kind::Tenant
                 | Kind::Subscription
+                | Kind::Principal
+                | Kind::RoleAssignment
                 | Kind::SecurityRule
                 | Kind::Route
                 | Kind::Subnet
@@ -107,6 +136,8 @@ impl Kind {
         match self {
             Kind::Tenant => "tenant",
             Kind::Subscription => "subscription",
+            Kind::Principal => "principal",
+            Kind::RoleAssignment => "role-assignment",
             Kind::ResourceGroup => "group",
             Kind::NetworkSecurityGroup => "nsg",
             Kind::SecurityRule => "nsg-rule",

@@ -11,6 +11,7 @@ pub mod location;
 pub mod prefix;
 pub mod resources;
 pub mod state;
+pub mod time;
 
 pub use common::*;
 pub use error::AzureError;

@@ -64,6 +64,28 @@ pub struct State {
     referrers: HashMap<String, BTreeSet<String>>,
     /// (local VNet key, remote VNet key) → link key.
     links: HashMap<(String, String), String>,
+    /// Who may do what: the role assignments, indexed for decisions.
+    grants: Grants,
+}
+
+/// The lab's role assignments over Azure's built-in roles.
+#[derive(Debug, Clone)]
+struct Grants(vnetlab_authz::Authorizer);
+
+impl Default for Grants {
+    fn default() -> Grants {
+        Grants(vnetlab_authz::Authorizer::new(vnetlab_authz::builtin_roles(), &[]))
+    }
+}
+
+fn grant(stored: &Stored) -> Option<vnetlab_authz::RoleAssignment> {
+    let a = stored.resource.as_role_assignment()?;
+    Some(vnetlab_authz::RoleAssignment {
+        id: a.id.key().to_owned(),
+        principal_id: a.properties.principal_id.clone(),
+        role_definition_id: a.role_guid().to_owned(),
+        scope: a.properties.scope.clone(),
+    })
 }
 
 fn link_pair(stored: &Stored) -> Option<(String, String)> {
@@ -102,6 +124,11 @@ impl State {
         self.resources.is_empty()
     }
 
+    /// Decisions over the lab's role assignments.
+    pub fn authorizer(&self) -> &vnetlab_authz::Authorizer {
+        &self.grants.0
+    }
+
     /// Every resource, in id order.
     pub fn iter(&self) -> impl Iterator<Item = &Stored> {
         self.resources.values()
@@ -117,6 +144,9 @@ impl State {
         }
         if let Some(pair) = link_pair(&stored) {
             self.links.insert(pair, key.clone());
+        }
+        if let Some(g) = grant(&stored) {
+            self.grants.0.insert(&g);
         }
         self.resources.insert(key, stored);
         previous
@@ -143,6 +173,9 @@ impl State {
             && self.links.get(&pair).is_some_and(|k| k == key)
         {
             self.links.remove(&pair);
+        }
+        if let Some(g) = grant(&old) {
+            self.grants.0.remove(&g);
         }
         Some(old)
     }

@@ -13,8 +13,8 @@ use vnetlab_engine::{
 };
 use vnetlab_model::resources::{AddressMatch, PortRange};
 use vnetlab_model::{
-    AzureError, ConnectionType, GatewaySkuName, GatewayType, IpVersion, Kind, Location, Prefix, ResourceId,
-    RoutePrefix, State, View, ViewExt,
+    AzureError, ConnectionType, GatewaySkuName, GatewayType, IpVersion, Kind, Location, Prefix, PrincipalType,
+    ResourceId, RoutePrefix, State, View, ViewExt,
 };
 
 use crate::locate::Path;
@@ -25,6 +25,41 @@ use crate::schema::*;
 pub struct Defaults {
     pub tenant_id: String,
     pub subscription_id: String,
+    /// How principals' secrets are kept; without it a file that gives a secret is refused.
+    pub secrets: Option<Secrets>,
+    /// The principal that creates subscriptions in the default tenant, and becomes their Owner as
+    /// a subscription's creator does in Azure (the lab's own principal).
+    pub owner: Option<String>,
+}
+
+/// How secrets become digests, and how a digest is checked (the lab's, from the control plane).
+#[derive(Debug, Clone, Copy)]
+pub struct Secrets {
+    pub digest: fn(&str) -> String,
+    pub matches: fn(&str, &str) -> bool,
+}
+
+/// A GUID made from `parts`, the same every time (FNV-1a, twice, with different offsets).
+pub fn stable_guid(parts: &[&str]) -> String {
+    let hash = |offset: u64| {
+        let mut h = offset;
+        for part in parts {
+            for b in part.to_lowercase().bytes().chain(std::iter::once(0)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
+        h
+    };
+    let (a, b) = (hash(0xcbf2_9ce4_8422_2325), hash(0x8422_2325_cbf2_9ce4));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0x0fff,
+        0x8000 | ((b >> 48) & 0x3fff),
+        b & 0xffff_ffff_ffff
+    )
 }
 
 impl Defaults {
@@ -47,6 +82,8 @@ impl Defaults {
 }
 
 pub const DEFAULT_RESOURCE_GROUP: &str = "vnetlab";
+/// Azure's built-in Owner role.
+const OWNER_ROLE: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
 pub const DEFAULT_LOCATION: &str = "westus";
 
 /// A problem with the file, at a path inside it.
@@ -204,6 +241,7 @@ fn compile_with(
         out: Compiled { name: doc.name.clone(), ..Compiled::default() },
     };
     c.tenancy()?;
+    c.principals()?;
     c.declare_names()?;
     c.groups()?;
     c.nsgs()?;
@@ -218,6 +256,7 @@ fn compile_with(
     }
     c.peerings()?;
     c.connections()?;
+    c.role_assignments()?;
     Ok(c.out)
 }
 
@@ -250,17 +289,202 @@ impl<'a> Compiler<'a> {
             if let Some(name) = &s.name {
                 self.subscriptions.insert(name.to_lowercase(), s.id.clone());
             }
+            let owned = tenant.eq_ignore_ascii_case(&self.defaults.tenant_id);
             self.out.push(
                 Operation::SubscriptionPut {
                     subscription_id: s.id.clone(),
                     display_name: s.name.clone().unwrap_or_else(|| s.id.clone()),
-                    tenant_id: tenant,
+                    tenant_id: tenant.clone(),
                 },
                 &path,
             );
             self.out.declare(&id, Kind::Subscription, &path);
+            if let Some(owner) = self.defaults.owner.clone().filter(|_| owned) {
+                let op = self.assign(&tenant, &owner, OWNER_ROLE, &id, &path)?;
+                if let Some(target) = op.target() {
+                    self.out.declare_implicit(&target, Kind::RoleAssignment, &path);
+                }
+                self.out.push(op, &path);
+            }
         }
         Ok(())
+    }
+
+    /// The principal a declaration makes: its home tenant and object id.
+    fn principal_ids(&self, p: &crate::schema::PrincipalDecl, path: &Path) -> Result<(String, String)> {
+        let tenant = match &p.tenant {
+            Some(t) => self.tenant(t, &path.key("tenant"))?,
+            None => self.defaults.tenant_id.clone(),
+        };
+        let object_id = p.object_id.clone().unwrap_or_else(|| stable_guid(&["object", &tenant, &p.name]));
+        Ok((tenant, object_id))
+    }
+
+    fn principals(&mut self) -> Result<()> {
+        let root = Path::root();
+        for (i, p) in self.doc.principals.iter().enumerate() {
+            let path = root.key("principals").index(i);
+            let (tenant, object_id) = self.principal_ids(p, &path)?;
+            let kind = p.kind.unwrap_or(if p.user_principal_name.is_some() {
+                crate::schema::PrincipalKind::User
+            } else {
+                crate::schema::PrincipalKind::ServicePrincipal
+            });
+            let (principal_type, app_id, upn) = match kind {
+                crate::schema::PrincipalKind::ServicePrincipal => (
+                    PrincipalType::ServicePrincipal,
+                    Some(p.app_id.clone().unwrap_or_else(|| stable_guid(&["app", &tenant, &p.name]))),
+                    None,
+                ),
+                crate::schema::PrincipalKind::User => {
+                    let Some(upn) = &p.user_principal_name else {
+                        return Err(CompileError::new(&path, "a user needs a userPrincipalName"));
+                    };
+                    (PrincipalType::User, None, Some(upn.clone()))
+                }
+            };
+            let guest_of = p
+                .guest_of
+                .iter()
+                .enumerate()
+                .map(|(k, t)| self.tenant(t, &path.key("guestOf").index(k)))
+                .collect::<Result<Vec<_>>>()?;
+            let id = ResourceId::directory(&tenant, Kind::Principal, &object_id)
+                .map_err(|e| CompileError::new(&path.key("objectId"), e.to_string()))?;
+            let existing =
+                self.state.get(&id).and_then(|s| s.resource.as_principal()).and_then(|p| p.secret_digest.clone());
+            let secret_digest = match &p.secret {
+                None => None,
+                Some(secret) => {
+                    let Some(secrets) = self.defaults.secrets else {
+                        return Err(CompileError::new(&path.key("secret"), "secrets cannot be kept here"));
+                    };
+                    // The same secret keeps its digest: applying the file again changes nothing.
+                    match existing {
+                        Some(d) if (secrets.matches)(&d, secret) => Some(d),
+                        _ => Some((secrets.digest)(secret)),
+                    }
+                }
+            };
+            self.out.push(
+                Operation::PrincipalPut {
+                    spec: vnetlab_engine::PrincipalSpec {
+                        tenant_id: tenant,
+                        object_id,
+                        display_name: p.name.clone(),
+                        principal_type,
+                        app_id,
+                        user_principal_name: upn,
+                        secret_digest,
+                        guest_of,
+                    },
+                },
+                &path,
+            );
+            self.out.declare(&id, Kind::Principal, &path);
+        }
+        Ok(())
+    }
+
+    /// The scope a role declaration names.
+    fn role_scope(&self, text: &str, path: &Path) -> Result<ResourceId> {
+        let bad = |e: String| CompileError::new(path, e);
+        if text.starts_with('/') {
+            return ResourceId::parse(text).map_err(|e| bad(e.to_string()));
+        }
+        match text.split_once(':') {
+            Some((k, name)) if k.eq_ignore_ascii_case("subscription") => {
+                ResourceId::subscription(&self.subscription(Some(&name.to_owned()), path)?)
+                    .map_err(|e| bad(e.to_string()))
+            }
+            Some((k, name)) if k.eq_ignore_ascii_case("group") => self.group_id(None, Some(&name.to_owned()), path),
+            Some((k, name)) if k.eq_ignore_ascii_case("vnet") => self.resolve(Kind::VirtualNetwork, name, path),
+            Some((k, _)) => {
+                Err(bad(format!("'{k}' is not a scope kind: use subscription:, group:, vnet: or a resource id")))
+            }
+            None => ResourceId::subscription(&self.subscription(Some(&text.to_owned()), path)?)
+                .map_err(|e| bad(e.to_string())),
+        }
+    }
+
+    /// The assignment that already gives `object_id` the role `role` at `scope`, if one does.
+    fn held(&self, object_id: &str, role: &str, scope: &ResourceId) -> Option<ResourceId> {
+        self.state.all_of(Kind::RoleAssignment).into_iter().find_map(|a| {
+            let a = a.resource.as_role_assignment()?;
+            (a.properties.principal_id.eq_ignore_ascii_case(object_id)
+                && a.role_guid().eq_ignore_ascii_case(role)
+                && ResourceId::parse(&a.properties.scope).is_ok_and(|s| &s == scope))
+            .then(|| a.id.clone())
+        })
+    }
+
+    /// A role assignment operation: the one that holds the grant already, else a new one with a
+    /// name made from the grant.
+    fn assign(&self, tenant: &str, object_id: &str, role: &str, scope: &ResourceId, path: &Path) -> Result<Operation> {
+        let id = match self.held(object_id, role, scope) {
+            Some(id) => id,
+            None => ResourceId::directory(
+                tenant,
+                Kind::RoleAssignment,
+                &stable_guid(&["role", object_id, role, scope.key()]),
+            )
+            .map_err(|e| CompileError::new(path, e.to_string()))?,
+        };
+        Ok(Operation::RoleAssignmentPut {
+            id,
+            spec: vnetlab_engine::RoleAssignmentSpec {
+                scope: scope.to_string(),
+                role_definition_id: format!("/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+                principal_id: object_id.to_owned(),
+                principal_type: None,
+                description: None,
+                created_by: None,
+            },
+        })
+    }
+
+    fn role_assignments(&mut self) -> Result<()> {
+        let root = Path::root();
+        let roles = vnetlab_authz::builtin_roles();
+        for (i, p) in self.doc.principals.iter().enumerate() {
+            let ppath = root.key("principals").index(i);
+            let (_, object_id) = self.principal_ids(p, &ppath)?;
+            for (k, r) in p.roles.iter().enumerate() {
+                let path = ppath.key("roles").index(k);
+                let Some(role) =
+                    roles.iter().find(|d| d.name.eq_ignore_ascii_case(&r.role) || d.id.eq_ignore_ascii_case(&r.role))
+                else {
+                    let names: Vec<&str> = roles.iter().map(|d| d.name.as_str()).collect();
+                    return Err(CompileError::new(
+                        &path.key("role"),
+                        format!("no built-in role '{}' (there are {})", r.role, names.join(", ")),
+                    ));
+                };
+                let scope = self.role_scope(&r.scope, &path.key("scope"))?;
+                let tenant = scope
+                    .subscription_id()
+                    .and_then(|s| self.subscription_tenant(s))
+                    .unwrap_or_else(|| self.defaults.tenant_id.clone());
+                let op = self.assign(&tenant, &object_id, &role.id, &scope, &path)?;
+                let id = op.target().unwrap_or_else(|| scope.clone());
+                self.out.push(op, &path);
+                self.out.declare(&id, Kind::RoleAssignment, &path);
+            }
+        }
+        Ok(())
+    }
+
+    /// The tenant of a subscription the file declares or the lab has.
+    fn subscription_tenant(&self, subscription_id: &str) -> Option<String> {
+        let declared = self.doc.subscriptions.iter().find(|s| s.id.eq_ignore_ascii_case(subscription_id));
+        if let Some(s) = declared {
+            return Some(match &s.tenant {
+                Some(t) => self.tenant(t, &Path::root()).ok()?,
+                None => self.defaults.tenant_id.clone(),
+            });
+        }
+        let id = ResourceId::subscription(subscription_id).ok()?;
+        self.state.get(&id)?.resource.as_subscription().map(|s| s.tenant_id.clone())
     }
 
     fn tenant(&self, name: &str, path: &Path) -> Result<String> {

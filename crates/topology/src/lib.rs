@@ -16,8 +16,8 @@ use vnetlab_engine::Operation;
 use vnetlab_model::{AzureError, State};
 
 pub use compile::{
-    CompileError, Compiled, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, Declared, Defaults, compile_for_teardown,
-    teardown,
+    CompileError, Compiled, DEFAULT_LOCATION, DEFAULT_RESOURCE_GROUP, Declared, Defaults, Secrets,
+    compile_for_teardown, stable_guid, teardown,
 };
 pub use locate::{Path, Step, locate};
 pub use plan::{Action, FieldChange, PlannedChange, diff, simulate};

@@ -35,6 +35,9 @@ pub struct Topology {
     pub tenants: Vec<TenantDecl>,
     #[serde(default)]
     pub subscriptions: Vec<SubscriptionDecl>,
+    /// Users and service principals, and the roles they hold.
+    #[serde(default)]
+    pub principals: Vec<PrincipalDecl>,
     #[serde(default)]
     pub resource_groups: Vec<ResourceGroupDecl>,
     #[serde(default)]
@@ -68,6 +71,46 @@ pub struct TenantDecl {
     pub id: String,
     pub name: String,
     pub domain: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum PrincipalKind {
+    ServicePrincipal,
+    User,
+}
+
+/// A principal: a service principal (signs in with `appId` and `secret`) or a user (with
+/// `userPrincipalName` and `secret` as password).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PrincipalDecl {
+    pub name: String,
+    /// The home tenant: a declared tenant's name or id (default: the lab's).
+    pub tenant: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<PrincipalKind>,
+    /// Default: a GUID made from the name.
+    pub app_id: Option<String>,
+    /// Default: a GUID made from the name.
+    pub object_id: Option<String>,
+    pub user_principal_name: Option<String>,
+    pub secret: Option<String>,
+    /// Tenants the principal is a guest of (names or ids).
+    #[serde(default)]
+    pub guest_of: Vec<String>,
+    #[serde(default)]
+    pub roles: Vec<RoleDecl>,
+}
+
+/// A role the principal holds at a scope: a resource id, or `subscription:NAME`, `group:NAME`,
+/// `vnet:NAME` (a declared or existing resource), or a subscription's name or id.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RoleDecl {
+    /// A built-in role's name (Owner, Contributor, Reader, Network Contributor) or GUID.
+    pub role: String,
+    pub scope: String,
 }
 
 #[derive(Debug, Deserialize)]

@@ -147,7 +147,13 @@ impl Plan {
         match kind {
             // Nothing in the view reads these. (A deleted group or subscription lists every
             // resource it took along as a change of its own.)
-            Kind::Tenant | Kind::Subscription | Kind::ResourceGroup | Kind::PublicIpAddress | Kind::NetworkWatcher => {}
+            Kind::Tenant
+            | Kind::Subscription
+            | Kind::Principal
+            | Kind::RoleAssignment
+            | Kind::ResourceGroup
+            | Kind::PublicIpAddress
+            | Kind::NetworkWatcher => {}
             Kind::VirtualNetwork => self.vnet_changed(network, state, id),
             Kind::Subnet => {
                 let Some(vnet) = id.parent() else {

@@ -18,7 +18,7 @@ pub const TENANT: &str = "0000aaaa-0000-0000-0000-000000000001";
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
 
 fn defaults() -> Defaults {
-    Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into() }
+    Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into(), secrets: None, owner: None }
 }
 
 /// A lab with its default tenant and subscription, as `vnetlab` starts one.

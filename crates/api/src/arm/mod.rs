@@ -27,7 +27,7 @@ pub fn put_operation(kind: Kind, id: &ResourceId, body: &Value, query: Query<'_>
     let root = At::root(body);
     let id = id.clone();
     Ok(match kind {
-        Kind::Tenant | Kind::Subscription => {
+        Kind::Tenant | Kind::Subscription | Kind::Principal | Kind::RoleAssignment => {
             return Err(crate::errors::method_not_allowed("PUT"));
         }
         Kind::ResourceGroup => network::resource_group(id, &root)?,

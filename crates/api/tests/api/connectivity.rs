@@ -87,7 +87,12 @@ impl Kernel {
 fn server(prober: Option<Arc<dyn Prober>>, topology: &str) -> Server {
     let server = Server::with(Options { prober, ..Options::default() });
     let loaded = Loaded::parse("test.yaml", topology.to_owned()).unwrap();
-    let defaults = Defaults { tenant_id: DEFAULT_TENANT_ID.to_owned(), subscription_id: SUB.to_owned() };
+    let defaults = Defaults {
+        tenant_id: DEFAULT_TENANT_ID.to_owned(),
+        subscription_id: SUB.to_owned(),
+        secrets: None,
+        owner: None,
+    };
     server
         .app
         .lab

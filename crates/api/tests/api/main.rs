@@ -3,6 +3,7 @@
 
 mod arm;
 mod async_mode;
+mod authorization;
 mod connectivity;
 mod identity;
 mod recordings;
@@ -16,6 +17,9 @@ use vnetlab_api::{App, LroMode, Options, tls};
 use vnetlab_control::Lab;
 
 pub const SUB: &str = "00000000-0000-0000-0000-000000000001";
+pub const OWNER: &str = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635";
+pub const READER: &str = "acdd72a7-3385-48ef-bd42-f606fba81ae7";
+pub const NETWORK_CONTRIBUTOR: &str = "4d97b98b-1d4f-4787-a291-c67834d212e7";
 
 /// A running server and a client for it.
 pub struct Server {
@@ -23,6 +27,8 @@ pub struct Server {
     pub app: Arc<App>,
     pub home: tempfile::TempDir,
     client: reqwest::blocking::Client,
+    /// The default principal's token, sent with every request unless one is given.
+    pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -81,7 +87,8 @@ impl Server {
             .tls_certs_only([reqwest::Certificate::from_pem(&ca).unwrap()])
             .build()
             .unwrap();
-        Server { url, app, home, client, stop: Some(stop), thread: Some(thread) }
+        let token = app.default_token().unwrap();
+        Server { url, app, home, client, token, stop: Some(stop), thread: Some(thread) }
     }
 
     /// Sends a request; `path` may carry a query, and gets `api-version` when it has none.
@@ -99,7 +106,10 @@ impl Server {
 
     pub fn raw(&self, method: &str, url: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Response {
         let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut request = self.client.request(method, url).header("Authorization", "Bearer test");
+        let mut request = self.client.request(method, url);
+        if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")) {
+            request = request.header("Authorization", format!("Bearer {}", self.token));
+        }
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
@@ -126,6 +136,68 @@ impl Server {
         self.call("DELETE", path, None)
     }
 
+    /// A tenant and a service principal at home in it (a guest of `guest_of`), signing in with
+    /// `secret`; its object id.
+    pub fn add_principal(&self, tenant: &str, app_id: &str, secret: &str, guest_of: &[&str]) -> String {
+        let object_id = uuid_like(app_id);
+        let mut ops = Vec::new();
+        for t in std::iter::once(&tenant).chain(guest_of) {
+            let known = self.app.lab.read(|s| vnetlab_api::tenant_exists(s, t)).unwrap();
+            if !known {
+                ops.push(vnetlab_engine::Operation::TenantPut {
+                    tenant_id: (*t).to_owned(),
+                    display_name: format!("tenant {t}"),
+                    default_domain: None,
+                });
+            }
+        }
+        ops.push(vnetlab_engine::Operation::PrincipalPut {
+            spec: vnetlab_engine::PrincipalSpec {
+                tenant_id: tenant.to_owned(),
+                object_id: object_id.clone(),
+                display_name: format!("app {app_id}"),
+                principal_type: vnetlab_model::PrincipalType::ServicePrincipal,
+                app_id: Some(app_id.to_owned()),
+                user_principal_name: None,
+                secret_digest: Some(vnetlab_control::tokens::secret_digest(secret)),
+                guest_of: guest_of.iter().map(|t| (*t).to_owned()).collect(),
+            },
+        });
+        self.app.lab.execute_all(&ops).unwrap();
+        object_id
+    }
+
+    /// Gives `principal` the built-in role `role` (its GUID) at `scope`, as the lab; the
+    /// assignment's name.
+    pub fn grant(&self, principal: &str, role: &str, scope: &str) -> String {
+        let name = uuid::Uuid::new_v4().to_string();
+        let id = self.app.lab.read(|s| vnetlab_engine::role_assignment_id(s, scope, &name)).unwrap().unwrap();
+        let op = vnetlab_engine::Operation::RoleAssignmentPut {
+            id,
+            spec: vnetlab_engine::RoleAssignmentSpec {
+                scope: scope.to_owned(),
+                role_definition_id: format!("/providers/Microsoft.Authorization/roleDefinitions/{role}"),
+                principal_id: principal.to_owned(),
+                principal_type: None,
+                description: None,
+                created_by: None,
+            },
+        };
+        self.app.lab.execute(&op).unwrap();
+        name
+    }
+
+    /// A token from the service-principal endpoint of `tenant`.
+    #[track_caller]
+    pub fn sign_in(&self, tenant: &str, app_id: &str, secret: &str) -> String {
+        let form = format!(
+            "client_id={app_id}&grant_type=client_credentials&client_secret={secret}&scope=https%3A%2F%2Fmanagement.core.windows.net%2F%2F.default"
+        );
+        let r = self.raw("POST", &format!("{}/{tenant}/oauth2/v2.0/token", self.url), Some(form.into_bytes()), &[]);
+        assert_eq!(r.status, 200, "{:#}", r.body);
+        r.body["access_token"].as_str().unwrap().to_owned()
+    }
+
     /// PUT that must succeed; the body.
     #[track_caller]
     pub fn created(&self, path: &str, body: Value) -> Value {
@@ -133,6 +205,15 @@ impl Server {
         assert!(matches!(r.status, 200 | 201), "PUT {path}: {} {:#}", r.status, r.body);
         r.body
     }
+}
+
+/// An object id made from an app id: the app id with its first digit changed.
+pub fn uuid_like(app_id: &str) -> String {
+    let mut id: Vec<char> = app_id.chars().collect();
+    if let Some(c) = id.first_mut() {
+        *c = if *c == 'f' { 'e' } else { 'f' };
+    }
+    id.into_iter().collect()
 }
 
 impl Drop for Server {

@@ -229,6 +229,11 @@ fn replay(file: &str) -> Vec<Difference> {
             tenant_id: vnetlab_control::DEFAULT_TENANT_ID.into(),
         })
         .unwrap();
+    server.grant(
+        vnetlab_control::DEFAULT_PRINCIPAL_OBJECT_ID,
+        crate::OWNER,
+        &format!("/subscriptions/{RECORDED_SUBSCRIPTION}"),
+    );
     let mut operations: HashMap<String, String> = HashMap::new();
     let mut differences = Vec::new();
     let interactions = recording["interactions"].as_array().unwrap();

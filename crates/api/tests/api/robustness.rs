@@ -32,7 +32,12 @@ fn app() -> &'static (Arc<App>, tempfile::TempDir) {
     })
 }
 
-fn request(app: &App, method: &str, path: &str, body: Vec<u8>, headers: HeaderMap) -> Reply {
+/// A request as the lab's default principal, unless it names its own `Authorization`.
+fn request(app: &App, method: &str, path: &str, body: Vec<u8>, mut headers: HeaderMap) -> Reply {
+    if !headers.contains_key("authorization") {
+        let token = app.default_token().unwrap();
+        headers.insert("authorization", HeaderValue::try_from(format!("Bearer {token}")).unwrap());
+    }
     app.answer(Method::from_bytes(method.as_bytes()).unwrap(), path, headers, body, "127.0.0.1:1")
 }
 

@@ -383,7 +383,8 @@ fn down_removes_everything_even_across_groups() {
     let empty = ids(&lab.json(&["show"]));
     lab.ok(&["up", &file]);
     let out = lab.ok(&["down"]);
-    assert!(out.starts_with("Removed 7 resources of the lab."), "{out}");
+    // The lab's principal became Owner of the subscription it made; that assignment goes too.
+    assert!(out.starts_with("Removed 8 resources of the lab."), "{out}");
     assert_eq!(ids(&lab.json(&["show"])), empty);
 }
 
@@ -693,4 +694,178 @@ fn the_data_plane_follows_every_process_and_serves_azure_dns() {
     let agents =
         std::process::Command::new("pgrep").args(["-f", &format!("--home {} agent", home.display())]).output().unwrap();
     assert!(agents.stdout.is_empty(), "the agent ended with the data plane");
+}
+
+const SPOKE: &str = "/subscriptions/bbbb1111-0000-0000-0000-00000000000b/resourceGroups/spoke-rg/providers/Microsoft.Network/virtualNetworks/spoke";
+const HUB: &str = "/subscriptions/aaaa1111-0000-0000-0000-00000000000a/resourceGroups/hub-rg/providers/Microsoft.Network/virtualNetworks/hub";
+
+#[test]
+fn teams_peer_only_with_rights_on_both_sides() {
+    let lab = Lab::new();
+    lab.ok(&["up", &example("two-teams.yaml")]);
+    let create = |who: &str, rg: &str, vnet: &str, name: &str, remote: &str| {
+        let sub = if rg == "hub-rg" { "hub-sub" } else { "spoke-sub" };
+        lab.cmd(&[
+            "--as",
+            who,
+            "--subscription",
+            sub,
+            "vnet",
+            "peering",
+            "create",
+            "-g",
+            rg,
+            "--vnet-name",
+            vnet,
+            "-n",
+            name,
+            "--remote-vnet",
+            remote,
+            "--allow-vnet-access",
+            "-o",
+            "json",
+        ])
+    };
+    // Each team sees its own tenant's VNets only, though both have a VNet 'lab' on 10.0.0.0/16.
+    let hub_view = ids(&lab.json(&["--as", "hub-team", "show", "vnet"]));
+    assert_eq!(hub_view.len(), 2, "{hub_view:?}");
+    assert!(hub_view.iter().all(|id| id.contains("aaaa1111")), "{hub_view:?}");
+    let (_, err) = lab.fails(&[
+        "--as",
+        "hub-team",
+        "vnet",
+        "show",
+        "-g",
+        "spoke-rg",
+        "-n",
+        "spoke",
+        "--subscription",
+        "spoke-sub",
+    ]);
+    assert!(err.contains("AuthorizationFailed"), "{err}");
+
+    let refused = create("hub-team", "hub-rg", "hub", "hub-to-spoke", SPOKE);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("LinkedAuthorizationFailed") && err.contains("Microsoft.Network/virtualNetworks/peer/action"),
+        "{err}"
+    );
+    // The hub team cannot grant itself a role in the spoke team's subscription.
+    let (_, err) = lab.fails(&[
+        "--as",
+        "hub-team",
+        "principal",
+        "grant",
+        "hub-team",
+        "--role",
+        "Network Contributor",
+        "--scope",
+        SPOKE,
+    ]);
+    assert!(
+        err.contains("AuthorizationFailed") && err.contains("Microsoft.Authorization/roleAssignments/write"),
+        "{err}"
+    );
+    // Reader on the remote VNet is not enough; Network Contributor is.
+    lab.ok(&["--as", "spoke-team", "principal", "grant", "hub-team", "--role", "Reader", "--scope", SPOKE]);
+    assert!(!create("hub-team", "hub-rg", "hub", "hub-to-spoke", SPOKE).status.success());
+    lab.ok(&[
+        "--as",
+        "spoke-team",
+        "principal",
+        "grant",
+        "hub-team",
+        "--role",
+        "Network Contributor",
+        "--scope",
+        SPOKE,
+    ]);
+    let made = create("hub-team", "hub-rg", "hub", "hub-to-spoke", SPOKE);
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let link: Value = serde_json::from_slice(&made.stdout).unwrap();
+    assert_eq!(link["properties"]["peeringState"], "Initiated");
+    lab.ok(&["--as", "hub-team", "principal", "grant", "spoke-team", "--role", "Network Contributor", "--scope", HUB]);
+    let back = create("spoke-team", "spoke-rg", "spoke", "spoke-to-hub", HUB);
+    assert!(back.status.success(), "{}", String::from_utf8_lossy(&back.stderr));
+    let link: Value = serde_json::from_slice(&back.stdout).unwrap();
+    assert_eq!(link["properties"]["peeringState"], "Connected");
+
+    // Taking the role back keeps the peering and stops new ones.
+    lab.ok(&[
+        "--as",
+        "spoke-team",
+        "principal",
+        "revoke",
+        "hub-team",
+        "--role",
+        "Network Contributor",
+        "--scope",
+        SPOKE,
+    ]);
+    let kept = lab.json(&[
+        "--as",
+        "hub-team",
+        "vnet",
+        "peering",
+        "show",
+        "-g",
+        "hub-rg",
+        "--vnet-name",
+        "hub",
+        "-n",
+        "hub-to-spoke",
+        "--subscription",
+        "hub-sub",
+    ]);
+    assert_eq!(kept["properties"]["peeringState"], "Connected");
+    let again = create("hub-team", "hub-rg", "lab", "lab-to-spoke", SPOKE);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("LinkedAuthorizationFailed"));
+
+    let listed = lab.ok(&["principal", "list"]);
+    assert!(listed.contains("hub-team (ServicePrincipal, aaaa2222-0000-0000-0000-00000000000a)"), "{listed}");
+    assert!(listed.contains("Reader on /subscriptions/bbbb1111"), "{listed}");
+    let (_, err) = lab.fails(&["--as", "nobody", "show"]);
+    assert!(err.contains("no principal 'nobody'"), "{err}");
+    lab.ok(&["down", &example("two-teams.yaml")]);
+}
+
+#[test]
+fn principals_from_the_command_line_and_the_configuration() {
+    let lab = Lab::new();
+    let added = lab.json(&["principal", "add", "ci-bot"]);
+    let password = added["password"].as_str().unwrap();
+    assert_eq!(password.len(), 64);
+    let app = added["appId"].as_str().unwrap().to_owned();
+    // A principal with no role sees the lab's tenant but no subscription or resource.
+    lab.ok(&["up", &example("sales-marketing.yaml")]);
+    let seen = lab.json(&["--as", &app, "show"]);
+    let kinds: Vec<&str> = seen.as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
+    assert!(kinds.iter().all(|id| id.starts_with("/tenants/")), "{kinds:?}");
+    lab.ok(&["principal", "grant", "ci-bot", "--role", "Reader"]);
+    assert!(!lab.json(&["--as", "ci-bot", "show", "vnet"]).as_array().unwrap().is_empty());
+    lab.ok(&["principal", "remove", "ci-bot"]);
+    let (_, err) = lab.fails(&["--as", "ci-bot", "show"]);
+    assert!(err.contains("no principal"), "{err}");
+
+    // The configuration declares a principal and makes it the default.
+    lab.write(
+        "config.yaml",
+        "defaultPrincipal: auditor\nprincipals:\n  - {name: auditor, secret: s3, roles: [{role: Reader, scope: \"00000000-0000-0000-0000-000000000001\"}]}\n",
+    );
+    assert!(!lab.json(&["show", "vnet"]).as_array().unwrap().is_empty());
+    let (_, err) = lab.fails(&[
+        "vnet",
+        "peering",
+        "create",
+        "-g",
+        "learn-rg",
+        "--vnet-name",
+        "SalesVNet",
+        "-n",
+        "x",
+        "--remote-vnet",
+        "MarketingVNet",
+    ]);
+    assert!(err.contains("AuthorizationFailed"), "{err}");
 }

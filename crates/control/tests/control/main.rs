@@ -80,7 +80,7 @@ fn a_plan_sees_what_other_handles_wrote_and_its_origin_is_recorded() {
     assert_eq!(lab.read(|s| s.all_of(Kind::VirtualNetwork).len()).unwrap(), 0);
     other.execute(&vnet("b", "10.2.0.0/16")).unwrap();
     // The plan runs on the state the write starts from, which has b: "delete every VNet" gets both.
-    let request = Request { api_version: None, origin: Some("test:plan"), immediate: false };
+    let request = Request { origin: Some("test:plan"), ..Request::default() };
     let (applied, seen) = lab
         .execute_planned(&request, |state| {
             let mut ops: Vec<Operation> = state
@@ -147,7 +147,7 @@ fn writes_through_the_committer_share_commits_and_fail_alone() {
                     id: rg.top_level(Kind::VirtualNetwork, &format!("v{i}")).unwrap(),
                     spec: VirtualNetworkSpec::new(west, prefixes),
                 };
-                let request = OwnedRequest { api_version: None, origin: Some("test".into()), immediate: false };
+                let request = OwnedRequest { origin: Some("test".into()), ..OwnedRequest::default() };
                 committer.execute_then(request, move |_| Ok::<_, ()>((vec![op], i)), |state, _, i| (i, state.len()))
             })
         })

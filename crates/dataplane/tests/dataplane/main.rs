@@ -68,7 +68,7 @@ impl Lab {
 }
 
 fn defaults() -> Defaults {
-    Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into() }
+    Defaults { tenant_id: TENANT.into(), subscription_id: SUB.into(), secrets: None, owner: None }
 }
 
 fn fresh_lab() -> State {

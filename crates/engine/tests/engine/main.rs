@@ -2,6 +2,7 @@
 
 mod support;
 
+mod authorization;
 mod gateways;
 mod invariants;
 mod network;

@@ -2,6 +2,7 @@
 //! with ARM's `type` string as the tag.
 
 pub mod connection;
+pub mod directory;
 pub mod network_interface;
 pub mod network_security_group;
 pub mod network_watcher;
@@ -22,6 +23,7 @@ use crate::kind::Kind;
 use crate::location::Location;
 
 pub use connection::*;
+pub use directory::*;
 pub use network_interface::*;
 pub use network_security_group::*;
 pub use network_watcher::*;
@@ -42,6 +44,10 @@ pub enum Resource {
     Tenant(Tenant),
     #[serde(rename = "Microsoft.Resources/subscriptions")]
     Subscription(Subscription),
+    #[serde(rename = "Microsoft.Directory/principals")]
+    Principal(Principal),
+    #[serde(rename = "Microsoft.Authorization/roleAssignments")]
+    RoleAssignment(RoleAssignment),
     #[serde(rename = "Microsoft.Resources/resourceGroups")]
     ResourceGroup(ResourceGroup),
     #[serde(rename = "Microsoft.Network/networkSecurityGroups")]
@@ -80,6 +86,8 @@ macro_rules! each {
         match $resource {
             Resource::Tenant($r) => $body,
             Resource::Subscription($r) => $body,
+            Resource::Principal($r) => $body,
+            Resource::RoleAssignment($r) => $body,
             Resource::ResourceGroup($r) => $body,
             Resource::NetworkSecurityGroup($r) => $body,
             Resource::SecurityRule($r) => $body,
@@ -108,6 +116,8 @@ impl Resource {
         match self {
             Resource::Tenant(_) => Kind::Tenant,
             Resource::Subscription(_) => Kind::Subscription,
+            Resource::Principal(_) => Kind::Principal,
+            Resource::RoleAssignment(_) => Kind::RoleAssignment,
             Resource::ResourceGroup(_) => Kind::ResourceGroup,
             Resource::NetworkSecurityGroup(_) => Kind::NetworkSecurityGroup,
             Resource::SecurityRule(_) => Kind::SecurityRule,
@@ -130,6 +140,7 @@ impl Resource {
         match self {
             Resource::Tenant(t) => &t.display_name,
             Resource::Subscription(s) => &s.display_name,
+            Resource::Principal(p) => &p.display_name,
             other => other.id().name(),
         }
     }
@@ -138,6 +149,8 @@ impl Resource {
         match self {
             Resource::Tenant(_)
             | Resource::Subscription(_)
+            | Resource::Principal(_)
+            | Resource::RoleAssignment(_)
             | Resource::SecurityRule(_)
             | Resource::Route(_)
             | Resource::Subnet(_)
@@ -158,7 +171,9 @@ impl Resource {
 
     pub fn provisioning_state(&self) -> ProvisioningState {
         match self {
-            Resource::Tenant(_) | Resource::Subscription(_) => ProvisioningState::Succeeded,
+            Resource::Tenant(_) | Resource::Subscription(_) | Resource::Principal(_) | Resource::RoleAssignment(_) => {
+                ProvisioningState::Succeeded
+            }
             Resource::ResourceGroup(r) => r.properties.provisioning_state,
             Resource::NetworkSecurityGroup(r) => r.properties.provisioning_state,
             Resource::SecurityRule(r) => r.properties.provisioning_state,
@@ -179,7 +194,7 @@ impl Resource {
 
     pub fn set_provisioning_state(&mut self, state: ProvisioningState) {
         match self {
-            Resource::Tenant(_) | Resource::Subscription(_) => {}
+            Resource::Tenant(_) | Resource::Subscription(_) | Resource::Principal(_) | Resource::RoleAssignment(_) => {}
             Resource::ResourceGroup(r) => r.properties.provisioning_state = state,
             Resource::NetworkSecurityGroup(r) => r.properties.provisioning_state = state,
             Resource::SecurityRule(r) => r.properties.provisioning_state = state,
@@ -205,6 +220,8 @@ impl Resource {
         match self {
             Resource::Tenant(_)
             | Resource::Subscription(_)
+            | Resource::Principal(_)
+            | Resource::RoleAssignment(_)
             | Resource::ResourceGroup(_)
             | Resource::NetworkSecurityGroup(_)
             | Resource::SecurityRule(_)
@@ -265,6 +282,8 @@ macro_rules! accessors {
 accessors!(
     Tenant => as_tenant,
     Subscription => as_subscription,
+    Principal => as_principal,
+    RoleAssignment => as_role_assignment,
     ResourceGroup => as_resource_group,
     NetworkSecurityGroup => as_network_security_group,
     SecurityRule => as_security_rule,
