@@ -81,8 +81,38 @@ fn invalid_token() -> AzureError {
 
 /// The principal and tenant a token is for, checked: signature, lifetime, audience, and a
 /// principal the lab has in that tenant.
+/// Tokens whose signature was checked, with their claims: clients send one token for an hour, and
+/// checking it again on every request would cost more than the rest of the authorization. The
+/// claims are still checked (expiry, audience, principal) on every request.
+#[derive(Default)]
+pub struct Verified {
+    tokens: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Value>>>,
+}
+
+/// How many verified tokens are kept (all are dropped when it is reached).
+const VERIFIED_TOKENS: usize = 4096;
+
+impl Verified {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::sync::Arc<Value>>> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn claims(&self, app: &App, token: &str) -> Result<std::sync::Arc<Value>, AzureError> {
+        if let Some(claims) = self.lock().get(token) {
+            return Ok(claims.clone());
+        }
+        let claims = std::sync::Arc::new(app.options.signing_key.verify(token).map_err(|_| invalid_token())?);
+        let mut tokens = self.lock();
+        if tokens.len() >= VERIFIED_TOKENS {
+            tokens.clear();
+        }
+        tokens.insert(token.to_owned(), claims.clone());
+        Ok(claims)
+    }
+}
+
 fn principal_of(app: &App, state: &State, token: &str, arm: bool) -> Result<(Principal, String), AzureError> {
-    let claims = app.options.signing_key.verify(token).map_err(|_| invalid_token())?;
+    let claims = app.verified.claims(app, token)?;
     let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
     let number = |name: &str| claims.get(name).and_then(Value::as_u64);
     let now = seconds_now();

@@ -85,6 +85,7 @@ pub struct App {
     operations: lro::Operations,
     deployments: deployment::Deployments,
     compiled: watcher::Compiled,
+    verified: auth::Verified,
 }
 
 impl App {
@@ -97,6 +98,7 @@ impl App {
             operations: lro::Operations::default(),
             deployments: deployment::Deployments::default(),
             compiled: watcher::Compiled::default(),
+            verified: auth::Verified::default(),
         }
     }
 
@@ -238,6 +240,13 @@ impl App {
             | Route::Graph { .. }
             | Route::NotFound => errors::path_not_found(&req.path).into(),
         }
+    }
+
+    /// Authenticates an ARM request and checks what it needs before its handler runs (the
+    /// token, its tenant, the read or action right on the target): what every request pays for
+    /// authorization before its handler, apart.
+    pub fn admit(&self, req: &Request) -> Result<vnetlab_engine::authorization::Caller, Reply> {
+        auth::admit(self, req, &route::route(&req.segments, req.api_version()))
     }
 
     /// Completes long-running operations no client polled to the end (`--no-wait`).
