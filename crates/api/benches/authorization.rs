@@ -150,12 +150,7 @@ fn over_https(
         .expect("a client");
     let mut times = Vec::with_capacity(5_000);
     for i in 0..5_100 {
-        let (g, v) = (rng.below(GROUPS), rng.below(VNETS_PER_GROUP));
-        let path = if list {
-            format!("{}/providers/Microsoft.Network/virtualNetworks?api-version=2024-05-01", group(g))
-        } else {
-            format!("{}?api-version=2024-05-01", vnet(g, v))
-        };
+        let (_, path) = target(rng, list);
         let t = Instant::now();
         let r = client.get(format!("https://{addr}{path}")).bearer_auth(token).send().expect("an answer");
         let status = r.status();
@@ -168,6 +163,17 @@ fn over_https(
     let _ = stop.send(());
     let _ = thread.join();
     times
+}
+
+/// A random request's group and path: one VNet, or the group's VNets.
+fn target(rng: &mut Rng, list: bool) -> (usize, String) {
+    let (g, v) = (rng.below(GROUPS), rng.below(VNETS_PER_GROUP));
+    let path = if list {
+        format!("{}/providers/Microsoft.Network/virtualNetworks?api-version=2024-05-01", group(g))
+    } else {
+        format!("{}?api-version=2024-05-01", vnet(g, v))
+    };
+    (g, path)
 }
 
 fn percentiles(mut times: Vec<Duration>) -> (Duration, Duration) {
@@ -195,12 +201,7 @@ fn main() {
         let mut whole = Vec::with_capacity(N);
         let mut authz = Vec::with_capacity(N);
         for _ in 0..N {
-            let (g, v) = (rng.below(GROUPS), rng.below(VNETS_PER_GROUP));
-            let path = if list {
-                format!("{}/providers/Microsoft.Network/virtualNetworks?api-version=2024-05-01", group(g))
-            } else {
-                format!("{}?api-version=2024-05-01", vnet(g, v))
-            };
+            let (g, path) = target(&mut rng, list);
             let t = Instant::now();
             let reply = app.answer(Method::GET, &path, headers.clone(), Vec::new(), "127.0.0.1");
             whole.push(t.elapsed());

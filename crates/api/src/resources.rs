@@ -141,6 +141,17 @@ struct Written {
     location: String,
 }
 
+/// A write request as the lab takes it: the caller, the client's api-version, and whether it
+/// completes before it answers.
+pub(crate) fn lab_request(req: &Request, immediate: bool) -> OwnedRequest {
+    OwnedRequest {
+        caller: req.caller().cloned(),
+        api_version: req.api_version().map(str::to_owned),
+        origin: Some(ORIGIN.to_owned()),
+        immediate,
+    }
+}
+
 /// Runs `plan` and the operations it returns in one transaction (through the committing
 /// thread, with whatever other writes are waiting); reads `id` as they leave it.
 fn write(
@@ -150,12 +161,7 @@ fn write(
     immediate: bool,
     plan: impl FnOnce(&State) -> Result<Vec<Operation>, AzureError> + Send + 'static,
 ) -> Result<Written, Reply> {
-    let request = OwnedRequest {
-        caller: req.caller().cloned(),
-        api_version: req.api_version().map(str::to_owned),
-        origin: Some(ORIGIN.to_owned()),
-        immediate,
-    };
+    let request = lab_request(req, immediate);
     let id = id.clone();
     let result = app.committer.execute_then(
         request,

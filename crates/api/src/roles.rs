@@ -5,7 +5,7 @@
 use axum::http::Method;
 use serde_json::{Value, json};
 use vnetlab_authz::{RoleDefinition, covers};
-use vnetlab_control::{OwnedRequest, PlannedError};
+use vnetlab_control::PlannedError;
 use vnetlab_engine::{Effect, Operation, RoleAssignmentSpec};
 use vnetlab_model::{AzureError, Kind, PrincipalType, ResourceId, RoleAssignment, State, View, ViewExt};
 
@@ -164,12 +164,7 @@ fn put(app: &App, req: &Request, scope: &str, name: &str) -> Reply {
         Err(e) => return e.into(),
     };
     let (scope, name) = (scope.to_owned(), name.to_owned());
-    let request = OwnedRequest {
-        caller: req.caller().cloned(),
-        api_version: req.api_version().map(str::to_owned),
-        origin: Some("api".to_owned()),
-        immediate: true,
-    };
+    let request = crate::resources::lab_request(req, true);
     let result = app.committer.execute_then(
         request,
         move |state| {
@@ -234,12 +229,7 @@ fn delete(app: &App, req: &Request, scope: &str, name: &str) -> Reply {
         return vnetlab_engine::errors::invalid_role_assignment_id(name).into();
     }
     let (scope, name) = (scope.to_owned(), name.to_owned());
-    let request = OwnedRequest {
-        caller: req.caller().cloned(),
-        api_version: req.api_version().map(str::to_owned),
-        origin: Some("api".to_owned()),
-        immediate: true,
-    };
+    let request = crate::resources::lab_request(req, true);
     let result = app.committer.execute_then(
         request,
         move |state| {

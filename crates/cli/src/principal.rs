@@ -313,17 +313,11 @@ pub fn run(env: &Env, command: PrincipalCommand) -> Result<()> {
             let object_id = object_id_of(env, &principal)?;
             let request = Request { origin: Some("cli"), caller: Some(&env.caller), ..Request::default() };
             let (applied, ()) = env.lab.execute_planned(&request, |state| {
-                let wanted = ResourceId::parse(&scope).ok();
-                let ops: Vec<Operation> = state
-                    .all_of(Kind::RoleAssignment)
-                    .into_iter()
-                    .filter_map(|a| a.resource.as_role_assignment())
-                    .filter(|a| {
-                        a.properties.principal_id.eq_ignore_ascii_case(&object_id)
-                            && a.role_guid().eq_ignore_ascii_case(&role.id)
-                            && ResourceId::parse(&a.properties.scope).ok() == wanted
-                    })
+                let ops: Vec<Operation> = ResourceId::parse(&scope)
+                    .ok()
+                    .and_then(|scope| vnetlab_engine::held_assignment(state, &object_id, &role.id, &scope))
                     .map(|a| Operation::RoleAssignmentDelete { id: a.id.clone() })
+                    .into_iter()
                     .collect();
                 Ok::<_, Failure>((ops, ()))
             })?;

@@ -105,6 +105,21 @@ fn scope_of(scope: &str) -> Result<ResourceId, AzureError> {
     }
 }
 
+/// The assignment that gives `principal` the role `role` (a GUID) at `scope`, if one does: there
+/// is at most one.
+pub fn held_assignment<'v>(
+    view: &'v impl View,
+    principal: &str,
+    role: &str,
+    scope: &ResourceId,
+) -> Option<&'v RoleAssignment> {
+    view.all_of(Kind::RoleAssignment).into_iter().filter_map(|a| a.resource.as_role_assignment()).find(|a| {
+        a.properties.principal_id.eq_ignore_ascii_case(principal)
+            && a.role_guid().eq_ignore_ascii_case(role)
+            && ResourceId::parse(&a.properties.scope).is_ok_and(|s| &s == scope)
+    })
+}
+
 /// The role GUID a role definition id names, if it has the shape of one.
 pub fn role_guid(role_definition_id: &str) -> Option<&str> {
     let rest = role_definition_id.trim_end_matches('/');
@@ -149,26 +164,16 @@ pub(crate) fn role_assignment_put(
     let subscription = scope.subscription_id().unwrap_or_default();
     let role_definition_id =
         format!("/subscriptions/{subscription}/providers/Microsoft.Authorization/roleDefinitions/{guid}");
-    let same_grant = |a: &RoleAssignment| {
-        a.properties.principal_id.eq_ignore_ascii_case(&principal.object_id)
-            && a.role_guid().eq_ignore_ascii_case(&guid)
-            && ResourceId::parse(&a.properties.scope).is_ok_and(|s| s == scope)
-    };
-    if let Some(existing) = tx.draft.resource(id).and_then(Resource::as_role_assignment) {
-        if !same_grant(existing) {
+    let held = held_assignment(&tx.draft, &principal.object_id, &guid, &scope).map(|a| a.id.clone());
+    if tx.draft.exists(id) {
+        // The same name for another grant is a change ARM does not allow.
+        if held.as_ref() != Some(id) {
             return Err(errors::role_assignment_update_not_permitted());
         }
         return Ok(Effect::Updated);
     }
-    let duplicate = tx
-        .draft
-        .all_of(Kind::RoleAssignment)
-        .into_iter()
-        .filter_map(|a| a.resource.as_role_assignment())
-        .find(|a| same_grant(a))
-        .map(|a| a.name.clone());
-    if let Some(existing) = duplicate {
-        return Err(errors::role_assignment_exists(&existing));
+    if let Some(existing) = held {
+        return Err(errors::role_assignment_exists(existing.name()));
     }
     let now = vnetlab_model::time::Utc::from_system(tx.ctx.now).rfc3339();
     tx.put(Resource::RoleAssignment(RoleAssignment {

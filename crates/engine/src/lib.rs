@@ -31,7 +31,7 @@ mod virtual_network;
 mod virtual_network_gateway;
 
 pub use context::{Context, IdSource, Provisioning, SequentialIds, Settings};
-pub use directory::{role_assignment_id, role_guid};
+pub use directory::{held_assignment, role_assignment_id, role_guid};
 pub use ipam::is_reserved;
 pub use operation::*;
 pub use peering::{HUB_AND_SPOKE_ORIGIN_PREFIX, peered_space};

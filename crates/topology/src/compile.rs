@@ -407,22 +407,11 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// The assignment that already gives `object_id` the role `role` at `scope`, if one does.
-    fn held(&self, object_id: &str, role: &str, scope: &ResourceId) -> Option<ResourceId> {
-        self.state.all_of(Kind::RoleAssignment).into_iter().find_map(|a| {
-            let a = a.resource.as_role_assignment()?;
-            (a.properties.principal_id.eq_ignore_ascii_case(object_id)
-                && a.role_guid().eq_ignore_ascii_case(role)
-                && ResourceId::parse(&a.properties.scope).is_ok_and(|s| &s == scope))
-            .then(|| a.id.clone())
-        })
-    }
-
     /// A role assignment operation: the one that holds the grant already, else a new one with a
     /// name made from the grant.
     fn assign(&self, tenant: &str, object_id: &str, role: &str, scope: &ResourceId, path: &Path) -> Result<Operation> {
-        let id = match self.held(object_id, role, scope) {
-            Some(id) => id,
+        let id = match vnetlab_engine::held_assignment(self.state, object_id, role, scope) {
+            Some(a) => a.id.clone(),
             None => ResourceId::directory(
                 tenant,
                 Kind::RoleAssignment,
