@@ -280,6 +280,7 @@ fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
         state
             .all_of(Kind::VirtualMachine)
             .into_iter()
+            .filter(|s| crate::principal::may_read(state, &env.caller, s))
             .filter_map(|s| match &s.resource {
                 Resource::VirtualMachine(v) => Some(v),
                 _ => None,
@@ -293,9 +294,18 @@ fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
     })?;
     // Gateways, on-premises sites and their branch VMs are namespaces too.
     let found = if found.is_empty() {
-        let want = env.lab.read(desired)?;
+        let (want, readable) = env.lab.read(|state| {
+            let readable: std::collections::HashSet<String> = [Kind::VirtualNetworkGateway, Kind::LocalNetworkGateway]
+                .into_iter()
+                .flat_map(|k| state.all_of(k))
+                .filter(|s| crate::principal::may_read(state, &env.caller, s))
+                .map(|s| s.id().key().to_owned())
+                .collect();
+            (desired(state), readable)
+        })?;
         let in_group = |id: &vnetlab_model::ResourceId| {
-            group.is_none_or(|g| id.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
+            readable.contains(id.key())
+                && group.is_none_or(|g| id.resource_group_name().is_some_and(|r| r.eq_ignore_ascii_case(g)))
         };
         let edges = want.edges.values().map(|e| &e.machine);
         let branch = want.machines.values().filter(|m| m.vm.kind() == Some(Kind::LocalNetworkGateway));

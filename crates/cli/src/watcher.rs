@@ -18,16 +18,18 @@ pub enum Direction {
 }
 
 /// The VM (or NIC) a question names: a full resource id, or a name unique in the lab (or in
-/// `group`).
+/// `group`), among those the caller may read.
 pub fn target(env: &Env, state: &State, name: &str, group: Option<&str>) -> Result<ResourceId> {
     if name.starts_with('/') {
-        return ResourceId::parse(name)
-            .map_err(|e| Failure::Azure(AzureError::new(400, "InvalidResourceId", e.to_string())));
+        let id = ResourceId::parse(name)
+            .map_err(|e| Failure::Azure(AzureError::new(400, "InvalidResourceId", e.to_string())))?;
+        crate::principal::check_read(state, &env.caller, &id)?;
+        return Ok(id);
     }
     let group = group.map(|g| env.group(g)).transpose()?;
     let mut found: Vec<ResourceId> = Vec::new();
     for kind in [Kind::VirtualMachine, Kind::NetworkInterface] {
-        for stored in state.all_of(kind) {
+        for stored in state.all_of(kind).into_iter().filter(|s| crate::principal::may_read(state, &env.caller, s)) {
             let id = stored.id();
             let in_group = group.as_ref().is_none_or(|g| id.is_under(g));
             if in_group && vnetlab_model::same_name(id.name(), name) {

@@ -827,8 +827,11 @@ fn principals_from_the_command_line_and_the_configuration() {
     let seen = lab.json(&["--as", &app, "show"]);
     let kinds: Vec<&str> = seen.as_array().unwrap().iter().filter_map(|r| r["id"].as_str()).collect();
     assert!(kinds.iter().all(|id| id.starts_with("/tenants/")), "{kinds:?}");
+    let (_, err) = lab.fails(&["--as", "ci-bot", "routes", "SalesVM"]);
+    assert!(err.contains("No virtual machine or network interface named 'SalesVM'"), "{err}");
     lab.ok(&["principal", "grant", "ci-bot", "--role", "Reader"]);
     assert!(!lab.json(&["--as", "ci-bot", "show", "vnet"]).as_array().unwrap().is_empty());
+    assert!(lab.ok(&["--as", "ci-bot", "routes", "SalesVM"]).contains("VnetLocal"));
     lab.ok(&["principal", "remove", "ci-bot"]);
     let (_, err) = lab.fails(&["--as", "ci-bot", "show"]);
     assert!(err.contains("no principal"), "{err}");
