@@ -83,6 +83,34 @@ def test_logged_in_as_a_service_principal(server, tmp_path):
     assert "AuthorizationFailed" in denied.err, denied
 
 
+@sync_only
+def test_logged_in_as_a_user(server, tmp_path):
+    """A user with a password (the resource-owner password flow), who is Reader: reads, and is
+    refused writes with Azure's AuthorizationFailed naming the user. MSAL asks a non-ADFS
+    authority's user realm on port 443 whatever the authority's port, so the cloud's Active
+    Directory endpoint is the server's ADFS one (docs/identity.md)."""
+    user = "ana@vnetlab.onmicrosoft.com"
+    vnetlab(server, "principal", "add", "Ana", "--user", user, "--secret", "pa55word")
+    vnetlab(server, "principal", "grant", user, "--role", "Reader")
+    az = Az(server, config_dir=tmp_path / "az-user")
+    az.run(
+        f"cloud register -n vnetlab --endpoint-resource-manager {server.url}/ "
+        f"--endpoint-active-directory {server.url}/adfs",
+        expect=0,
+    )
+    az.run("cloud set -n vnetlab", expect=0)
+    wrong = az.fails(f"login -u {user} -p nope")
+    assert "AADSTS50126" in wrong.err, wrong
+    login = az(f"login -u {user} -p pa55word")
+    assert [(s["id"], s["user"]["name"], s["user"]["type"]) for s in login] == [(SUBSCRIPTION, user, "user")]
+    assert isinstance(az("group list"), list)
+    denied = az.fails("group create -n by-ana -l westus")
+    assert "AuthorizationFailed" in denied.err and f"The client '{user}'" in denied.err, denied
+    # A Graph token from the refresh token, to name the principals of the role assignments.
+    mine = [a for a in az("role assignment list --all") if a["principalName"] == user]
+    assert [a["roleDefinitionName"] for a in mine] == ["Reader"], mine
+
+
 # ---- the Learn exercise -------------------------------------------------------------------------
 
 

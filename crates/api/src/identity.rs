@@ -9,6 +9,9 @@ use serde_json::{Value, json};
 use vnetlab_control::{DEFAULT_PRINCIPAL_OBJECT_ID, DEFAULT_TENANT_ID};
 use vnetlab_model::{Kind, Principal, ResourceId, State, View, ViewExt};
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
 use crate::auth::{TOKEN_SECONDS, issue, seconds_now};
 use crate::http::{Reply, Request, percent_decode};
 use crate::{App, errors};
@@ -188,7 +191,13 @@ pub fn aad_token(app: &App, req: &Request, authority: &str, v2: bool) -> Reply {
         || authority.eq_ignore_ascii_case("common")
         || authority.eq_ignore_ascii_case("organizations");
     let audience = audience(field("resource"), field("scope"));
-    let password_grant = field("grant_type").is_some_and(|g| g.eq_ignore_ascii_case("password"));
+    // ADFS, like Entra ID's v2 endpoint, writes its numbers as numbers (v1 writes strings).
+    let v2 = v2 || authority.eq_ignore_ascii_case("adfs");
+    let grant = field("grant_type").unwrap_or("client_credentials");
+    if grant.eq_ignore_ascii_case("refresh_token") {
+        return refreshed(app, req, authority, client_id, &audience, field("refresh_token").unwrap_or_default(), v2);
+    }
+    let password_grant = grant.eq_ignore_ascii_case("password");
     let (name, secret) = if password_grant {
         (field("username").unwrap_or_default(), field("password"))
     } else {
@@ -263,15 +272,29 @@ pub fn aad_token(app: &App, req: &Request, authority: &str, v2: bool) -> Reply {
         return aad_error(status, code, number, &description);
     }
     let tenant = if any_tenant { principal.home_tenant().to_owned() } else { tenant };
-    let access_token = issue(app, &principal, &tenant, &audience);
+    // A user signs in to a client application: it gets an ID token, the account's ids and a
+    // refresh token too, as MSAL keeps an account from them.
+    let user = if password_grant { Some(client_id) } else { None };
+    token_reply(app, &principal, &tenant, &audience, user, v2)
+}
+
+/// The token endpoint's answer: an access token, and for a user's sign-in to `client` an ID
+/// token, the account's ids and a refresh token.
+fn token_reply(
+    app: &App,
+    principal: &Principal,
+    tenant: &str,
+    audience: &str,
+    client: Option<&str>,
+    v2: bool,
+) -> Reply {
+    let access_token = issue(app, principal, tenant, audience);
     let seconds = TOKEN_SECONDS - 1;
-    if v2 {
-        Reply::ok(
-            json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": access_token}),
-        )
+    let now = seconds_now();
+    let mut body = if v2 {
+        json!({"token_type": "Bearer", "expires_in": seconds, "ext_expires_in": seconds, "access_token": access_token})
     } else {
-        let now = seconds_now();
-        Reply::ok(json!({
+        json!({
             "token_type": "Bearer",
             "expires_in": seconds.to_string(),
             "ext_expires_in": seconds.to_string(),
@@ -279,7 +302,72 @@ pub fn aad_token(app: &App, req: &Request, authority: &str, v2: bool) -> Reply {
             "not_before": now.to_string(),
             "resource": audience,
             "access_token": access_token
-        }))
+        })
+    };
+    if let (Some(client), Some(map)) = (client, body.as_object_mut()) {
+        let name = principal.sign_in_name();
+        let id_token = app.options.signing_key.sign(&json!({
+            "aud": client,
+            "iss": format!("https://sts.windows.net/{tenant}/"),
+            "iat": now,
+            "nbf": now,
+            "exp": now + TOKEN_SECONDS,
+            "sub": principal.object_id,
+            "oid": principal.object_id,
+            "tid": tenant,
+            "name": principal.display_name,
+            "preferred_username": name,
+            "upn": name,
+            "ver": "2.0"
+        }));
+        let client_info = json!({"uid": principal.object_id, "utid": tenant}).to_string();
+        let refresh = app.options.signing_key.sign(&json!({
+            "typ": "refresh",
+            "oid": principal.object_id,
+            "tid": tenant,
+            "idp": principal.home_tenant(),
+            "client": client,
+            "exp": now + REFRESH_SECONDS
+        }));
+        map.insert("id_token".into(), json!(id_token));
+        map.insert("client_info".into(), json!(URL_SAFE_NO_PAD.encode(client_info)));
+        map.insert("refresh_token".into(), json!(refresh));
+        map.insert("scope".into(), json!(format!("{audience}.default")));
+    }
+    Reply::ok(body)
+}
+
+/// How long a refresh token lasts.
+const REFRESH_SECONDS: u64 = 14 * 24 * 3600;
+
+/// A new access token from a refresh token the lab signed, for a principal it still has in that
+/// tenant.
+fn refreshed(app: &App, _req: &Request, authority: &str, client: &str, audience: &str, token: &str, v2: bool) -> Reply {
+    let invalid =
+        || aad_error(400, "invalid_grant", 9002313, "AADSTS9002313: Invalid request. Request is malformed or invalid.");
+    let Ok(claims) = app.options.signing_key.verify(token) else {
+        return invalid();
+    };
+    let text = |k: &str| claims.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+    let unexpired = claims.get("exp").and_then(Value::as_u64).is_some_and(|e| e > seconds_now());
+    if text("typ") != "refresh" || !unexpired || !text("client").eq_ignore_ascii_case(client) {
+        return invalid();
+    }
+    let (oid, tid, home) = (text("oid"), text("tid"), text("idp"));
+    let tenant_fits = authority.eq_ignore_ascii_case(&tid)
+        || ["adfs", "common", "organizations"].iter().any(|a| authority.eq_ignore_ascii_case(a));
+    let principal = app.lab.read(|s| {
+        ResourceId::directory(&home, Kind::Principal, &oid)
+            .ok()
+            .and_then(|id| s.resource(&id))
+            .and_then(|r| r.as_principal())
+            .filter(|p| p.is_member_of(&tid))
+            .cloned()
+    });
+    match principal {
+        Ok(Some(p)) if tenant_fits => token_reply(app, &p, &tid, audience, Some(client), v2),
+        Ok(_) => invalid(),
+        Err(e) => errors::internal(&e.to_string()).into(),
     }
 }
 

@@ -170,8 +170,63 @@ fn tenants_and_roles_bound_what_a_token_reaches() {
     let tenants = get("/tenants?api-version=2022-12-01");
     assert_eq!(tenants.body["value"].as_array().unwrap().len(), 1);
     assert_eq!(tenants.body["value"][0]["tenantId"], other_tenant);
+    // A principal of the subscription's own tenant with no role there does not see it either.
+    let nobody = "33333333-aaaa-0000-0000-000000000001";
+    s.add_principal("0000aaaa-0000-0000-0000-000000000001", nobody, "pw", &[]);
+    let token = s.sign_in("0000aaaa-0000-0000-0000-000000000001", nobody, "pw");
+    let hidden = s.raw(
+        "GET",
+        &format!("{}/subscriptions/{SUB}?api-version=2022-12-01", s.url),
+        None,
+        &[("Authorization", format!("Bearer {token}").as_str())],
+    );
+    assert_eq!((hidden.status, hidden.code()), (404, "SubscriptionNotFound"));
     // The default principal sees its subscription and tenant only.
     let mine = s.get("/subscriptions?api-version=2022-12-01").body;
     assert_eq!(mine["value"].as_array().unwrap().len(), 1);
     assert_eq!(s.get("/tenants?api-version=2022-12-01").body["value"].as_array().unwrap().len(), 1);
+}
+
+/// A user signs in with a password and gets an ID token, the account's ids and a refresh token;
+/// the refresh token gets new access tokens, and only the lab's own refresh tokens do.
+#[test]
+fn users_sign_in_with_a_password_and_refresh() {
+    let s = Server::start();
+    let tenant = "0000aaaa-0000-0000-0000-000000000001";
+    let user = "ana@vnetlab.onmicrosoft.com";
+    s.app
+        .lab
+        .execute(&vnetlab_engine::Operation::PrincipalPut {
+            spec: vnetlab_engine::PrincipalSpec {
+                tenant_id: tenant.into(),
+                object_id: "abab0000-0000-0000-0000-000000000001".into(),
+                display_name: "Ana".into(),
+                principal_type: vnetlab_model::PrincipalType::User,
+                app_id: None,
+                user_principal_name: Some(user.into()),
+                secret_digest: Some(vnetlab_control::tokens::secret_digest("pw")),
+                guest_of: Vec::new(),
+            },
+        })
+        .unwrap();
+    let post = |form: String| s.raw("POST", &format!("{}/adfs/oauth2/token", s.url), Some(form.into_bytes()), &[]);
+    let scope = "scope=https%3A%2F%2Fmanagement.core.windows.net%2F%2F.default";
+    let signed = post(format!("client_id=az&grant_type=password&username={user}&password=pw&{scope}"));
+    assert_eq!(signed.status, 200, "{:#}", signed.body);
+    assert_eq!(signed.body["expires_in"].as_u64(), Some(86_399), "ADFS writes numbers");
+    let id = claims(signed.body["id_token"].as_str().unwrap());
+    assert_eq!((id["preferred_username"].as_str(), id["aud"].as_str()), (Some(user), Some("az")));
+    let refresh = signed.body["refresh_token"].as_str().unwrap().to_owned();
+    let again = post(format!("client_id=az&grant_type=refresh_token&refresh_token={refresh}&{scope}"));
+    assert_eq!(again.status, 200, "{:#}", again.body);
+    assert_eq!(claims(again.body["access_token"].as_str().unwrap())["upn"], user);
+    for bad in [
+        format!("client_id=other&grant_type=refresh_token&refresh_token={refresh}&{scope}"),
+        format!("client_id=az&grant_type=refresh_token&refresh_token={}&{scope}", s.token),
+        format!("client_id=az&grant_type=refresh_token&refresh_token=garbage&{scope}"),
+        format!("client_id=az&grant_type=password&username={user}&password=nope&{scope}"),
+    ] {
+        let r = post(bad.clone());
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("invalid_grant")), "{bad}");
+    }
 }
