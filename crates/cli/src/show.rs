@@ -43,8 +43,28 @@ pub fn table_for(kind: Kind, bodies: &[Value]) -> String {
         Kind::PublicIpAddress => output::public_ip_table(bodies),
         Kind::LocalNetworkGateway => output::local_gateway_table(bodies),
         Kind::VirtualMachine => output::vm_table(bodies),
+        Kind::RoleAssignment => role_assignment_table(bodies),
         _ => output::default_table(bodies),
     }
+}
+
+/// As `az role assignment list -o table`: the principal, the role by name, the scope.
+fn role_assignment_table(bodies: &[Value]) -> String {
+    let roles = vnetlab_authz::builtin_roles();
+    let rows: Vec<serde_json::Map<String, Value>> = bodies
+        .iter()
+        .map(|b| {
+            let p = &b["properties"];
+            let guid = p["roleDefinitionId"].as_str().unwrap_or_default().rsplit('/').next().unwrap_or_default();
+            let role = roles.iter().find(|r| r.id.eq_ignore_ascii_case(guid)).map_or(guid, |r| r.name.as_str());
+            let mut row = serde_json::Map::new();
+            row.insert("Principal".into(), p["principalId"].clone());
+            row.insert("Role".into(), Value::String(role.to_owned()));
+            row.insert("Scope".into(), p["scope"].clone());
+            row
+        })
+        .collect();
+    output::table(&rows, false)
 }
 
 /// ARM bodies of the resources of `kind` the caller may read, optionally in one resource group.

@@ -294,6 +294,13 @@ fn role_assignments_follow_microsoft_authorization_rules() {
     );
     assert_eq!(r.code(), "AuthorizationFailed");
     assert_eq!(reader.ok("GET", &rg, None)["name"], "rg");
+    let deploy = reader.call(
+        "PUT",
+        &format!("{rg}/providers/Microsoft.Resources/deployments/d"),
+        Some(json!({"properties": {"mode": "Incremental", "template": {"resources": []}}})),
+    );
+    assert_eq!(deploy.code(), "AuthorizationFailed");
+    assert!(deploy.body["error"]["message"].as_str().unwrap().contains("'Microsoft.Resources/deployments/write'"));
     assert_eq!(
         reader.call("GET", &format!("/subscriptions/{sub}/resourceGroups"), None).body["value"]
             .as_array()
