@@ -67,6 +67,12 @@ fn segment() -> impl Strategy<Value = String> {
         Just("locations".to_owned()),
         Just("operations".to_owned()),
         Just("metadata".to_owned()),
+        Just("Microsoft.Authorization".to_owned()),
+        Just("roleAssignments".to_owned()),
+        Just("roleDefinitions".to_owned()),
+        Just("8e3af657-a8ff-443c-a75c-2fe8c4bcb635".to_owned()),
+        Just("v1.0".to_owned()),
+        Just("directoryObjects".to_owned()),
         "[a-zA-Z0-9._%()-]{1,12}",
     ]
 }
@@ -91,6 +97,8 @@ fn json_value() -> impl Strategy<Value = Value> {
         "[ -~]{0,20}".prop_map(Value::String),
         Just(json!("10.0.0.0/16")),
         Just(json!("westus")),
+        Just(json!("0000bbbb-0000-0000-0000-000000000001")),
+        Just(json!("/providers/Microsoft.Authorization/roleDefinitions/acdd72a7-3385-48ef-bd42-f606fba81ae7")),
         Just(json!(
             "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/b"
         )),
@@ -114,6 +122,10 @@ fn json_value() -> impl Strategy<Value = Value> {
                     Just("tags".to_owned()),
                     Just("template".to_owned()),
                     Just("resources".to_owned()),
+                    Just("roleDefinitionId".to_owned()),
+                    Just("principalId".to_owned()),
+                    Just("principalType".to_owned()),
+                    Just("ids".to_owned()),
                     "[a-zA-Z]{1,10}",
                 ],
                 inner,
