@@ -553,6 +553,45 @@ fn build(subscriptions: &[String], base: &str) -> Value {
             );
         }
     }
+    // Microsoft.Authorization at a subscription's and a group's scope.
+    let assignment = object(&[(
+        "properties",
+        object(&[
+            ("roleDefinitionId", string()),
+            ("principalId", string()),
+            ("principalType", string()),
+            ("description", string()),
+        ]),
+    )]);
+    for (scope, label, params) in [
+        (sub.to_owned(), "Subscription", vec!["subscriptionId"]),
+        (group.clone(), "ResourceGroup", vec!["subscriptionId", "resourceGroupName"]),
+    ] {
+        let assignments = format!("{scope}/providers/Microsoft.Authorization/roleAssignments");
+        paths.insert(
+            assignments.clone(),
+            json!({"get": operation(&format!("RoleAssignments_ListFor{label}"), &params, None, &[("200", "one page")])}),
+        );
+        let mut item = params.clone();
+        item.push("name");
+        paths.insert(
+            format!("{assignments}/{{name}}"),
+            json!({
+                "put": operation(&format!("RoleAssignments_CreateAt{label}"), &item, Some(assignment.clone()), &[("200", "unchanged"), ("201", "created")]),
+                "get": operation(&format!("RoleAssignments_GetAt{label}"), &item, None, &[("200", "the assignment")]),
+                "delete": operation(&format!("RoleAssignments_DeleteAt{label}"), &item, None, &[("200", "deleted"), ("204", "not there")]),
+            }),
+        );
+    }
+    let definitions = format!("{sub}/providers/Microsoft.Authorization/roleDefinitions");
+    paths.insert(
+        definitions.clone(),
+        json!({"get": operation("RoleDefinitions_List", &["subscriptionId"], None, &[("200", "the roles")])}),
+    );
+    paths.insert(
+        format!("{definitions}/{{name}}"),
+        json!({"get": operation("RoleDefinitions_Get", &["subscriptionId", "name"], None, &[("200", "the role")])}),
+    );
     let vnet = format!("{group}/providers/Microsoft.Network/virtualNetworks/{{name}}");
     paths.insert(
         format!("{vnet}/checkIPAddressAvailability"),
