@@ -92,27 +92,48 @@ pub struct Verified {
 /// How many verified tokens are kept (all are dropped when it is reached).
 const VERIFIED_TOKENS: usize = 4096;
 
+/// The longest token accepted: the lab's are well under 2 KB.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 impl Verified {
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::sync::Arc<Value>>> {
         self.tokens.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn claims(&self, app: &App, token: &str) -> Result<std::sync::Arc<Value>, AzureError> {
-        if let Some(claims) = self.lock().get(token) {
-            return Ok(claims.clone());
+    /// The claims of a token the lab signed; `true` when they come from the kept ones.
+    fn claims(&self, app: &App, token: &str) -> Result<(std::sync::Arc<Value>, bool), AzureError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(invalid_token());
         }
-        let claims = std::sync::Arc::new(app.options.signing_key.verify(token).map_err(|_| invalid_token())?);
+        if let Some(claims) = self.lock().get(token) {
+            return Ok((claims.clone(), true));
+        }
+        let claims = app.options.signing_key.verify(token).map_err(|_| invalid_token())?;
+        Ok((std::sync::Arc::new(claims), false))
+    }
+
+    /// Keeps a token whose claims held.
+    fn keep(&self, token: &str, claims: std::sync::Arc<Value>) {
         let mut tokens = self.lock();
         if tokens.len() >= VERIFIED_TOKENS {
             tokens.clear();
         }
-        tokens.insert(token.to_owned(), claims.clone());
-        Ok(claims)
+        tokens.insert(token.to_owned(), claims);
     }
 }
 
 fn principal_of(app: &App, state: &State, token: &str, arm: bool) -> Result<(Principal, String), AzureError> {
-    let claims = app.verified.claims(app, token)?;
+    let (claims, kept) = app.verified.claims(app, token)?;
+    let found = principal_of_claims(state, &claims, arm)?;
+    if !kept {
+        app.verified.keep(token, claims);
+    }
+    Ok(found)
+}
+
+/// The principal and tenant of a signed token's claims, checked: lifetime, audience, and a
+/// principal the lab has in that tenant.
+fn principal_of_claims(state: &State, claims: &Value, arm: bool) -> Result<(Principal, String), AzureError> {
     let text = |name: &str| claims.get(name).and_then(Value::as_str).filter(|s| !s.is_empty());
     let number = |name: &str| claims.get(name).and_then(Value::as_u64);
     let now = seconds_now();
@@ -241,6 +262,10 @@ fn needs(route: &Route, method: &Method) -> Option<(String, ResourceId)> {
     match route {
         Route::Resource { id, .. } | Route::ResourceGroup { id } if reading => read(id),
         Route::Part { resource, .. } => read(resource),
+        Route::RoleAssignments { scope, .. } if reading => Some((
+            authorization::action(Kind::RoleAssignment, "read"),
+            ResourceId::parse(scope).ok().filter(|s| s.subscription_id().is_some())?,
+        )),
         Route::Deployment { group, .. } => {
             let verb = if reading { "read" } else { "write" };
             Some((format!("Microsoft.Resources/deployments/{verb}"), group.clone()))
@@ -312,7 +337,12 @@ pub fn may_read(state: &State, req: &Request, id: &ResourceId) -> bool {
     let Some(caller) = req.caller() else {
         return true;
     };
-    id.kind().is_some_and(|k| authorization::permits(state, caller, &authorization::action(k, "read"), id.as_str()))
+    // A resource of another tenant's subscription needs a token for that tenant too.
+    let tenant_ok = authorization::tenant_of(state, id.as_str()).is_none_or(|t| caller.speaks_for(&t));
+    tenant_ok
+        && id
+            .kind()
+            .is_some_and(|k| authorization::permits(state, caller, &authorization::action(k, "read"), id.as_str()))
 }
 
 /// A list the caller sees nothing of and may not read at its scope is refused, as ARM refuses it.

@@ -217,7 +217,9 @@ fn run(app: &App, req: &Request, group: &ResourceId, name: &str) -> Result<(Valu
                     .find(|p| p.name.eq_ignore_ascii_case(key) || p.id.as_str().eq_ignore_ascii_case(key))
                     .map(|p| p.id.clone())
                     .or_else(|| ResourceId::parse(key).ok())?;
-                state.get(&id).map(|s| render(state, s)["properties"].clone())
+                let stored = state.get(&id)?;
+                // The caller sees through reference() only what it may read.
+                crate::auth::may_read(state, req, &id).then(|| render(state, stored)["properties"].clone())
             };
             let scope = Scope {
                 parameters: &parameters,

@@ -89,7 +89,8 @@ fn principals(state: &State) -> impl Iterator<Item = &Principal> {
 /// The App Service managed-identity protocol (`IDENTITY_ENDPOINT`), or with `imds` the VM
 /// instance-metadata one. The identity is the lab's default principal, or the one `client_id`,
 /// `object_id` or `principal_id` names (a user-assigned identity, `az login --identity
-/// --client-id`). [gap] Any principal of the lab can be used as a managed identity.
+/// --client-id`): a principal without a secret. As an Azure VM's endpoint answers any process on
+/// the VM, this one answers any client that reaches the server.
 pub fn managed_identity_token(app: &App, req: &Request, imds: bool) -> Reply {
     if req.method != axum::http::Method::GET {
         return errors::method_not_allowed(req.method.as_str()).into();
@@ -103,7 +104,10 @@ pub fn managed_identity_token(app: &App, req: &Request, imds: bool) -> Reply {
             .and_then(|id| s.resource(&id))
             .and_then(|r| r.as_principal())
             .cloned(),
+        // Only a principal without a secret is a managed identity; one with a secret proves
+        // itself with it at the token endpoint.
         Some((key, value)) => principals(s)
+            .filter(|p| p.secret_digest.is_none())
             .find(|p| {
                 let by = if *key == "client_id" { p.app_id.as_deref() } else { Some(p.object_id.as_str()) };
                 by.is_some_and(|v| v.eq_ignore_ascii_case(value))
@@ -444,11 +448,10 @@ pub fn find_subscription<'s>(
     state: &'s vnetlab_model::State,
     subscription_id: &str,
 ) -> Option<&'s vnetlab_model::Subscription> {
-    state
-        .all_of(Kind::Subscription)
-        .into_iter()
-        .filter_map(|x| x.resource.as_subscription())
-        .find(|x| x.subscription_id.eq_ignore_ascii_case(subscription_id))
+    // Compared as resource ids are (the store's keys), so that a subscription found here is the
+    // one every handler finds.
+    let id = ResourceId::subscription(subscription_id).ok()?;
+    state.resource(&id).and_then(|r| r.as_subscription())
 }
 
 /// ARM's answer for a subscription the lab does not have: malformed ids are refused as such.

@@ -149,9 +149,11 @@ fn optional_reference(at: &At<'_>, name: &str) -> Result<Option<ResourceId>, Azu
     }
 }
 
-/// The watcher must exist; the target must be a VM or NIC that exists.
+/// The watcher must exist; the target must be a VM or NIC that exists, and that the caller may
+/// read (checked first: a question does not reveal what the caller may not see).
 fn check_target(
     state: &State,
+    req: &Request,
     watcher: &ResourceId,
     target: &ResourceId,
     missing: fn(&State, &ResourceId) -> AzureError,
@@ -164,10 +166,22 @@ fn check_target(
             "The target resource '{target}' is not a virtual machine or a network interface. Path 'targetResourceId'."
         )));
     }
+    check_readable(state, req, target)?;
     if !state.exists(target) {
         return Err(missing(state, target));
     }
     Ok(())
+}
+
+/// `AuthorizationFailed` unless the caller may read `id` (in a tenant it has a token for).
+fn check_readable(state: &State, req: &Request, id: &ResourceId) -> Result<(), AzureError> {
+    match req.caller() {
+        Some(caller) if !crate::auth::may_read(state, req, id) => {
+            let action = id.kind().map(|k| vnetlab_engine::authorization::action(k, "read")).unwrap_or_default();
+            Err(vnetlab_engine::errors::authorization_failed(&caller.client, &caller.object_id, &action, id.as_str()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// `POST networkWatchers/{nw}/nextHop`
@@ -185,7 +199,10 @@ pub fn next_hop(
         Ok((target, source, destination, nic))
     };
     answer_body(app, req, parse, |state, network, (target, source, destination, nic)| {
-        check_target(state, watcher, &target, missing)?;
+        check_target(state, req, watcher, &target, missing)?;
+        if let Some(nic) = &nic {
+            check_readable(state, req, nic)?;
+        }
         let view = network.target_nic(&target, nic.as_ref()).map_err(|e| e.to_azure())?;
         let hop = network.next_hop(view, Some(source), destination).map_err(|e| e.to_azure())?;
         Ok(hop.to_json())
@@ -222,7 +239,10 @@ pub fn ip_flow_verify(
         Ok((target, direction, protocol, local, remote, nic))
     };
     answer_body(app, req, parse, |state, network, (target, direction, protocol, local, remote, nic)| {
-        check_target(state, watcher, &target, missing)?;
+        check_target(state, req, watcher, &target, missing)?;
+        if let Some(nic) = &nic {
+            check_readable(state, req, nic)?;
+        }
         let view = network.nic_holding(&target, nic.as_ref(), local.ip).map_err(|e| e.to_azure())?;
         let verdict = network.ip_flow_verify(view, direction, protocol, local, remote).map_err(|e| e.to_azure())?;
         Ok(verdict.to_json())
@@ -278,7 +298,7 @@ pub fn connectivity_check(
     // let go. The handler already runs on a blocking thread, off the async runtime.
     let traced = compute(app, |state, network| {
         let (source_id, destination_id, address, probe) = parsed;
-        check_target(state, watcher, &source_id, missing)?;
+        check_target(state, req, watcher, &source_id, missing)?;
         let tracer = Tracer::new(network, state);
         let source = primary_end(network, &source_id).map_err(|e| e.to_azure())?;
         let destination = match (&destination_id, address) {
@@ -288,6 +308,7 @@ pub fn connectivity_check(
                         "The destination '{id}' is not a virtual machine or a network interface. Path 'destination.resourceId'."
                     )));
                 }
+                check_readable(state, req, id)?;
                 if !state.exists(id) {
                     return Err(missing(state, id));
                 }

@@ -366,7 +366,15 @@ impl Batch<'_, '_> {
             let mut ctx = Context::new(&mut *self.ids, settings).at(self.now);
             ctx.api_version = request.api_version.map(str::to_owned);
             ctx.origin = request.origin.map(str::to_owned);
-            match vnetlab_engine::apply(self.writer.state(), op, &mut ctx) {
+            let applied = vnetlab_engine::apply(self.writer.state(), op, &mut ctx).and_then(|outcome| {
+                // What the operation links to is known once it has run: a write may join only
+                // what the caller may join.
+                if let Some(caller) = request.caller {
+                    vnetlab_engine::authorization::authorize_links(self.writer.state(), caller, op, &outcome.changes)?;
+                }
+                Ok(outcome)
+            });
+            match applied {
                 Ok(outcome) => {
                     executed.push(Executed {
                         effect: outcome.effect,

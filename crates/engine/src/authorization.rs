@@ -4,7 +4,7 @@
 //! when that VNet lies in another tenant the request must carry a token for that tenant too.
 //! Reads need the type's `read` action.
 
-use vnetlab_model::{AzureError, Kind, Resource, ResourceId, State, View, ViewExt};
+use vnetlab_model::{AzureError, Change, Kind, Resource, ResourceId, State, View, ViewExt};
 
 use crate::errors;
 use crate::operation::Operation;
@@ -145,6 +145,63 @@ pub fn authorize(state: &State, caller: &Caller, op: &Operation) -> Result<(), A
                 &r.action,
                 &r.scope,
             ));
+        }
+    }
+    Ok(())
+}
+
+/// The right a write needs on a resource it links to (a NIC's subnet, a subnet's NSG): Azure's
+/// `join/action`. [gap] A connection's gateways need `write` on them. A peering's remote VNet is
+/// checked on its own (`peer/action`, with the tenant's token).
+pub fn join_action(kind: Kind) -> Option<String> {
+    Some(match kind {
+        Kind::Subnet => "Microsoft.Network/virtualNetworks/subnets/join/action".to_owned(),
+        Kind::NetworkSecurityGroup => "Microsoft.Network/networkSecurityGroups/join/action".to_owned(),
+        Kind::RouteTable => "Microsoft.Network/routeTables/join/action".to_owned(),
+        Kind::PublicIpAddress => "Microsoft.Network/publicIPAddresses/join/action".to_owned(),
+        Kind::NetworkInterface => "Microsoft.Network/networkInterfaces/join/action".to_owned(),
+        Kind::VirtualNetworkGateway | Kind::LocalNetworkGateway => action(kind, "write"),
+        _ => return None,
+    })
+}
+
+/// Checks what `op`'s `changes` newly link to: every reference a resource written at or under
+/// the operation's target has that it did not have in `before`. `LinkedAuthorizationFailed` when
+/// the caller lacks the join right there, or a token for its tenant.
+pub fn authorize_links(before: &State, caller: &Caller, op: &Operation, changes: &[Change]) -> Result<(), AzureError> {
+    let Some(target) = op.target() else {
+        return Ok(());
+    };
+    let own = requirements(before, op).and_then(|r| r.into_iter().find(|r| !r.linked));
+    let (own_action, own_scope) = own.map(|r| (r.action, r.scope)).unwrap_or_default();
+    for change in changes {
+        let Change::Put(stored) = change else { continue };
+        let id = stored.id();
+        if id != &target && !id.is_under(&target) {
+            continue;
+        }
+        let had: Vec<&ResourceId> = before.get(id).map(|s| s.resource.references()).unwrap_or_default();
+        for linked in stored.resource.references() {
+            if had.contains(&linked) {
+                continue;
+            }
+            let Some(join) = linked.kind().and_then(join_action) else { continue };
+            if let Some(tenant) = tenant_of(before, linked.as_str())
+                && !caller.speaks_for(&tenant)
+            {
+                let subscription = linked.subscription_id().unwrap_or_default();
+                return Err(errors::linked_tenant_not_authorized(&join, &own_scope, &caller.tenant_id, subscription));
+            }
+            if !permits(before, caller, &join, linked.as_str()) {
+                return Err(errors::linked_authorization_failed(
+                    &caller.client,
+                    &caller.object_id,
+                    &own_action,
+                    &own_scope,
+                    &join,
+                    linked.as_str(),
+                ));
+            }
         }
     }
     Ok(())

@@ -182,6 +182,64 @@ fn two_tenants_peer_only_with_rights_on_both_sides() {
     assert_eq!(back["properties"]["peeringState"], "Connected");
     assert_eq!(hub.ok("GET", &hub_link, None)["properties"]["peeringState"], "Connected");
 
+    // Writes that link to another team's resources need the join right there, and a token for
+    // its tenant: a NIC of the hub team on a subnet of the spoke VNet.
+    spoke.ok(
+        "PUT",
+        &format!("{}/subnets/apps", vnet(SUB_B, "spoke")),
+        Some(json!({"properties": {"addressPrefix": "10.2.1.0/24"}})),
+    );
+    let nic = |subnet: &str| json!({"location": "westus", "properties": {"ipConfigurations": [{"name": "ip", "properties": {"subnet": {"id": subnet}}}]}});
+    let spoke_subnet = format!("{}/subnets/apps", vnet(SUB_B, "spoke"));
+    let hub_nic =
+        format!("/subscriptions/{SUB_A}/resourceGroups/net/providers/Microsoft.Network/networkInterfaces/intruder");
+    let r = hub.call("PUT", &hub_nic, Some(nic(&spoke_subnet)));
+    assert_eq!(r.code(), "LinkedAuthorizationFailed", "{:#}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("is not authorized to access linked subscription"));
+    assert_eq!(hub.call("GET", &hub_nic, None).status, 404, "nothing was written");
+    // With the token for B and Network Contributor on the spoke VNet, the hub team may join it;
+    // the spoke team's other VNet it may not.
+    assert!(hub_both.call("PUT", &hub_nic, Some(nic(&spoke_subnet))).status < 300);
+    spoke.ok(
+        "PUT",
+        &format!("{}/subnets/apps", vnet(SUB_B, "same")),
+        Some(json!({"properties": {"addressPrefix": "10.0.1.0/24"}})),
+    );
+    let other = format!("{hub_nic}2");
+    let r = hub_both.call("PUT", &other, Some(nic(&format!("{}/subnets/apps", vnet(SUB_B, "same")))));
+    assert_eq!(r.code(), "LinkedAuthorizationFailed", "{:#}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("'Microsoft.Network/virtualNetworks/subnets/join/action'")
+    );
+    assert_eq!(hub.call("GET", &other, None).status, 404, "nothing was written");
+    // Network Watcher answers only about VMs and NICs the caller may read: a watcher of the
+    // hub team asked about a NIC of the spoke team is refused before it says whether it exists.
+    let watcher = format!("/subscriptions/{SUB_A}/resourceGroups/net/providers/Microsoft.Network/networkWatchers/nw");
+    hub.ok("PUT", &watcher, Some(json!({"location": "westus"})));
+    let spoke_nic =
+        format!("/subscriptions/{SUB_B}/resourceGroups/net/providers/Microsoft.Network/networkInterfaces/secret");
+    let r = hub.call(
+        "POST",
+        &format!("{watcher}/nextHop"),
+        Some(json!({"targetResourceId": spoke_nic, "sourceIPAddress": "10.2.1.4", "destinationIPAddress": "10.1.0.4"})),
+    );
+    assert_eq!(r.code(), "AuthorizationFailed", "{:#}", r.body);
+    // A template's reference() shows only what the caller may read.
+    let template = json!({"properties": {"mode": "Incremental", "template": {"resources": [], "outputs": {"o": {"type": "object", "value": format!("[reference('{}')]", vnet(SUB_B, "same"))}}}}});
+    let r = hub.call(
+        "PUT",
+        &format!("/subscriptions/{SUB_A}/resourceGroups/net/providers/Microsoft.Resources/deployments/peek"),
+        Some(template),
+    );
+    assert!(!r.body.to_string().contains("10.0.0.0/16"), "{:#}", r.body);
+    // The managed-identity endpoint issues no token for a principal with a secret.
+    let msi =
+        s.get(&format!("/msi/token?api-version=2019-08-01&resource=https://management.azure.com/&client_id={HUB_APP}"));
+    assert_eq!(msi.status, 400);
+
     // Removing the role assignment stops new peerings and keeps existing ones.
     let removed = spoke.call("DELETE", &contributor_path, None);
     assert_eq!(removed.status, 200);
