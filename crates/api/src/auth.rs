@@ -176,6 +176,12 @@ fn principal_of_claims(state: &State, claims: &Value, arm: bool) -> Result<(Prin
     Ok((principal.clone(), tid.to_owned()))
 }
 
+/// Whether `token` is one the API accepts (signed by the lab, unexpired, for ARM, for a
+/// principal the lab has).
+pub fn token_holds(app: &App, token: &str) -> bool {
+    app.lab.read(|s| principal_of(app, s, token, true).is_ok()).unwrap_or(false)
+}
+
 /// The caller of an ARM request, from its `Authorization` header (and auxiliary tokens for other
 /// tenants in `x-ms-authorization-auxiliary`); a 401 reply when there is none that holds.
 pub fn authenticate(app: &App, req: &Request, state: &State) -> Result<Caller, Reply> {

@@ -14,6 +14,7 @@ mod identity;
 mod lro;
 mod openapi;
 mod paging;
+mod portal;
 mod resources;
 mod roles;
 pub mod route;
@@ -25,7 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, HeaderValue, Method};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use vnetlab_analysis::azure::measured::Prober;
 use vnetlab_control::tokens::SigningKey;
@@ -307,10 +308,35 @@ pub fn into_response(reply: Reply) -> Response {
 /// The axum router: every path goes to [`App::handle`], on a blocking thread (the store is
 /// synchronous).
 pub fn router(app: Arc<App>) -> axum::Router {
-    axum::Router::new().fallback(move |request: axum::extract::Request| {
-        let app = app.clone();
-        async move { serve_one(app, request).await }
-    })
+    use axum::routing::get;
+    let events = app.clone();
+    let session = app.clone();
+    axum::Router::new()
+        .route("/", get(|| async { portal::index() }))
+        .route("/portal/app.js", get(|| async { portal::script() }))
+        .route("/portal/style.css", get(|| async { portal::style() }))
+        .route(
+            "/portal/session",
+            get(move || {
+                let app = session.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || portal::session(&app))
+                        .await
+                        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+                }
+            }),
+        )
+        .route(
+            "/portal/events",
+            get(move |query: axum::extract::Query<std::collections::HashMap<String, String>>| {
+                let app = events.clone();
+                async move { portal::events(app, query.get("access_token").cloned()).await }
+            }),
+        )
+        .fallback(move |request: axum::extract::Request| {
+            let app = app.clone();
+            async move { serve_one(app, request).await }
+        })
 }
 
 async fn serve_one(app: Arc<App>, request: axum::extract::Request) -> Response {

@@ -6,6 +6,7 @@ mod async_mode;
 mod authorization;
 mod connectivity;
 mod identity;
+mod portal;
 mod recordings;
 mod resources;
 mod robustness;
@@ -89,6 +90,11 @@ impl Server {
             .unwrap();
         let token = app.default_token().unwrap();
         Server { url, app, home, client, token, stop: Some(stop), thread: Some(thread) }
+    }
+
+    /// The HTTPS client, trusting the lab's certificate authority.
+    pub fn client(&self) -> &reqwest::blocking::Client {
+        &self.client
     }
 
     /// Sends a request; `path` may carry a query, and gets `api-version` when it has none.
