@@ -22,8 +22,12 @@ NET = f"/subscriptions/{SUB}/resourceGroups/portal-rg/providers/Microsoft.Networ
 
 TOPOLOGY = """
 resourceGroup: portal-rg
+nsgs:
+  - name: apps-nsg
+    rules:
+      - {name: deny-telnet, priority: 200, direction: Inbound, access: Deny, protocol: Tcp, destinationPorts: "23"}
 vnets:
-  - {name: alpha, addressSpace: [10.1.0.0/16], subnets: [{name: apps, addressPrefix: 10.1.1.0/24}]}
+  - {name: alpha, addressSpace: [10.1.0.0/16], subnets: [{name: apps, addressPrefix: 10.1.1.0/24, nsg: apps-nsg}]}
   - {name: beta, addressSpace: [10.2.0.0/16]}
   - {name: gamma, addressSpace: [10.1.128.0/17]}
   - {name: delta, addressSpace: [10.4.0.0/16]}
@@ -180,6 +184,17 @@ def test_the_portal_adds_deletes_and_follows_peerings(page, portal_server):
     row(page, "alpha-to-beta").wait_for(state="detached")
     assert az("network vnet peering list -g portal-rg --vnet-name beta") == []
     shot(page, "after-delete")
+    # A NIC's effective routes and security rules, as the portal's tables.
+    page.get_by_role("link", name="alpha-vm-nic").click()
+    routes = page.get_by_role("table", name="Effective routes")
+    routes.wait_for()
+    assert routes.get_by_role("row").filter(has_text="VnetLocal").filter(has_text="10.1.0.0/16").count() == 1
+    assert routes.get_by_role("row").filter(has_text="VNetPeering").filter(has_text="10.4.0.0/16").count() == 0, "alpha-to-delta is only Initiated"
+    rules = page.get_by_role("table", name="Effective security rules of apps-nsg")
+    deny = rules.get_by_role("row").filter(has_text="deny-telnet")
+    assert "Deny" in deny.inner_text() and "200" in deny.inner_text()
+    assert rules.get_by_role("row").filter(has_text="AllowVnetInBound").count() == 1
+    shot(page, "nic-effective")
     assert page.errors == [], page.errors
 
 

@@ -33,7 +33,7 @@ function h(tag, attrs, ...children) {
 }
 
 function show(...children) {
-  main.replaceChildren(...children);
+  main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
 function table(headers, rows, label) {
@@ -276,7 +276,9 @@ async function renderVnet(id, notice) {
       const subnet = c.properties.subnet && c.properties.subnet.id;
       if (subnet && subnet.toLowerCase().startsWith(prefix)) {
         const vm = nic.properties.virtualMachine ? parts(nic.properties.virtualMachine.id).name : '';
-        devices.push(h('tr', {}, h('td', {}, nic.name), h('td', {}, c.properties.privateIPAddress || ''), h('td', {}, parts(subnet).name), h('td', {}, vm)));
+        devices.push(h('tr', {},
+          h('td', {}, h('a', { href: `#/nic/${encodeURIComponent(nic.id)}` }, nic.name)),
+          h('td', {}, c.properties.privateIPAddress || ''), h('td', {}, parts(subnet).name), h('td', {}, vm)));
       }
     }
   }
@@ -384,6 +386,38 @@ async function confirmDelete(vnet, link) {
     h('button', { type: 'submit', class: 'primary' }, 'Delete'),
     h('button', { type: 'button', onclick: () => { formOpen = false; panel.replaceChildren(); } }, 'Cancel'))));
   panel.querySelector('button').focus();
+}
+
+// A NIC's effective routes and security rules, as Azure's portal tables show them.
+async function renderNic(id) {
+  const nic = await arm('GET', id);
+  const [routes, groups] = await Promise.all([
+    arm('POST', `${id}/effectiveRouteTable`),
+    arm('POST', `${id}/effectiveNetworkSecurityGroups`),
+  ]);
+  const list = (v) => (Array.isArray(v) ? v.join(', ') : v || '');
+  const routeRows = (routes.value || []).map((r) => h('tr', {},
+    h('td', {}, r.source), h('td', {}, r.state), h('td', {}, list(r.addressPrefix)),
+    h('td', {}, r.nextHopType), h('td', {}, list(r.nextHopIpAddress)), h('td', {}, r.name || '')));
+  const ruleTables = (groups.value || []).map((g) => {
+    const via = g.association.subnet ? `subnet ${parts(g.association.subnet.id).name}` : 'network interface';
+    const nsg = g.networkSecurityGroup ? parts(g.networkSecurityGroup.id).name : '';
+    const rows = (g.effectiveSecurityRules || []).map((r) => h('tr', {},
+      h('td', {}, r.name.replace(/^(default)?[sS]ecurityRules\//, '')), h('td', {}, String(r.priority)), h('td', {}, r.direction),
+      h('td', {}, r.sourceAddressPrefix || list(r.sourceAddressPrefixes)), h('td', {}, r.sourcePortRange || list(r.sourcePortRanges)),
+      h('td', {}, r.destinationAddressPrefix || list(r.destinationAddressPrefixes)), h('td', {}, r.destinationPortRange || list(r.destinationPortRanges)),
+      h('td', {}, r.protocol), h('td', { class: r.access === 'Deny' ? 'state-Disconnected' : 'state-Connected' }, r.access)));
+    return [h('h3', {}, `${nsg} (associated with the ${via})`),
+      table(['Name', 'Priority', 'Direction', 'Source', 'Source ports', 'Destination', 'Destination ports', 'Protocol', 'Access'], rows, `Effective security rules of ${nsg}`)];
+  });
+  const vnet = (nic.properties.ipConfigurations || []).map((c) => c.properties.subnet && c.properties.subnet.id).find(Boolean);
+  show(
+    h('p', {}, h('a', { href: '#/vnets' }, 'Virtual networks'), vnet ? [' › ', vnetLink(vnet.split('/subnets/')[0])] : null, ' › ', nic.name),
+    h('h1', {}, nic.name),
+    h('h2', {}, 'Effective routes'),
+    table(['Source', 'State', 'Address prefixes', 'Next hop type', 'Next hop IP address', 'User defined route name'], routeRows, 'Effective routes'),
+    h('h2', {}, 'Effective security rules'),
+    ruleTables.length ? ruleTables.flat() : h('p', { class: 'muted' }, 'No network security group applies to this network interface.'));
 }
 
 // ---- address spaces ----------------------------------------------------------------------------
@@ -592,7 +626,10 @@ async function route(refresh) {
     if (!(await ensureSignedIn())) return;
     const hash = location.hash || '#/vnets';
     const vnet = hash.match(/^#\/vnet\/([^/]+)(\/add-peering)?$/);
-    if (vnet && vnet[2]) {
+    const nic = hash.match(/^#\/nic\/([^/]+)$/);
+    if (nic) {
+      await renderNic(decodeURIComponent(nic[1]));
+    } else if (vnet && vnet[2]) {
       if (!refresh) await renderAddPeering(decodeURIComponent(vnet[1]));
     } else if (vnet) {
       await renderVnet(decodeURIComponent(vnet[1]));

@@ -95,6 +95,7 @@ pub fn serve(home: &Path, listen: SocketAddr, lro: Lro, page_size: usize, datapl
     }
     let app = Arc::new(App::new(lab, options));
     println!("vnetlab serves the ARM API at https://{} (lab: {})", public_host(bound), home.display());
+    println!("The portal: https://{}/", public_host(bound));
     println!("Point az at it:\n");
     println!("{}", environment(home, bound));
     println!("{}\n", login_commands(bound));
