@@ -216,14 +216,14 @@ fn main() {
             let mut spent = t.elapsed();
             if list {
                 // Inside the list's own read of the lab, as the handler decides them.
-                let read = authorization::action(Kind::VirtualNetwork, "read");
-                let items: Vec<String> = (0..VNETS_PER_GROUP).map(|v| vnet(g, v)).collect();
+                let items: Vec<ResourceId> =
+                    (0..VNETS_PER_GROUP).map(|v| ResourceId::parse(&vnet(g, v)).expect("an id")).collect();
                 spent += app
                     .lab
                     .read(|s| {
                         let t = Instant::now();
                         for item in &items {
-                            black_box(authorization::permits(s, &caller, &read, item));
+                            black_box(authorization::can_read(s, &caller, item));
                         }
                         t.elapsed()
                     })

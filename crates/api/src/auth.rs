@@ -75,7 +75,7 @@ fn unauthorized(req: &Request, error: AzureError, tenant_id: Option<&str>) -> Re
     )
 }
 
-fn invalid_token() -> AzureError {
+pub(crate) fn invalid_token() -> AzureError {
     AzureError::new(401, "InvalidAuthenticationToken", "The access token is invalid.")
 }
 
@@ -343,12 +343,7 @@ pub fn may_read(state: &State, req: &Request, id: &ResourceId) -> bool {
     let Some(caller) = req.caller() else {
         return true;
     };
-    // A resource of another tenant's subscription needs a token for that tenant too.
-    let tenant_ok = authorization::tenant_of(state, id.as_str()).is_none_or(|t| caller.speaks_for(&t));
-    tenant_ok
-        && id
-            .kind()
-            .is_some_and(|k| authorization::permits(state, caller, &authorization::action(k, "read"), id.as_str()))
+    authorization::can_read(state, caller, id)
 }
 
 /// A list the caller sees nothing of and may not read at its scope is refused, as ARM refuses it.

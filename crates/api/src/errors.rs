@@ -141,6 +141,33 @@ pub fn invalid_query_parameter(name: &str, value: Option<&str>) -> AzureError {
     }
 }
 
+pub fn role_assignment_not_found(name: &str) -> AzureError {
+    AzureError::not_found("RoleAssignmentNotFound", format!("The role assignment '{name}' is not found."))
+}
+
+pub fn invalid_principal_id(principal_id: &str) -> AzureError {
+    AzureError::bad_request(
+        "InvalidPrincipalId",
+        format!("The Principal ID '{principal_id}' is not valid. Principal ID must be a GUID."),
+    )
+}
+
+/// [gap] vnetlab's wording: only service principals and users exist in its directories.
+pub fn invalid_principal_type(given: &str) -> AzureError {
+    AzureError::bad_request(
+        "InvalidPrincipalType",
+        format!("The principal type '{given}' is not supported; use ServicePrincipal or User."),
+    )
+}
+
+/// [gap] Conditions (ABAC) are not evaluated, so an assignment with one is refused.
+pub fn role_assignment_condition_unsupported() -> AzureError {
+    AzureError::bad_request(
+        "InvalidRoleAssignmentCondition",
+        "Role assignment conditions are not supported by vnetlab.",
+    )
+}
+
 /// The server failed, not the request.
 pub fn internal(message: &str) -> AzureError {
     AzureError::new(500, "InternalServerError", message.to_owned())

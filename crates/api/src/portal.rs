@@ -67,11 +67,7 @@ pub async fn events(app: Arc<App>, token: Option<String>) -> Response {
         tokio::task::spawn_blocking(move || crate::auth::token_holds(&app, token.as_deref().unwrap_or_default())).await
     };
     if !matches!(checked, Ok(true)) {
-        return crate::into_response(crate::Reply::error(&vnetlab_model::AzureError::new(
-            401,
-            "InvalidAuthenticationToken",
-            "The access token is invalid.",
-        )));
+        return crate::into_response(crate::Reply::error(&crate::auth::invalid_token()));
     }
     let stream = futures::stream::unfold((app, None::<u64>), |(app, last)| async move {
         loop {

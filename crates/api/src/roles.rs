@@ -121,10 +121,6 @@ fn assignment_body(a: &RoleAssignment) -> Value {
     })
 }
 
-fn not_found(name: &str) -> AzureError {
-    AzureError::not_found("RoleAssignmentNotFound", format!("The role assignment '{name}' is not found."))
-}
-
 /// The assignment `name` at exactly `scope`.
 fn find<'s>(state: &'s State, scope: &str, name: &str) -> Result<&'s RoleAssignment, AzureError> {
     let id = vnetlab_engine::role_assignment_id(state, scope, name)?;
@@ -132,7 +128,7 @@ fn find<'s>(state: &'s State, scope: &str, name: &str) -> Result<&'s RoleAssignm
         .resource(&id)
         .and_then(|r| r.as_role_assignment())
         .filter(|a| ResourceId::parse(&a.properties.scope).ok() == ResourceId::parse(scope).ok())
-        .ok_or_else(|| not_found(name))
+        .ok_or_else(|| errors::role_assignment_not_found(name))
 }
 
 /// `{scope}/providers/Microsoft.Authorization/roleAssignments[/{name}]`.
@@ -191,28 +187,18 @@ fn spec_of(root: &At<'_>, scope: &str, req: &Request) -> Result<RoleAssignmentSp
     let principal_id =
         props.string("principalId")?.ok_or_else(|| errors::required_property(props.path(), "principalId"))?;
     if uuid::Uuid::parse_str(&principal_id).is_err() {
-        return Err(AzureError::bad_request(
-            "InvalidPrincipalId",
-            format!("The Principal ID '{principal_id}' is not valid. Principal ID must be a GUID."),
-        ));
+        return Err(errors::invalid_principal_id(&principal_id));
     }
     let principal_type = match props.string("principalType")? {
         None => None,
         Some(t) if t.eq_ignore_ascii_case("ServicePrincipal") => Some(PrincipalType::ServicePrincipal),
         Some(t) if t.eq_ignore_ascii_case("User") => Some(PrincipalType::User),
         Some(t) => {
-            return Err(AzureError::bad_request(
-                "InvalidPrincipalType",
-                format!("The principal type '{t}' is not supported; use ServicePrincipal or User."),
-            ));
+            return Err(errors::invalid_principal_type(&t));
         }
     };
     if props.string("condition")?.is_some() {
-        // [gap] Conditions (ABAC) are not evaluated, so an assignment with one is refused.
-        return Err(AzureError::bad_request(
-            "InvalidRoleAssignmentCondition",
-            "Role assignment conditions are not supported by vnetlab.",
-        ));
+        return Err(errors::role_assignment_condition_unsupported());
     }
     Ok(RoleAssignmentSpec {
         scope: scope.to_owned(),

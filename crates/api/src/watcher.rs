@@ -176,11 +176,8 @@ fn check_target(
 /// `AuthorizationFailed` unless the caller may read `id` (in a tenant it has a token for).
 fn check_readable(state: &State, req: &Request, id: &ResourceId) -> Result<(), AzureError> {
     match req.caller() {
-        Some(caller) if !crate::auth::may_read(state, req, id) => {
-            let action = id.kind().map(|k| vnetlab_engine::authorization::action(k, "read")).unwrap_or_default();
-            Err(vnetlab_engine::errors::authorization_failed(&caller.client, &caller.object_id, &action, id.as_str()))
-        }
-        _ => Ok(()),
+        Some(caller) => vnetlab_engine::authorization::check_read(state, caller, id),
+        None => Ok(()),
     }
 }
 

@@ -280,7 +280,7 @@ fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
         state
             .all_of(Kind::VirtualMachine)
             .into_iter()
-            .filter(|s| crate::principal::may_read(state, &env.caller, s))
+            .filter(|s| vnetlab_engine::authorization::can_see(state, &env.caller, s))
             .filter_map(|s| match &s.resource {
                 Resource::VirtualMachine(v) => Some(v),
                 _ => None,
@@ -298,7 +298,7 @@ fn namespace_of(env: &Env, vm: &str, group: Option<&str>) -> Result<String> {
             let readable: std::collections::HashSet<String> = [Kind::VirtualNetworkGateway, Kind::LocalNetworkGateway]
                 .into_iter()
                 .flat_map(|k| state.all_of(k))
-                .filter(|s| crate::principal::may_read(state, &env.caller, s))
+                .filter(|s| vnetlab_engine::authorization::can_see(state, &env.caller, s))
                 .map(|s| s.id().key().to_owned())
                 .collect();
             (desired(state), readable)

@@ -165,7 +165,8 @@ fn link_id(env: &Env, group: &str, vnet_name: &str, name: &str, vnet_must_exist:
 fn rendered(env: &Env, id: &ResourceId) -> Result<Value> {
     env.lab
         .read(|s| {
-            crate::principal::check_read(s, &env.caller, id).map(|()| s.get(id).map(|stored| render(s, stored)))
+            vnetlab_engine::authorization::check_read(s, &env.caller, id)
+                .map(|()| s.get(id).map(|stored| render(s, stored)))
         })??
         .ok_or_else(|| Failure::Azure(vnetlab_engine::errors::not_found(id)))
 }
@@ -236,7 +237,7 @@ pub fn run(env: &Env, command: PeeringCommand) -> Result<()> {
             let vnet = vnet_id(env, &resource_group, &vnet_name)?;
             require_vnet(env, &resource_group, &vnet)?;
             let bodies: Vec<Value> = env.lab.read(|s| {
-                crate::principal::check_read(s, &env.caller, &vnet).map(|()| {
+                vnetlab_engine::authorization::check_read(s, &env.caller, &vnet).map(|()| {
                     s.children_of(&vnet, Kind::VirtualNetworkPeering).into_iter().map(|p| render(s, p)).collect()
                 })
             })??;

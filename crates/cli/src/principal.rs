@@ -336,42 +336,6 @@ fn object_id_of(env: &Env, principal: &str) -> Result<String> {
         .ok_or_else(|| Failure::Other(anyhow::anyhow!("no principal '{principal}' in the lab")))
 }
 
-/// Whether `caller` may see `stored`: a resource it may read, a tenant it belongs to, a
-/// subscription of such a tenant where it holds a role, a principal of its tenants, a role
-/// assignment at a scope it may read.
-pub fn may_read(state: &State, caller: &Caller, stored: &vnetlab_model::Stored) -> bool {
-    use vnetlab_engine::authorization::{action, permits};
-    let member = |tenant: &str| caller.speaks_for(tenant);
-    match &stored.resource {
-        vnetlab_model::Resource::Tenant(t) => member(&t.tenant_id),
-        vnetlab_model::Resource::Subscription(s) => {
-            member(&s.tenant_id) && state.authorizer().has_any_near(&caller.object_id, s.id.as_str())
-        }
-        vnetlab_model::Resource::Principal(p) => member(p.home_tenant()) || p.guest_of.iter().any(|t| member(t)),
-        vnetlab_model::Resource::RoleAssignment(a) => {
-            permits(state, caller, &action(Kind::RoleAssignment, "read"), &a.properties.scope)
-        }
-        other => permits(state, caller, &action(other.kind(), "read"), other.id().as_str()),
-    }
-}
-
-/// `AuthorizationFailed` unless `caller` may read `id`.
-pub fn check_read(
-    state: &State,
-    caller: &Caller,
-    id: &ResourceId,
-) -> std::result::Result<(), vnetlab_model::AzureError> {
-    let Some(kind) = id.kind() else {
-        return Ok(());
-    };
-    vnetlab_engine::authorization::check(
-        state,
-        caller,
-        &vnetlab_engine::authorization::action(kind, "read"),
-        id.as_str(),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

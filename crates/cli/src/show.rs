@@ -72,7 +72,7 @@ fn bodies(state: &State, caller: &Caller, kind: Kind, subscription: Option<&str>
     state
         .all_of(kind)
         .into_iter()
-        .filter(|s| crate::principal::may_read(state, caller, s))
+        .filter(|s| vnetlab_engine::authorization::can_see(state, caller, s))
         .filter(|s| {
             subscription.is_none_or(|sub| s.id().subscription_id().is_some_and(|x| x.eq_ignore_ascii_case(sub)))
         })
@@ -129,7 +129,8 @@ pub fn vnet_show(env: &Env, group: &str, name: &str) -> Result<()> {
     let id =
         rg.top_level(Kind::VirtualNetwork, name).map_err(|_| vnetlab_engine::errors::invalid_resource_name(name))?;
     let body = env.lab.read(|state| {
-        crate::principal::check_read(state, &env.caller, &id).map(|()| state.get(&id).map(|s| render(state, s)))
+        vnetlab_engine::authorization::check_read(state, &env.caller, &id)
+            .map(|()| state.get(&id).map(|s| render(state, s)))
     })??;
     let body = match body {
         Some(b) => b,

@@ -70,14 +70,14 @@ fn site_named(env: &Env, state: &State, name: &str, group: Option<&str>) -> Resu
         if id.kind() != Some(Kind::LocalNetworkGateway) {
             return Ok(None);
         }
-        crate::principal::check_read(state, &env.caller, &id)?;
+        vnetlab_engine::authorization::check_read(state, &env.caller, &id)?;
         return Ok(Some(id));
     }
     let group = group.map(|g| env.group(g)).transpose()?;
     let found: Vec<ResourceId> = state
         .all_of(Kind::LocalNetworkGateway)
         .into_iter()
-        .filter(|s| crate::principal::may_read(state, &env.caller, s))
+        .filter(|s| vnetlab_engine::authorization::can_see(state, &env.caller, s))
         .map(|s| s.id().clone())
         .filter(|id| group.as_ref().is_none_or(|g| id.is_under(g)) && vnetlab_model::same_name(id.name(), name))
         .collect();

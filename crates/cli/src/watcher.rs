@@ -23,13 +23,15 @@ pub fn target(env: &Env, state: &State, name: &str, group: Option<&str>) -> Resu
     if name.starts_with('/') {
         let id = ResourceId::parse(name)
             .map_err(|e| Failure::Azure(AzureError::new(400, "InvalidResourceId", e.to_string())))?;
-        crate::principal::check_read(state, &env.caller, &id)?;
+        vnetlab_engine::authorization::check_read(state, &env.caller, &id)?;
         return Ok(id);
     }
     let group = group.map(|g| env.group(g)).transpose()?;
     let mut found: Vec<ResourceId> = Vec::new();
     for kind in [Kind::VirtualMachine, Kind::NetworkInterface] {
-        for stored in state.all_of(kind).into_iter().filter(|s| crate::principal::may_read(state, &env.caller, s)) {
+        for stored in
+            state.all_of(kind).into_iter().filter(|s| vnetlab_engine::authorization::can_see(state, &env.caller, s))
+        {
             let id = stored.id();
             let in_group = group.as_ref().is_none_or(|g| id.is_under(g));
             if in_group && vnetlab_model::same_name(id.name(), name) {
