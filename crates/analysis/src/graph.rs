@@ -15,7 +15,7 @@ use petgraph::algo::{has_path_connecting, toposort};
 use petgraph::graph::{DiGraph, EdgeReference, NodeIndex};
 use petgraph::visit::EdgeRef;
 use vnetlab_model::{
-    ConnectionStatus, ConnectionType, GatewayType, Kind, PeeringState, Prefix, ResourceId, State, View, ViewExt,
+    ConnectionStatus, ConnectionType, GatewayType, Kind, PeeringState, Prefix, ResourceId, State, Stored, View,
 };
 
 /// What `vnetlab graph --format` writes.
@@ -127,7 +127,7 @@ impl NodeKind {
     }
 
     /// The prefix of node ids, and the Mermaid class name.
-    fn short_name(self) -> &'static str {
+    pub(crate) fn short_name(self) -> &'static str {
         match self {
             NodeKind::VirtualNetwork => "vnet",
             NodeKind::VirtualNetworkGateway => "gw",
@@ -167,7 +167,7 @@ impl Edge {
         matches!(self, Edge::Peering { .. } | Edge::Attachment)
     }
 
-    fn label(&self) -> Vec<String> {
+    pub(crate) fn label(&self) -> Vec<String> {
         match self {
             Edge::Peering { source_state, target_state, .. } => vec![format!("{source_state} / {target_state}")],
             Edge::Link { state, .. } => vec![state.to_string()],
@@ -179,7 +179,7 @@ impl Edge {
     }
 
     /// The edge's colours, the one to show first when only one can be shown.
-    fn colors(&self) -> Vec<&'static str> {
+    pub(crate) fn colors(&self) -> Vec<&'static str> {
         match self {
             Edge::Peering { source_state, target_state, .. } => {
                 let (worse, better) = if severity(*source_state) >= severity(*target_state) {
@@ -217,7 +217,14 @@ enum Dialect {
 
 impl Topology {
     pub fn from_state(state: &State) -> Topology {
-        let mut builder = Builder::new(state);
+        Topology::visible(state, &|_| true)
+    }
+
+    /// The topology as one caller sees it: only resources `visible` accepts are drawn. A
+    /// resource that a drawn one refers to and that the caller may not see is drawn as absent,
+    /// saying so.
+    pub fn visible(state: &State, visible: &dyn Fn(&Stored) -> bool) -> Topology {
+        let mut builder = Builder::new(state, visible);
         builder.vnets();
         builder.gateways();
         builder.sites();
@@ -362,6 +369,23 @@ impl Topology {
             .collect()
     }
 
+    /// What an edge stands for, in words: each link of a peering with its state, a
+    /// connection's name, type and status.
+    pub(crate) fn edge_tooltip(&self, edge: EdgeReference<'_, Edge>) -> String {
+        let source = self.graph[edge.source()].id.name();
+        let target = self.graph[edge.target()].id.name();
+        match edge.weight() {
+            Edge::Peering { source_link, source_state, target_link, target_state } => {
+                format!("{source}/{source_link}: {source_state}; {target}/{target_link}: {target_state}")
+            }
+            Edge::Link { name, state } => format!("{source}/{name}: {state}"),
+            Edge::Attachment => format!("{target} in {source}"),
+            Edge::Connection { name, connection_type, status } => {
+                format!("{name}: {connection_type} from {source} to {target}, {status}")
+            }
+        }
+    }
+
     fn write_dot(&self, dialect: Dialect) -> String {
         let ids = self.node_ids();
         let mut out = String::from("digraph vnetlab {\n");
@@ -391,8 +415,6 @@ impl Topology {
 
     fn dot_edge(&self, edge: EdgeReference<'_, Edge>, ids: &HashMap<NodeIndex, String>, dialect: Dialect) -> String {
         let weight = edge.weight();
-        let source = &self.graph[edge.source()];
-        let target = &self.graph[edge.target()];
         let mut attrs = Vec::new();
         let label = weight.label();
         if !label.is_empty() {
@@ -400,23 +422,13 @@ impl Topology {
         }
         attrs.push(("color", dot_quote(&weight.colors().join(":"), dialect)));
         match weight {
-            Edge::Peering { source_link, source_state, target_link, target_state } => {
+            Edge::Peering { .. } => {
                 attrs.push(("penwidth", dot_quote("2", dialect)));
-                attrs.push((
-                    "tooltip",
-                    dot_quote(
-                        &format!(
-                            "{}/{source_link}: {source_state}; {}/{target_link}: {target_state}",
-                            source.id.name(),
-                            target.id.name()
-                        ),
-                        dialect,
-                    ),
-                ));
+                attrs.push(("tooltip", dot_quote(&self.edge_tooltip(edge), dialect)));
             }
-            Edge::Link { name, state } => {
+            Edge::Link { .. } => {
                 attrs.push(("style", dot_quote("dashed", dialect)));
-                attrs.push(("tooltip", dot_quote(&format!("{}/{name}: {state}", source.id.name()), dialect)));
+                attrs.push(("tooltip", dot_quote(&self.edge_tooltip(edge), dialect)));
             }
             Edge::Attachment | Edge::Connection { .. } => {}
         }
@@ -437,6 +449,7 @@ impl Topology {
 /// Builds the graph from a state, one kind at a time.
 struct Builder<'a> {
     state: &'a State,
+    visible: &'a dyn Fn(&Stored) -> bool,
     graph: DiGraph<Node, Edge>,
     /// Resource key → node.
     nodes: HashMap<String, NodeIndex>,
@@ -446,7 +459,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(state: &'a State) -> Builder<'a> {
+    fn new(state: &'a State, visible: &'a dyn Fn(&Stored) -> bool) -> Builder<'a> {
         let mut seen: BTreeSet<(NodeKind, String)> = BTreeSet::new();
         let mut ambiguous = BTreeSet::new();
         for (kind, node_kind) in [
@@ -454,14 +467,14 @@ impl<'a> Builder<'a> {
             (Kind::VirtualNetworkGateway, NodeKind::VirtualNetworkGateway),
             (Kind::LocalNetworkGateway, NodeKind::Site),
         ] {
-            for stored in state.all_of(kind) {
+            for stored in state.all_of(kind).into_iter().filter(|s| visible(s)) {
                 let key = (node_kind, stored.id().name().to_ascii_lowercase());
                 if !seen.insert(key.clone()) {
                     ambiguous.insert(key);
                 }
             }
         }
-        Builder { state, graph: DiGraph::new(), nodes: HashMap::new(), ambiguous }
+        Builder { state, visible, graph: DiGraph::new(), nodes: HashMap::new(), ambiguous }
     }
 
     /// The name to show: the resource's, with its resource group when another resource of the
@@ -482,7 +495,13 @@ impl<'a> Builder<'a> {
         index
     }
 
-    /// The node of `id`, or a placeholder saying it is not in the lab.
+    /// Each resource of `kind` the caller sees.
+    fn each(&self, kind: Kind) -> impl Iterator<Item = &'a Stored> + use<'a> {
+        let visible = self.visible;
+        self.state.all_of(kind).into_iter().filter(move |s| visible(s))
+    }
+
+    /// The node of `id`, or a placeholder saying it is not in the lab (or not visible).
     fn node_or_absent(&mut self, id: &ResourceId) -> NodeIndex {
         if let Some(index) = self.nodes.get(id.key()) {
             return *index;
@@ -494,12 +513,16 @@ impl<'a> Builder<'a> {
             Some(other) => other.short_name(),
             None => "resource",
         };
-        let lines = vec![id.name().to_owned(), format!("{what} not in the lab")];
+        let whose = match self.state.get(id) {
+            Some(_) => "you cannot read",
+            None => "not in the lab",
+        };
+        let lines = vec![id.name().to_owned(), format!("{what} {whose}")];
         self.add(id, NodeKind::Absent, lines)
     }
 
     fn vnets(&mut self) {
-        for stored in self.state.all_of(Kind::VirtualNetwork) {
+        for stored in self.each(Kind::VirtualNetwork) {
             let Some(vnet) = stored.resource.as_virtual_network() else {
                 continue;
             };
@@ -513,7 +536,7 @@ impl<'a> Builder<'a> {
     }
 
     fn gateways(&mut self) {
-        for stored in self.state.all_of(Kind::VirtualNetworkGateway) {
+        for stored in self.each(Kind::VirtualNetworkGateway) {
             let Some(gateway) = stored.resource.as_virtual_network_gateway() else {
                 continue;
             };
@@ -536,7 +559,7 @@ impl<'a> Builder<'a> {
     }
 
     fn sites(&mut self) {
-        for stored in self.state.all_of(Kind::LocalNetworkGateway) {
+        for stored in self.each(Kind::LocalNetworkGateway) {
             let Some(site) = stored.resource.as_local_network_gateway() else {
                 continue;
             };
@@ -557,7 +580,7 @@ impl<'a> Builder<'a> {
     /// One edge per pair of VNets: both links as one edge, a lone link as a dashed arrow.
     fn peerings(&mut self) {
         let mut drawn: BTreeSet<(String, String)> = BTreeSet::new();
-        for stored in self.state.all_of(Kind::VirtualNetworkPeering) {
+        for stored in self.each(Kind::VirtualNetworkPeering) {
             let Some(link) = stored.resource.as_peering() else {
                 continue;
             };
@@ -575,7 +598,13 @@ impl<'a> Builder<'a> {
             }
             let local_node = self.node_or_absent(&local);
             let remote_node = self.node_or_absent(remote);
-            match self.state.reverse_link(link) {
+            // The link back is drawn only when the caller sees it, as well.
+            let reverse = self
+                .state
+                .link_from_to(remote, &local)
+                .filter(|s| (self.visible)(s))
+                .and_then(|s| s.resource.as_peering());
+            match reverse {
                 Some(reverse) => {
                     // The VNet with the smaller id is the source, whichever link came first.
                     let (source, source_link, target, target_link) = if local.key() <= remote.key() {
@@ -600,7 +629,7 @@ impl<'a> Builder<'a> {
     }
 
     fn attachments(&mut self) {
-        for stored in self.state.all_of(Kind::VirtualNetworkGateway) {
+        for stored in self.each(Kind::VirtualNetworkGateway) {
             let Some(gateway) = stored.resource.as_virtual_network_gateway() else {
                 continue;
             };
@@ -614,7 +643,7 @@ impl<'a> Builder<'a> {
     }
 
     fn connections(&mut self) {
-        for stored in self.state.all_of(Kind::Connection) {
+        for stored in self.each(Kind::Connection) {
             let Some(connection) = stored.resource.as_connection() else {
                 continue;
             };

@@ -8,3 +8,4 @@ pub mod azure;
 pub mod graph;
 pub mod layers;
 pub mod lpm;
+pub mod picture;

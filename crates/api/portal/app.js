@@ -627,7 +627,9 @@ async function route(refresh) {
     const hash = location.hash || '#/vnets';
     const vnet = hash.match(/^#\/vnet\/([^/]+)(\/add-peering)?$/);
     const nic = hash.match(/^#\/nic\/([^/]+)$/);
-    if (nic) {
+    if (hash === '#/topology') {
+      await renderTopology();
+    } else if (nic) {
       await renderNic(decodeURIComponent(nic[1]));
     } else if (vnet && vnet[2]) {
       if (!refresh) await renderAddPeering(decodeURIComponent(vnet[1]));

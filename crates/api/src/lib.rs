@@ -187,6 +187,15 @@ impl App {
             Route::NotFound => return errors::path_not_found(&req.path).into(),
             _ => {}
         }
+        if let Route::Portal { what } = &route {
+            return match auth::admit(self, req, &route) {
+                Ok(caller) => {
+                    let _ = req.caller.set(caller);
+                    portal::answer(self, req, what)
+                }
+                Err(reply) => reply,
+            };
+        }
         if req.api_version().is_none() {
             return errors::missing_api_version().into();
         }
@@ -239,6 +248,7 @@ impl App {
             | Route::AadToken { .. }
             | Route::OpenApi
             | Route::Graph { .. }
+            | Route::Portal { .. }
             | Route::NotFound => errors::path_not_found(&req.path).into(),
         }
     }
@@ -314,6 +324,7 @@ pub fn router(app: Arc<App>) -> axum::Router {
     axum::Router::new()
         .route("/", get(|| async { portal::index() }))
         .route("/portal/app.js", get(|| async { portal::script() }))
+        .route("/portal/topology.js", get(|| async { portal::topology_script() }))
         .route("/portal/style.css", get(|| async { portal::style() }))
         .route(
             "/portal/session",

@@ -10,13 +10,25 @@ use std::time::Duration;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
-use vnetlab_model::{Kind, View};
+use std::collections::HashMap;
 
-use crate::App;
+use serde_json::{Value, json};
+use vnetlab_analysis::azure::reach::{self, By};
+use vnetlab_analysis::azure::trace::{Probe, Tracer, primary_end};
+use vnetlab_analysis::graph::Topology;
+use vnetlab_analysis::picture;
+use vnetlab_engine::authorization;
+use vnetlab_model::{AzureError, Kind, ResourceId, State, Stored, View, ViewExt};
+
+use crate::body::{self, At};
+use axum::http::Method;
+
+use crate::http::{Reply, Request};
+use crate::{App, errors, watcher};
 
 const INDEX: &str = include_str!("../portal/index.html");
 const SCRIPT: &str = include_str!("../portal/app.js");
+const TOPOLOGY_SCRIPT: &str = include_str!("../portal/topology.js");
 const STYLE: &str = include_str!("../portal/style.css");
 
 /// How often an open page's event stream looks for a new revision.
@@ -42,6 +54,10 @@ pub fn index() -> Response {
 
 pub fn script() -> Response {
     asset(SCRIPT, "text/javascript; charset=utf-8")
+}
+
+pub fn topology_script() -> Response {
+    asset(TOPOLOGY_SCRIPT, "text/javascript; charset=utf-8")
 }
 
 pub fn style() -> Response {
@@ -86,4 +102,140 @@ pub async fn events(app: Arc<App>, token: Option<String>) -> Response {
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// `/portal/{what}`, for a signed-in caller: `topology` (GET), `trace` (POST), `reach` (GET).
+pub fn answer(app: &App, req: &Request, what: &str) -> Reply {
+    let (method, handler): (Method, fn(&App, &Request) -> Reply) = match what {
+        "topology" => (Method::GET, topology),
+        "trace" => (Method::POST, trace),
+        "reach" => (Method::GET, reach),
+        _ => return errors::path_not_found(&req.path).into(),
+    };
+    if req.method != method {
+        return errors::method_not_allowed(req.method.as_str()).into();
+    }
+    handler(app, req)
+}
+
+/// Whether the caller may see `stored` (everything, for a request made inside the server).
+fn sees(state: &State, req: &Request, stored: &Stored) -> bool {
+    req.caller().is_none_or(|caller| authorization::can_see(state, caller, stored))
+}
+
+/// The picture: the topology the caller may see, placed, with the store's revision and the VMs
+/// a trace can start from (each with the index of its VNet's node).
+fn topology(app: &App, req: &Request) -> Reply {
+    let answer = app.lab.read(|state| {
+        let topology = Topology::visible(state, &|s| sees(state, req, s));
+        let placed = picture::place(&topology);
+        let mut body = picture::to_json(&topology, &placed);
+        let node_of: HashMap<&str, usize> =
+            topology.graph.node_indices().map(|i| (topology.graph[i].id.key(), i.index())).collect();
+        let vms: Vec<Value> = state
+            .all_of(Kind::VirtualMachine)
+            .into_iter()
+            .filter(|s| sees(state, req, s))
+            .filter_map(|s| {
+                let vm = s.resource.as_virtual_machine()?;
+                let vnet = vm_vnet(state, vm)?;
+                let node = node_of.get(vnet.key())?;
+                Some(json!({"id": vm.id.as_str(), "name": vm.name, "node": node}))
+            })
+            .collect();
+        body["vms"] = Value::Array(vms);
+        body["revision"] = json!(state.revision());
+        body
+    });
+    match answer {
+        Ok(body) => Reply::ok(body),
+        Err(e) => errors::internal(&e.to_string()).into(),
+    }
+}
+
+/// The VNet of a VM's primary NIC.
+fn vm_vnet(state: &State, vm: &vnetlab_model::VirtualMachine) -> Option<ResourceId> {
+    let nic = state.resource(vm.primary_nic_id()?)?.as_network_interface()?;
+    nic.primary_ip_configuration()?.properties.subnet.id.parent()
+}
+
+/// `POST /portal/trace` `{source, destination, protocol, port}`: the trace from one VM (or NIC)
+/// to another, as `vnetlab trace` gives it, with the places each leg crosses for the picture.
+fn trace(app: &App, req: &Request) -> Reply {
+    let parse = |at: &At<'_>| -> Result<_, AzureError> {
+        let source = watcher::reference(at, "source")?;
+        let destination = watcher::reference(at, "destination")?;
+        let port = at.number("port", u64::from(u16::MAX))?.map(|p| p as u16);
+        let protocol = at.string("protocol")?;
+        let probe = Probe::connectivity(protocol.as_deref(), port).ok_or_else(|| {
+            errors::invalid_request_format(format!(
+                "The value '{}' of 'protocol' is not Tcp, Http, Https or Icmp. Path 'protocol'.",
+                protocol.as_deref().unwrap_or_default()
+            ))
+        })?;
+        Ok((source, destination, probe))
+    };
+    let (source, destination, probe) = match body::parse(&req.body).and_then(|b| parse(&At::root(&b))) {
+        Ok(parsed) => parsed,
+        Err(e) => return e.into(),
+    };
+    watcher::answer(app, |state, network| {
+        let mut ends = Vec::new();
+        for (id, path) in [(&source, "source"), (&destination, "destination")] {
+            if !matches!(id.kind(), Some(Kind::VirtualMachine | Kind::NetworkInterface)) {
+                return Err(errors::invalid_request_format(format!(
+                    "The {path} '{id}' is not a virtual machine or a network interface. Path '{path}'."
+                )));
+            }
+            watcher::check_readable(state, req, id)?;
+            if !state.exists(id) {
+                return Err(crate::resources::missing(state, id));
+            }
+            ends.push(primary_end(network, id).map_err(|e| e.to_azure())?);
+        }
+        let tracer = Tracer::new(network, state);
+        let trace = tracer.trace(&ends[0], &ends[1], probe).map_err(|e| e.to_azure())?;
+        let steps = |hops| -> Vec<Value> {
+            picture::steps(network, state, hops)
+                .into_iter()
+                .map(|s| json!({"id": s.id.as_str(), "blocked": s.blocked, "assumed": s.assumed}))
+                .collect()
+        };
+        let mut body = trace.to_json();
+        body["steps"] = json!({"forward": steps(&trace.forward), "return": steps(&trace.back)});
+        Ok(body)
+    })
+}
+
+/// `GET /portal/reach?protocol=&port=`: the reachability matrix by VNet (and on-premises site)
+/// of what the caller may read.
+fn reach(app: &App, req: &Request) -> Reply {
+    let port = match req.query("port").map(str::parse::<u16>) {
+        Some(Err(_)) => {
+            return errors::invalid_request_format(format!(
+                "The value '{}' of 'port' is not a port from 0 to 65535.",
+                req.query("port").unwrap_or_default()
+            ))
+            .into();
+        }
+        Some(Ok(port)) => Some(port),
+        None => None,
+    };
+    let Some(probe) = Probe::connectivity(req.query("protocol"), port) else {
+        return errors::invalid_request_format(format!(
+            "The value '{}' of 'protocol' is not Tcp, Http, Https or Icmp.",
+            req.query("protocol").unwrap_or_default()
+        ))
+        .into();
+    };
+    watcher::answer(app, |state, network| {
+        let members: Vec<_> = reach::members(network, state, By::Vnet)
+            .into_iter()
+            .filter(|m| req.caller().is_none_or(|c| authorization::can_read(state, c, &m.id)))
+            .collect();
+        let tracer = Tracer::new(network, state);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let matrix = reach::matrix(&tracer, members, By::Vnet, probe, threads).map_err(|e| e.to_azure())?;
+        Ok(matrix.to_json())
+    })
 }

@@ -24,7 +24,7 @@ use crate::{App, body, errors, paging};
 const ORIGIN: &str = "api";
 
 /// ARM's answer for a resource that is not there: the first missing thing on the way down.
-fn missing(state: &State, id: &ResourceId) -> AzureError {
+pub(crate) fn missing(state: &State, id: &ResourceId) -> AzureError {
     let subscription = id.subscription_id().unwrap_or_default();
     if find_subscription(state, subscription).is_none() {
         return subscription_missing(subscription);

@@ -63,6 +63,11 @@ pub enum Route {
     },
     /// The OpenAPI document of this server.
     OpenApi,
+    /// `/portal/{what}`: what the portal's topology page asks (the picture, a trace, the
+    /// reachability matrix), answered for the signed-in caller.
+    Portal {
+        what: String,
+    },
     /// `/v1.0/...`: the Microsoft Graph calls az makes about principals.
     Graph {
         path: Vec<String>,
@@ -154,6 +159,7 @@ pub fn route(segments: &[String], api_version: Option<&str>) -> Route {
         [m, i, o, t] if eq(m, "metadata") && eq(i, "identity") && eq(o, "oauth2") && eq(t, "token") => Route::ImdsToken,
         [m, t] if eq(m, "msi") && eq(t, "token") => Route::ManagedIdentityToken,
         [o] if eq(o, "openapi.json") => Route::OpenApi,
+        [p, what] if eq(p, "portal") => Route::Portal { what: what.to_ascii_lowercase() },
         [v, path @ ..] if eq(v, "v1.0") && !path.is_empty() => {
             Route::Graph { path: path.iter().map(|p| (*p).to_owned()).collect() }
         }

@@ -30,7 +30,7 @@ pub struct Compiled(Mutex<Option<Network>>);
 const FEED_LIMIT: usize = 10_000;
 
 /// Answers from the lab's state and its compiled view.
-fn answer(app: &App, f: impl FnOnce(&State, &Network) -> Result<Value, AzureError>) -> Reply {
+pub(crate) fn answer(app: &App, f: impl FnOnce(&State, &Network) -> Result<Value, AzureError>) -> Reply {
     match compute(app, f) {
         Ok(value) => Reply::ok(value),
         Err(reply) => reply,
@@ -38,7 +38,7 @@ fn answer(app: &App, f: impl FnOnce(&State, &Network) -> Result<Value, AzureErro
 }
 
 /// What `f` makes of the lab's state and its compiled view, or the error reply.
-fn compute<T>(app: &App, f: impl FnOnce(&State, &Network) -> Result<T, AzureError>) -> Result<T, Reply> {
+pub(crate) fn compute<T>(app: &App, f: impl FnOnce(&State, &Network) -> Result<T, AzureError>) -> Result<T, Reply> {
     let cache = &app.compiled.0;
     let known = cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref().map(|n| n.revision);
     // The feed is read before the state: every change it lists is in the state read next.
@@ -135,7 +135,7 @@ fn port(at: &At<'_>, name: &str) -> Result<u16, AzureError> {
     })
 }
 
-fn reference(at: &At<'_>, name: &str) -> Result<ResourceId, AzureError> {
+pub(crate) fn reference(at: &At<'_>, name: &str) -> Result<ResourceId, AzureError> {
     let text = required(at, name)?;
     ResourceId::parse(text.trim()).map_err(|_| {
         errors::invalid_request_format(format!("The value '{text}' of '{name}' is not a resource id. Path '{name}'."))
@@ -174,7 +174,7 @@ fn check_target(
 }
 
 /// `AuthorizationFailed` unless the caller may read `id` (in a tenant it has a token for).
-fn check_readable(state: &State, req: &Request, id: &ResourceId) -> Result<(), AzureError> {
+pub(crate) fn check_readable(state: &State, req: &Request, id: &ResourceId) -> Result<(), AzureError> {
     match req.caller() {
         Some(caller) => vnetlab_engine::authorization::check_read(state, caller, id),
         None => Ok(()),

@@ -4,7 +4,6 @@
 //! pass, unless `VNETLAB_REQUIRE_ROOT=1` makes them fail.
 
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -14,19 +13,13 @@ use vnetlab_analysis::azure::Network;
 use vnetlab_analysis::azure::measured::{Measured, ProbeRequest, Prober, RoundTrips};
 use vnetlab_analysis::layers::Protocol;
 use vnetlab_api::Options;
-use vnetlab_control::{DEFAULT_TENANT_ID, Request};
+
 use vnetlab_dataplane::desired::Desired;
 use vnetlab_dataplane::live::Live;
 use vnetlab_dataplane::netns;
 use vnetlab_dataplane::reconcile::{self, Reconciler};
-use vnetlab_topology::{Defaults, Loaded};
 
-use crate::{SUB, Server, net};
-
-fn example(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
-    std::fs::read_to_string(path).unwrap()
-}
+use crate::{SUB, Server, example, net};
 
 /// Two peered VNets, a VM in each, and a third VM behind an NSG that denies TCP 8080.
 fn peered() -> String {
@@ -85,20 +78,7 @@ impl Kernel {
 
 /// A server with `prober` installed, holding the lab `topology` and a network watcher.
 fn server(prober: Option<Arc<dyn Prober>>, topology: &str) -> Server {
-    let server = Server::with(Options { prober, ..Options::default() });
-    let loaded = Loaded::parse("test.yaml", topology.to_owned()).unwrap();
-    let defaults = Defaults {
-        tenant_id: DEFAULT_TENANT_ID.to_owned(),
-        subscription_id: SUB.to_owned(),
-        secrets: None,
-        owner: None,
-    };
-    server
-        .app
-        .lab
-        .execute_planned(&Request::default(), |state| loaded.compile(state, &defaults).map(|c| (c.ops, ())))
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    server
+    Server::with_topology(Options { prober, ..Options::default() }, topology)
 }
 
 fn live_server(topology: &str) -> Server {

@@ -58,6 +58,26 @@ impl Server {
         Server::with(Options::default())
     }
 
+    /// A server holding the lab a topology file describes, made in the default subscription.
+    pub fn with_topology(options: Options, topology: &str) -> Server {
+        let server = Server::with(options);
+        let loaded = vnetlab_topology::Loaded::parse("test.yaml", topology.to_owned()).unwrap();
+        let defaults = vnetlab_topology::Defaults {
+            tenant_id: vnetlab_control::DEFAULT_TENANT_ID.to_owned(),
+            subscription_id: SUB.to_owned(),
+            secrets: None,
+            owner: None,
+        };
+        server
+            .app
+            .lab
+            .execute_planned(&vnetlab_control::Request::default(), |state| {
+                loaded.compile(state, &defaults).map(|c| (c.ops, ()))
+            })
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        server
+    }
+
     pub fn with(options: Options) -> Server {
         let home = tempfile::tempdir().unwrap();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -231,6 +251,12 @@ impl Drop for Server {
             let _ = thread.join();
         }
     }
+}
+
+/// The text of a file in `examples/`.
+pub fn example(name: &str) -> String {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples").join(name);
+    std::fs::read_to_string(path).unwrap()
 }
 
 /// `/subscriptions/{SUB}/resourceGroups/{rg}`.

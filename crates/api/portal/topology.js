@@ -1,0 +1,404 @@
+// The topology page: the lab drawn as the server places it (/portal/topology), zoomed and panned
+// with the mouse, the buttons or the keyboard; a trace between two VMs drawn on the picture with
+// its blockers listed (/portal/trace); the reachability matrix by VNet as an overlay and a table
+// (/portal/reach). Uses h(), show(), table(), errorBox(), parts() and the token from app.js.
+'use strict';
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+// Up to this many nodes, edges carry their words on the picture (beyond, in their tooltips).
+const LABELS_UP_TO = 80;
+
+// What the page keeps across live refreshes: where the picture is looked at, the trace asked
+// for and whether the matrix is shown.
+const topo = { view: null, trace: null, reach: false, probe: { protocol: 'Tcp', port: '' } };
+
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+async function portalCall(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: Object.assign({ Authorization: `Bearer ${token}` }, body ? { 'Content-Type': 'application/json' } : {}),
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (_) {
+    data = null;
+  }
+  if (response.status === 401) signOut();
+  if (!response.ok) {
+    const err = (data && data.error) || {};
+    throw new ArmError(response.status, err.code || `HTTP${response.status}`, err.message || `The server answered ${response.status}.`);
+  }
+  return data;
+}
+
+function bounds(nodes) {
+  if (!nodes.length) return { x: 0, y: 0, w: 400, h: 200 };
+  let [x0, y0, x1, y1] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const n of nodes) {
+    x0 = Math.min(x0, n.x - n.width / 2);
+    y0 = Math.min(y0, n.y - n.height / 2);
+    x1 = Math.max(x1, n.x + n.width / 2);
+    y1 = Math.max(y1, n.y + n.height / 2);
+  }
+  const pad = 40;
+  return { x: x0 - pad, y: y0 - pad, w: x1 - x0 + 2 * pad, h: y1 - y0 + 2 * pad };
+}
+
+const STATE_WORDS = { vnet: 'virtual network', gw: 'gateway', site: 'on-premises site', absent: '' };
+
+function nodeLabel(n) {
+  return [STATE_WORDS[n.kind], ...n.lines].filter(Boolean).join(', ');
+}
+
+function drawNode(n, index) {
+  const opens = n.kind === 'vnet';
+  const g = s('g', {
+    class: `node kind-${n.kind}`,
+    transform: `translate(${n.x - n.width / 2},${n.y - n.height / 2})`,
+    'data-id': n.id.toLowerCase(),
+    'data-index': index,
+    'data-name': n.lines[0],
+    tabindex: opens ? 0 : null,
+    role: opens ? 'link' : 'img',
+    'aria-label': opens ? `Open ${nodeLabel(n)}` : nodeLabel(n),
+  },
+  s('title', {}, n.id),
+  n.kind === 'site'
+    ? s('path', { class: 'box', d: `M10,0 H${n.width} L${n.width - 10},${n.height} H0 Z` })
+    : s('rect', { class: 'box', width: n.width, height: n.height, rx: n.kind === 'gw' ? 14 : 4 }),
+  s('text', { x: n.width / 2, y: 8, 'text-anchor': 'middle' },
+    n.lines.map((line, i) => s('tspan', { x: n.width / 2, dy: i === 0 ? 14 : 15, class: i === 0 ? 'title' : null }, line))));
+  if (opens) {
+    const open = () => { location.hash = `#/vnet/${encodeURIComponent(n.id)}`; };
+    g.addEventListener('click', (ev) => { if (!g.dataset.dragged) open(); ev.stopPropagation(); });
+    g.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); open(); } });
+  }
+  return g;
+}
+
+function drawEdge(e, nodes, withLabels) {
+  const a = nodes[e.source];
+  const b = nodes[e.target];
+  const dashed = e.kind === 'link' || e.kind === 'connection' ? '8 5' : null;
+  const g = s('g', {
+    class: `edge edge-${e.kind}`,
+    'data-from': a.lines[0],
+    'data-to': b.lines[0],
+    'data-states': e.states.join(' / '),
+  },
+  s('title', {}, e.tooltip),
+  s('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, stroke: e.colors[0], 'stroke-width': e.kind === 'peering' ? 3 : 1.5, 'stroke-dasharray': dashed }));
+  if (e.ends && e.ends[0] !== e.ends[1]) {
+    // The two links of a peering disagree: the half at each end in the colour of that end's link.
+    const mx = (a.x + b.x) / 2;
+    const my = (a.y + b.y) / 2;
+    g.replaceChildren(g.firstChild,
+      s('line', { x1: a.x, y1: a.y, x2: mx, y2: my, stroke: e.ends[0], 'stroke-width': 3 }),
+      s('line', { x1: mx, y1: my, x2: b.x, y2: b.y, stroke: e.ends[1], 'stroke-width': 3 }));
+  }
+  if (withLabels && e.label.length) {
+    g.append(s('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4, 'text-anchor': 'middle', class: 'edge-label' }, e.label.join(' · ')));
+  }
+  return g;
+}
+
+function legend() {
+  const item = (cls, text) => h('li', {}, h('span', { class: `swatch ${cls}`, 'aria-hidden': 'true' }), text);
+  return h('ul', { class: 'legend', 'aria-label': 'Legend' },
+    item('sw-connected', 'Connected'), item('sw-initiated', 'Initiated'), item('sw-disconnected', 'Disconnected'),
+    item('sw-connection', 'Gateway connection'), item('sw-trace', 'Trace'), item('sw-reach', 'Reaches (overlay)'));
+}
+
+async function renderTopology() {
+  const data = await portalCall('GET', '/portal/topology');
+  const nodes = data.nodes;
+  const full = bounds(nodes);
+  if (!topo.view || topo.view.nodes !== nodes.length) topo.view = Object.assign({ nodes: nodes.length }, full);
+  const view = topo.view;
+  const withLabels = nodes.length <= LABELS_UP_TO;
+  const edges = s('g', { class: 'edges' }, data.edges.map((e) => drawEdge(e, nodes, withLabels)));
+  const boxes = s('g', { class: 'nodes' }, nodes.map(drawNode));
+  // A trace's lines go under the boxes, its marks round them above.
+  const overlay = { lines: s('g', { class: 'trace-lines', 'aria-hidden': 'true' }), marks: s('g', { class: 'trace-marks', 'aria-hidden': 'true' }) };
+  overlay.clear = () => { overlay.lines.replaceChildren(); overlay.marks.replaceChildren(); };
+  const reachLayer = s('g', { class: 'reach-layer', 'aria-hidden': 'true' });
+  const svg = s('svg', {
+    id: 'topology',
+    role: 'group',
+    'aria-label': `Topology: ${data.nodes.length} nodes and ${data.edges.length} links. Virtual networks open with Enter.`,
+    tabindex: 0,
+    viewBox: `${view.x} ${view.y} ${view.w} ${view.h}`,
+  },
+  s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
+    s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))),
+  reachLayer, edges, overlay.lines, boxes, overlay.marks);
+  const place = () => svg.setAttribute('viewBox', `${view.x} ${view.y} ${view.w} ${view.h}`);
+  const zoom = (factor, cx, cy) => {
+    const px = cx === undefined ? view.x + view.w / 2 : cx;
+    const py = cy === undefined ? view.y + view.h / 2 : cy;
+    const w = Math.min(Math.max(view.w * factor, 100), full.w * 20 + 2000);
+    const k = w / view.w;
+    view.x = px - (px - view.x) * k;
+    view.y = py - (py - view.y) * k;
+    view.w = w;
+    view.h *= k;
+    place();
+  };
+  const pan = (dx, dy) => { view.x += dx * view.w; view.y += dy * view.h; place(); };
+  const fit = () => { Object.assign(view, full); place(); };
+  svg.addEventListener('wheel', (ev) => {
+    ev.preventDefault();
+    const r = svg.getBoundingClientRect();
+    const scale = Math.max(view.w / r.width, view.h / r.height);
+    const cx = view.x + (ev.clientX - r.left - (r.width - view.w / scale) / 2) * scale;
+    const cy = view.y + (ev.clientY - r.top - (r.height - view.h / scale) / 2) * scale;
+    zoom(ev.deltaY > 0 ? 1.15 : 1 / 1.15, cx, cy);
+  }, { passive: false });
+  let drag = null;
+  svg.addEventListener('pointerdown', (ev) => {
+    drag = { x: ev.clientX, y: ev.clientY, moved: false, target: ev.target.closest('.node') };
+  });
+  svg.addEventListener('pointermove', (ev) => {
+    if (!drag) return;
+    const r = svg.getBoundingClientRect();
+    const scale = Math.max(view.w / r.width, view.h / r.height);
+    const dx = ev.clientX - drag.x;
+    const dy = ev.clientY - drag.y;
+    if (!drag.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+    drag.moved = true;
+    svg.classList.add('panning');
+    view.x -= dx * scale;
+    view.y -= dy * scale;
+    drag.x = ev.clientX;
+    drag.y = ev.clientY;
+    place();
+  });
+  const endDrag = () => {
+    if (drag && drag.moved && drag.target) {
+      drag.target.dataset.dragged = '1';
+      const t = drag.target;
+      setTimeout(() => { delete t.dataset.dragged; }, 0);
+    }
+    drag = null;
+    svg.classList.remove('panning');
+  };
+  svg.addEventListener('pointerup', endDrag);
+  svg.addEventListener('pointerleave', endDrag);
+  svg.addEventListener('keydown', (ev) => {
+    if (ev.target !== svg) return;
+    const keys = {
+      '+': () => zoom(1 / 1.25), '=': () => zoom(1 / 1.25), '-': () => zoom(1.25), '0': fit,
+      ArrowLeft: () => pan(-0.1, 0), ArrowRight: () => pan(0.1, 0), ArrowUp: () => pan(0, -0.1), ArrowDown: () => pan(0, 0.1),
+    };
+    if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
+  });
+
+  const vms = [...data.vms].sort((a, b) => a.name.localeCompare(b.name));
+  const option = (vm, chosen) => h('option', { value: vm.id, selected: chosen && vm.id === chosen }, `${vm.name} (${nodes[vm.node].lines[0]})`);
+  const asked = topo.trace || {};
+  const from = h('select', { id: 'trace-from', required: true }, h('option', { value: '' }, 'Choose a VM'), vms.map((vm) => option(vm, asked.source)));
+  const to = h('select', { id: 'trace-to', required: true }, h('option', { value: '' }, 'Choose a VM'), vms.map((vm) => option(vm, asked.destination)));
+  const protocol = h('select', { id: 'trace-protocol' }, ['Tcp', 'Icmp'].map((p) => h('option', { value: p, selected: p === topo.probe.protocol }, p.toUpperCase())));
+  const port = h('input', { id: 'trace-port', type: 'text', inputmode: 'numeric', placeholder: '80', size: 6, value: topo.probe.port });
+  const traceOut = h('div', { id: 'trace-result', 'aria-live': 'polite' });
+  const reachToggle = h('input', { id: 'reach-toggle', type: 'checkbox', checked: topo.reach });
+  const reachHint = () => h('p', { class: 'muted' }, 'Tick “Show reachability” to see which VNets reach which (for the protocol and port above).');
+  const reachOut = h('div', { id: 'reach-result', 'aria-live': 'polite' }, reachHint());
+  const syncPort = () => { port.disabled = protocol.value === 'Icmp'; };
+  protocol.addEventListener('change', syncPort);
+  syncPort();
+
+  const probe = () => {
+    const text = port.value.trim();
+    if (protocol.value !== 'Icmp' && text && !(/^\d{1,5}$/.test(text) && Number(text) <= 65535)) {
+      throw new Error(`'${text}' is not a port: use a number from 0 to 65535.`);
+    }
+    return { protocol: protocol.value, port: protocol.value === 'Icmp' || !text ? undefined : Number(text) };
+  };
+  const runTrace = async () => {
+    overlay.clear();
+    traceOut.replaceChildren();
+    if (!from.value || !to.value) {
+      traceOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, 'Choose the VM to trace from and the VM to trace to.'));
+      return;
+    }
+    let p;
+    try {
+      p = probe();
+    } catch (e) {
+      traceOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, e.message));
+      return;
+    }
+    topo.probe = { protocol: protocol.value, port: port.value.trim() };
+    topo.trace = { source: from.value, destination: to.value };
+    try {
+      const trace = await portalCall('POST', '/portal/trace', Object.assign({ source: from.value, destination: to.value }, p));
+      drawTrace(trace, nodes, overlay);
+      traceOut.replaceChildren(...traceReport(trace));
+    } catch (e) {
+      traceOut.replaceChildren(errorBox(e));
+    }
+  };
+  const runReach = async () => {
+    reachLayer.replaceChildren();
+    reachOut.replaceChildren();
+    topo.reach = reachToggle.checked;
+    if (!reachToggle.checked) {
+      reachOut.replaceChildren(reachHint());
+      return;
+    }
+    let p;
+    try {
+      p = probe();
+    } catch (e) {
+      reachOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, e.message));
+      return;
+    }
+    reachOut.replaceChildren(h('p', { class: 'muted' }, 'Computing who reaches whom…'));
+    try {
+      const query = new URLSearchParams({ protocol: p.protocol });
+      if (p.port !== undefined) query.set('port', p.port);
+      const matrix = await portalCall('GET', `/portal/reach?${query}`);
+      drawReach(matrix, nodes, reachLayer);
+      reachOut.replaceChildren(...reachTable(matrix));
+    } catch (e) {
+      reachOut.replaceChildren(errorBox(e));
+    }
+  };
+  reachToggle.addEventListener('change', runReach);
+
+  const traceForm = h('form', {
+    class: 'panel',
+    novalidate: true,
+    'aria-label': 'Trace between two VMs',
+    onsubmit: (ev) => { ev.preventDefault(); runTrace(); },
+  },
+  h('h2', {}, 'Trace'),
+  h('div', { class: 'inline' },
+    h('div', { class: 'field' }, h('label', { for: 'trace-from' }, 'From VM'), from),
+    h('div', { class: 'field' }, h('label', { for: 'trace-to' }, 'To VM'), to),
+    h('div', { class: 'field' }, h('label', { for: 'trace-protocol' }, 'Protocol'), protocol),
+    h('div', { class: 'field' }, h('label', { for: 'trace-port' }, 'Port'), port)),
+  h('div', { class: 'toolbar' },
+    h('button', { type: 'submit', class: 'primary' }, 'Trace'),
+    h('button', { type: 'button', onclick: () => { topo.trace = null; overlay.clear(); traceOut.replaceChildren(); } }, 'Clear')),
+  vms.length ? null : h('p', { class: 'muted' }, 'The lab has no VM you may read.'),
+  traceOut);
+
+  show(
+    h('h1', {}, 'Topology'),
+    h('div', { class: 'toolbar', role: 'toolbar', 'aria-label': 'Picture' },
+      h('button', { type: 'button', onclick: () => zoom(1 / 1.25), 'aria-label': 'Zoom in' }, '+'),
+      h('button', { type: 'button', onclick: () => zoom(1.25), 'aria-label': 'Zoom out' }, '−'),
+      h('button', { type: 'button', onclick: fit }, 'Fit'),
+      h('label', { class: 'check' }, reachToggle, h('span', {}, 'Show reachability')),
+      h('span', { class: 'hint' }, 'Drag to pan, wheel or + / − to zoom, arrows to move; Enter on a VNet opens it.')),
+    legend(),
+    h('div', { class: 'picture' }, svg),
+    traceForm,
+    h('section', { class: 'panel', 'aria-label': 'Reachability' }, h('h2', {}, 'Reachability'), reachOut));
+  if (topo.trace) await runTrace();
+  if (topo.reach) await runReach();
+}
+
+function centreOf(nodes, id) {
+  const key = id.toLowerCase();
+  return nodes.find((n) => n.id.toLowerCase() === key);
+}
+
+// Where the segment from the centre of `a` to the centre of `b` meets the edge of b's box.
+function toEdgeOf(a, b) {
+  const dx = a.x - b.x;
+  const dy = a.y - b.y;
+  const t = Math.min(dx ? (b.width / 2 + 6) / Math.abs(dx) : Infinity, dy ? (b.height / 2 + 6) / Math.abs(dy) : Infinity, 1);
+  return { x: b.x + dx * t, y: b.y + dy * t };
+}
+
+function drawTrace(trace, nodes, overlay) {
+  const legs = [['forward', trace.steps.forward, null, -6], ['return', trace.steps.return, '6 4', 6]];
+  for (const [leg, steps, dash, offset] of legs) {
+    const points = steps.map((step) => ({ step, node: centreOf(nodes, step.id) })).filter((p) => p.node);
+    for (let i = 1; i < points.length; i += 1) {
+      const a = points[i - 1].node;
+      const b = points[i].node;
+      const end = toEdgeOf(a, b);
+      const blocked = points[i].step.blocked || points[i].step.assumed;
+      overlay.lines.append(s('line', {
+        class: `trace-line trace-${leg}${blocked ? ' trace-blocked' : ''}`,
+        'data-leg': leg,
+        x1: a.x + offset, y1: a.y + offset, x2: end.x + offset, y2: end.y + offset,
+        'stroke-dasharray': dash,
+        'marker-end': 'url(#arrow)',
+      }));
+    }
+    for (const { step, node } of points) {
+      overlay.marks.append(s('rect', {
+        class: `trace-mark${step.blocked ? ' trace-blocked' : ''}`,
+        'data-leg': leg,
+        'data-name': node.lines[0],
+        x: node.x - node.width / 2 - 5, y: node.y - node.height / 2 - 5, width: node.width + 10, height: node.height + 10, rx: 8,
+      }));
+    }
+  }
+}
+
+function traceReport(trace) {
+  const verdict = trace.reachable
+    ? h('p', { class: 'verdict state-Connected' }, `Reachable: ${trace.protocol}${trace.protocol === 'Icmp' ? '' : ` port ${trace.port}`} from ${trace.source.address} to ${trace.destination.address}, and back.`)
+    : h('p', { class: 'verdict state-Disconnected' }, `Not reachable: ${trace.blockers.length} blocker${trace.blockers.length === 1 ? '' : 's'}.`);
+  const hops = (list) => h('ol', { class: 'hops' }, list.map((hop) => h('li', { class: hop.blocked ? 'state-Disconnected' : hop.assumed ? 'muted' : null },
+    h('span', { class: 'hop-kind' }, hop.kind), ' ', hop.detail, hop.blocked ? ' — blocked here' : '', hop.assumed ? ' (once the blocker above is fixed)' : '')));
+  const blockers = trace.blockers.map((b) => h('li', {},
+    h('strong', {}, b.problem), b.leg === 'return' ? ' (on the way back)' : '',
+    h('div', { class: 'fix' }, 'Fix: ', h('code', {}, b.fix))));
+  return [verdict,
+    trace.blockers.length ? [h('h3', {}, 'Blockers'), h('ul', { class: 'blockers', 'aria-label': 'Blockers' }, blockers)] : null,
+    h('h3', {}, 'Path'), hops(trace.forward),
+    trace.return.length ? [h('h3', {}, 'The way back'), hops(trace.return)] : null].flat().filter(Boolean);
+}
+
+function drawReach(matrix, nodes, layer) {
+  const members = matrix.members.map((m) => centreOf(nodes, m.id));
+  for (let i = 0; i < members.length; i += 1) {
+    for (let j = i + 1; j < members.length; j += 1) {
+      const there = matrix.reaches[i][j];
+      const back = matrix.reaches[j][i];
+      if (!(there || back) || !members[i] || !members[j]) continue;
+      const [a, b] = there ? [members[i], members[j]] : [members[j], members[i]];
+      layer.append(s('line', {
+        class: `reach-line${there && back ? '' : ' one-way'}`,
+        'data-from': a.lines[0], 'data-to': b.lines[0],
+        x1: a.x, y1: a.y, x2: b.x, y2: b.y,
+        'marker-end': there && back ? null : 'url(#arrow)',
+      }));
+    }
+  }
+}
+
+function reachTable(matrix) {
+  const names = matrix.members.map((m) => m.name);
+  const rows = matrix.members.map((m, i) => h('tr', {},
+    h('th', { scope: 'row' }, m.name),
+    matrix.reaches[i].map((yes, j) => h('td', { class: i === j ? 'muted' : yes ? 'state-Connected' : 'state-Disconnected', title: `${m.name} → ${names[j]}` }, i === j ? '—' : yes ? '✓' : '✗'))));
+  const probe = `${matrix.protocol}${matrix.protocol === 'Icmp' ? '' : ` port ${matrix.port}`}`;
+  return [h('p', { class: 'muted' }, `Rows reach columns (${probe}, and the answer comes back).`),
+    h('div', { class: 'scroll' }, h('table', { class: 'matrix', 'aria-label': 'Reachability matrix' },
+      h('thead', {}, h('tr', {}, h('td', {}), names.map((n) => h('th', { scope: 'col' }, n)))),
+      h('tbody', {}, rows)))];
+}
