@@ -1,8 +1,10 @@
 """The portal in a real browser: Debian's Chromium, headless, driven by Playwright (pointed at the
 installed browser; nothing is downloaded). Adding a peering through the form makes both sides,
 an overlapping VNet is refused with the engine's words, delete removes both sides, a peering
-made by az appears without a reload, and Sync brings a link back in step. Screenshots of the
-pages go to target/portal-screenshots/ for people to look at."""
+made by az appears without a reload, and Sync brings a link back in step. The topology page
+draws the lab, zooms and pans, opens a VNet, draws a trace between two VMs with its blockers
+(following a change az makes) and overlays the reachability matrix. Screenshots of the pages go
+to target/portal-screenshots/ for people to look at."""
 
 from __future__ import annotations
 
@@ -42,6 +44,22 @@ def portal_server(tmp_path_factory):
         (home / "portal.yaml").write_text(TOPOLOGY)
         env = {**os.environ, "VNETLAB_HOME": str(home)}
         subprocess.run([str(vnetlab_bin()), "up", str(home / "portal.yaml")], env=env, check=True, capture_output=True)
+
+    s = start_server(tmp_path_factory.mktemp("vnetlab"), "sync", prepare=prepare)
+    yield s
+    s.stop()
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+@pytest.fixture(scope="module")
+def hub_server(tmp_path_factory):
+    def prepare(home: Path) -> None:
+        env = {**os.environ, "VNETLAB_HOME": str(home)}
+        subprocess.run(
+            [str(vnetlab_bin()), "up", str(EXAMPLES / "hub-and-spoke.yaml")], env=env, check=True, capture_output=True
+        )
 
     s = start_server(tmp_path_factory.mktemp("vnetlab"), "sync", prepare=prepare)
     yield s
@@ -214,3 +232,112 @@ def test_dark_mode_and_keyboard(browser, portal_server):
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="alpha", exact=True).wait_for()
     context.close()
+
+
+def view_box(page) -> list[float]:
+    return [float(v) for v in page.locator("#topology").get_attribute("viewBox").split()]
+
+
+def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
+    s = hub_server
+    az = logged_in_az(s)
+    context = browser.new_context(ignore_https_errors=True, color_scheme="light", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{s.url}/")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Topology").click()
+    picture = page.locator("#topology")
+    picture.wait_for()
+    names = page.locator("#topology .node").evaluate_all("ns => ns.map(n => n.dataset.name)")
+    assert names == ["hub", "spoke1", "spoke2", "spoke3", "hub-vpngw", "branch-office"], names
+    peerings = page.locator("#topology .edge-peering")
+    assert peerings.count() == 3
+    assert {peerings.nth(i).get_attribute("data-states") for i in range(3)} == {"Connected / Connected"}
+    assert page.locator("#topology .edge-connection[data-from='hub-vpngw'][data-to='branch-office']").count() == 1
+    assert page.locator("#topology .kind-gw").count() == 1 and page.locator("#topology .kind-site").count() == 1
+
+    # Zoom and pan, with the buttons and the keyboard; Fit goes back.
+    whole = view_box(page)
+    page.get_by_role("button", name="Zoom in").click()
+    zoomed = view_box(page)
+    assert zoomed[2] < whole[2] and zoomed[3] < whole[3]
+    picture.focus()
+    page.keyboard.press("ArrowRight")
+    assert view_box(page)[0] > zoomed[0]
+    page.keyboard.press("-")
+    assert view_box(page)[2] > zoomed[2]
+    page.get_by_role("button", name="Fit").click()
+    assert view_box(page) == whole
+    # Dragging pans.
+    box = picture.bounding_box()
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140, box["y"] + 90, steps=5)
+    page.mouse.up()
+    assert view_box(page)[0] < whole[0]
+    page.get_by_role("button", name="Fit").click()
+
+    # A trace from spoke1 to spoke3 runs through the hub's appliance, drawn on the picture.
+    page.get_by_label("From VM").select_option(label="spoke1-vm (spoke1)")
+    page.get_by_label("To VM").select_option(label="spoke3-vm (spoke3)")
+    page.get_by_label("Protocol").select_option("Icmp")
+    assert page.get_by_label("Port").is_disabled()
+    page.get_by_role("button", name="Trace", exact=True).click()
+    verdict = page.locator("#trace-result .verdict")
+    expect(verdict).to_contain_text("Reachable")
+    forward = page.locator("#topology .trace-mark[data-leg='forward']").evaluate_all("ms => ms.map(m => m.dataset.name)")
+    assert forward == ["spoke1", "hub", "spoke3"], forward
+    assert page.locator("#topology .trace-line[data-leg='return']").count() == 2
+    assert "appliance" in page.locator("#trace-result ol.hops").first.inner_text()
+    shot(page, "topology-trace")
+
+    # az deletes the hub's link to spoke3: the picture and the trace follow without a reload.
+    rendered = page.evaluate("document.body.dataset.rendered")
+    az("network vnet peering delete -g hub-and-spoke-rg --vnet-name hub -n hub-to-spoke3")
+    expect(page.locator("#topology .edge-link[data-from='spoke3']")).to_have_attribute("data-states", "Disconnected", timeout=5000)
+    assert page.evaluate("document.body.dataset.rendered") != rendered
+    expect(verdict).to_contain_text("Not reachable", timeout=5000)
+    blockers = page.get_by_role("list", name="Blockers")
+    assert "hub-to-spoke3" in blockers.inner_text() or "spoke3" in blockers.inner_text(), blockers.inner_text()
+    assert "Fix:" in blockers.inner_text()
+    assert page.locator("#topology .trace-mark.trace-blocked").count() >= 1
+    shot(page, "topology-trace-blocked")
+
+    # The reachability overlay and its matrix.
+    page.get_by_label("Show reachability").check()
+    matrix = page.get_by_role("table", name="Reachability matrix")
+    matrix.wait_for()
+    row = matrix.get_by_role("row").filter(has=page.get_by_role("rowheader", name="spoke1", exact=True))
+    cells = row.get_by_role("cell").all_inner_texts()
+    # Columns: hub, spoke1, spoke2, spoke3, branch-office.
+    assert cells == ["✓", "—", "✓", "✗", "✓"], cells
+    assert page.locator("#topology .reach-line").count() > 0
+    assert page.locator("#topology .reach-line[data-from='spoke1'][data-to='spoke3']").count() == 0
+    shot(page, "topology-reach")
+
+    # Bad input is refused before anything is sent.
+    page.get_by_label("Protocol").select_option("Tcp")
+    page.get_by_label("Port").fill("70000")
+    page.get_by_role("button", name="Trace", exact=True).click()
+    expect(page.locator("#trace-result [role='alert']")).to_contain_text("is not a port")
+
+    # A VNet opens from the picture, with the mouse and with the keyboard.
+    page.locator("#topology .node[data-name='spoke2']").click()
+    page.get_by_role("heading", name="spoke2", exact=True).wait_for()
+    page.go_back()
+    page.locator("#topology .node[data-name='spoke1']").focus()
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="spoke1", exact=True).wait_for()
+    assert errors == [], errors
+    context.close()
+
+    dark = browser.new_context(ignore_https_errors=True, color_scheme="dark", viewport={"width": 1280, "height": 900})
+    page = dark.new_page()
+    page.goto(f"{s.url}/#/topology")
+    page.locator("#topology .node").first.wait_for()
+    fill = page.locator("#topology .kind-vnet .box").first.evaluate("b => getComputedStyle(b).fill")
+    assert fill == "rgb(31, 59, 87)", fill
+    shot(page, "topology-dark")
+    dark.close()

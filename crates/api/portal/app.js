@@ -197,13 +197,14 @@ function listen() {
   events.addEventListener('revision', (ev) => {
     statusLine.textContent = `revision ${ev.data}`;
     document.body.dataset.revision = ev.data;
+    document.body.dataset.revisionSeen = String(Date.now());
     if (first) {
       first = false;
       return;
     }
     if (formOpen) return;
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => route(true), 30);
+    refreshTimer = setTimeout(() => route(true), 10);
   });
 }
 
@@ -213,32 +214,37 @@ async function subscriptions() {
   return list(`/subscriptions?api-version=${SUBSCRIPTIONS_API}`);
 }
 
-async function vnetsOf(subscriptionId) {
-  return list(`/subscriptions/${subscriptionId}/providers/Microsoft.Network/virtualNetworks`);
-}
-
-async function allVnets() {
-  const subs = await subscriptions();
-  const lists = await Promise.all(subs.map((s) => vnetsOf(s.subscriptionId).then((v) => v.map((x) => ({ vnet: x, sub: s })))));
-  return { subs, vnets: lists.flat() };
-}
-
 function vnetLink(id, text) {
   return h('a', { href: `#/vnet/${encodeURIComponent(id)}` }, text || parts(id).name);
 }
 
-async function renderVnets() {
-  const { vnets } = await allVnets();
-  vnets.sort((a, b) => a.vnet.name.localeCompare(b.vnet.name));
-  const rows = vnets.map(({ vnet, sub }) => h('tr', {},
+function vnetRow(vnet) {
+  return h('tr', {},
     h('td', {}, vnetLink(vnet.id, vnet.name)),
-    h('td', {}, parts(vnet.id).group),
+    h('td', {}, vnet.resourceGroup),
     h('td', {}, vnet.location),
-    h('td', {}, (vnet.properties.addressSpace.addressPrefixes || []).join(', ')),
-    h('td', {}, sub.displayName),
-    h('td', {}, String((vnet.properties.virtualNetworkPeerings || []).length))));
-  show(h('h1', {}, 'Virtual networks'),
-    table(['Name', 'Resource group', 'Location', 'Address space', 'Subscription', 'Peerings'], rows, 'Virtual networks'));
+    h('td', {}, vnet.addressPrefixes.join(', ')),
+    h('td', {}, vnet.subscription || parts(vnet.id).subscription),
+    h('td', {}, String(vnet.peerings)));
+}
+
+async function renderVnets(refresh) {
+  // One row per VNet, as the Azure portal's browse blade reads them (from Resource Graph there).
+  const vnets = (await portalCall('GET', '/portal/vnets')).value;
+  vnets.sort((a, b) => a.name.localeCompare(b.name));
+  const body = document.getElementById('vnet-rows');
+  if (refresh && body && vnets.length) {
+    // A live refresh changes only the rows that changed.
+    reconcile(body, vnets, (v) => v.id.toLowerCase(), (v) => JSON.stringify(v), vnetRow);
+    return;
+  }
+  const list = table(['Name', 'Resource group', 'Location', 'Address space', 'Subscription', 'Peerings'], [], 'Virtual networks');
+  if (vnets.length) {
+    list.tBodies[0].id = 'vnet-rows';
+    list.tBodies[0].replaceChildren();
+    reconcile(list.tBodies[0], vnets, (v) => v.id.toLowerCase(), (v) => JSON.stringify(v), vnetRow);
+  }
+  show(h('h1', {}, 'Virtual networks'), list);
 }
 
 const SYNC = {
@@ -467,7 +473,8 @@ function check(id, label, checked) {
 async function renderAddPeering(id) {
   const vnet = await arm('GET', id);
   const local = vnet.properties.addressSpace.addressPrefixes || [];
-  const { subs, vnets } = await allVnets();
+  const [subs, vnets] = await Promise.all([subscriptions(), portalCall('GET', '/portal/vnets').then((r) => r.value)]);
+  vnets.sort((a, b) => a.name.localeCompare(b.name));
   const gatewaysBySub = {};
   for (const s of subs) gatewaysBySub[s.subscriptionId] = await gatewaysOf(s.subscriptionId);
   const localHasGateway = hasGateway(gatewaysBySub[parts(id).subscription] || [], id);
@@ -493,13 +500,13 @@ async function renderAddPeering(id) {
 
   const fillVnets = () => {
     const sub = subSelect.value;
-    const candidates = vnets.filter((v) => v.sub.subscriptionId === sub);
-    vnetSelect.replaceChildren(h('option', { value: '' }, 'Select a virtual network'), ...candidates.map(({ vnet: r }) => {
+    const candidates = vnets.filter((v) => sameId(parts(v.id).subscription, sub));
+    vnetSelect.replaceChildren(h('option', { value: '' }, 'Select a virtual network'), ...candidates.map((r) => {
       let reason = null;
       if (sameId(r.id, id)) reason = 'this virtual network';
       else if ((vnet.properties.virtualNetworkPeerings || []).some((l) => sameId(l.properties.remoteVirtualNetwork.id, r.id))) reason = 'already peered';
       else {
-        const clash = overlapWith(local, r.properties.addressSpace.addressPrefixes || []);
+        const clash = overlapWith(local, r.addressPrefixes);
         if (clash) reason = `address space ${clash[1]} overlaps ${clash[0]}`;
       }
       return h('option', { value: r.id, disabled: !!reason, title: reason || '' }, reason ? `${r.name} (${reason})` : r.name);
@@ -628,7 +635,7 @@ async function route(refresh) {
     const vnet = hash.match(/^#\/vnet\/([^/]+)(\/add-peering)?$/);
     const nic = hash.match(/^#\/nic\/([^/]+)$/);
     if (hash === '#/topology') {
-      await renderTopology();
+      await renderTopology(refresh);
     } else if (nic) {
       await renderNic(decodeURIComponent(nic[1]));
     } else if (vnet && vnet[2]) {
@@ -636,9 +643,11 @@ async function route(refresh) {
     } else if (vnet) {
       await renderVnet(decodeURIComponent(vnet[1]));
     } else {
-      await renderVnets();
+      await renderVnets(refresh);
     }
     document.body.dataset.rendered = String(Date.now());
+    // After the next frame: the page as drawn on the screen.
+    requestAnimationFrame(() => setTimeout(() => { document.body.dataset.painted = String(Date.now()); }, 0));
   } catch (e) {
     if (!token) {
       route();

@@ -7,6 +7,9 @@
 const SVG_NS = 'http://www.w3.org/2000/svg';
 // Up to this many nodes, edges carry their words on the picture (beyond, in their tooltips).
 const LABELS_UP_TO = 80;
+// Below this many screen pixels per unit of the picture, its words are not drawn (12px text
+// would be under 4px tall).
+const FAR_SCALE = 0.33;
 
 // What the page keeps across live refreshes: where the picture is looked at, the trace asked
 // for and whether the matrix is shown.
@@ -66,13 +69,12 @@ function nodeLabel(n) {
   return [STATE_WORDS[n.kind], ...n.lines].filter(Boolean).join(', ');
 }
 
-function drawNode(n, index) {
+function drawNode(n) {
   const opens = n.kind === 'vnet';
   const g = s('g', {
     class: `node kind-${n.kind}`,
     transform: `translate(${n.x - n.width / 2},${n.y - n.height / 2})`,
     'data-id': n.id.toLowerCase(),
-    'data-index': index,
     'data-name': n.lines[0],
     tabindex: opens ? 0 : null,
     role: opens ? 'link' : 'img',
@@ -125,15 +127,45 @@ function legend() {
     item('sw-connection', 'Gateway connection'), item('sw-trace', 'Trace'), item('sw-reach', 'Reaches (overlay)'));
 }
 
-async function renderTopology() {
+// Brings a layer's children in line with `items`, keyed: an element whose signature is unchanged
+// is kept as it is (the browser lays out and paints only what changed).
+function reconcile(layer, items, key, signature, draw) {
+  const old = new Map();
+  for (const el of layer.children) old.set(el.dataset.key, el);
+  const wanted = [];
+  for (const [i, item] of items.entries()) {
+    const k = key(item);
+    const sig = signature(item);
+    let el = old.get(k);
+    if (!el || el.dataset.sig !== sig) {
+      el = draw(item, i);
+      el.dataset.key = k;
+      el.dataset.sig = sig;
+    }
+    old.delete(k);
+    wanted.push(el);
+  }
+  for (const el of old.values()) el.remove();
+  // Append in order: elements already in place stay where they are.
+  let at = layer.firstElementChild;
+  for (const el of wanted) {
+    if (el === at) at = at.nextElementSibling;
+    else layer.insertBefore(el, at);
+  }
+}
+
+async function renderTopology(refresh) {
   const data = await portalCall('GET', '/portal/topology');
-  const nodes = data.nodes;
-  const full = bounds(nodes);
-  if (!topo.view || topo.view.nodes !== nodes.length) topo.view = Object.assign({ nodes: nodes.length }, full);
+  if (refresh && topo.page && document.contains(topo.page.svg)) {
+    await topo.page.update(data);
+    return;
+  }
+  let current = data;
+  let full = bounds(data.nodes);
+  topo.view = Object.assign({}, full);
   const view = topo.view;
-  const withLabels = nodes.length <= LABELS_UP_TO;
-  const edges = s('g', { class: 'edges' }, data.edges.map((e) => drawEdge(e, nodes, withLabels)));
-  const boxes = s('g', { class: 'nodes' }, nodes.map(drawNode));
+  const edges = s('g', { class: 'edges' });
+  const boxes = s('g', { class: 'nodes' });
   // A trace's lines go under the boxes, its marks round them above.
   const overlay = { lines: s('g', { class: 'trace-lines', 'aria-hidden': 'true' }), marks: s('g', { class: 'trace-marks', 'aria-hidden': 'true' }) };
   overlay.clear = () => { overlay.lines.replaceChildren(); overlay.marks.replaceChildren(); };
@@ -141,14 +173,29 @@ async function renderTopology() {
   const svg = s('svg', {
     id: 'topology',
     role: 'group',
-    'aria-label': `Topology: ${data.nodes.length} nodes and ${data.edges.length} links. Virtual networks open with Enter.`,
     tabindex: 0,
     viewBox: `${view.x} ${view.y} ${view.w} ${view.h}`,
   },
   s('defs', {}, s('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
     s('path', { d: 'M0,0 L10,5 L0,10 z', class: 'arrowhead' }))),
   reachLayer, edges, overlay.lines, boxes, overlay.marks);
-  const place = () => svg.setAttribute('viewBox', `${view.x} ${view.y} ${view.w} ${view.h}`);
+  const draw = (d) => {
+    const nodes = d.nodes;
+    const withLabels = nodes.length <= LABELS_UP_TO;
+    svg.setAttribute('aria-label', `Topology: ${nodes.length} nodes and ${d.edges.length} links. Virtual networks open with Enter.`);
+    reconcile(boxes, nodes, (n) => n.id.toLowerCase(), (n) => JSON.stringify([n.kind, n.lines, n.x, n.y, n.width, n.height]), drawNode);
+    reconcile(edges, d.edges, (e) => `${nodes[e.source].id}|${nodes[e.target].id}|${e.kind}`.toLowerCase(),
+      (e) => JSON.stringify([e.states, e.colors, e.ends, e.label, e.tooltip, withLabels, nodes[e.source].x, nodes[e.source].y, nodes[e.target].x, nodes[e.target].y]),
+      (e) => drawEdge(e, nodes, withLabels));
+  };
+  draw(data);
+  // Level of detail: when labels would be too small to read, they are not drawn at all (a
+  // picture of a thousand VNets then paints in a fraction of the time).
+  const place = () => {
+    svg.setAttribute('viewBox', `${view.x} ${view.y} ${view.w} ${view.h}`);
+    const width = svg.clientWidth || 1200;
+    svg.classList.toggle('far', width / view.w < FAR_SCALE);
+  };
   const zoom = (factor, cx, cy) => {
     const px = cx === undefined ? view.x + view.w / 2 : cx;
     const py = cy === undefined ? view.y + view.h / 2 : cy;
@@ -209,11 +256,24 @@ async function renderTopology() {
     if (keys[ev.key]) { ev.preventDefault(); keys[ev.key](); }
   });
 
-  const vms = [...data.vms].sort((a, b) => a.name.localeCompare(b.name));
-  const option = (vm, chosen) => h('option', { value: vm.id, selected: chosen && vm.id === chosen }, `${vm.name} (${nodes[vm.node].lines[0]})`);
-  const asked = topo.trace || {};
-  const from = h('select', { id: 'trace-from', required: true }, h('option', { value: '' }, 'Choose a VM'), vms.map((vm) => option(vm, asked.source)));
-  const to = h('select', { id: 'trace-to', required: true }, h('option', { value: '' }, 'Choose a VM'), vms.map((vm) => option(vm, asked.destination)));
+  const from = h('select', { id: 'trace-from', required: true });
+  const to = h('select', { id: 'trace-to', required: true });
+  const noVms = h('p', { class: 'muted' });
+  let vmList = null;
+  // The VMs a trace can start from, kept as chosen when the lab changes.
+  const fillVms = (d) => {
+    const list = JSON.stringify(d.vms.map((vm) => [vm.id, vm.name, d.nodes[vm.node].lines[0]]));
+    if (list === vmList) return;
+    vmList = list;
+    const vms = [...d.vms].sort((a, b) => a.name.localeCompare(b.name));
+    const asked = topo.trace || {};
+    for (const [select, chosen] of [[from, from.value || asked.source], [to, to.value || asked.destination]]) {
+      select.replaceChildren(h('option', { value: '' }, 'Choose a VM'),
+        ...vms.map((vm) => h('option', { value: vm.id, selected: chosen && sameId(vm.id, chosen) }, `${vm.name} (${d.nodes[vm.node].lines[0]})`)));
+    }
+    noVms.textContent = vms.length ? '' : 'The lab has no VM you may read.';
+  };
+  fillVms(data);
   const protocol = h('select', { id: 'trace-protocol' }, ['Tcp', 'Icmp'].map((p) => h('option', { value: p, selected: p === topo.probe.protocol }, p.toUpperCase())));
   const port = h('input', { id: 'trace-port', type: 'text', inputmode: 'numeric', placeholder: '80', size: 6, value: topo.probe.port });
   const traceOut = h('div', { id: 'trace-result', 'aria-live': 'polite' });
@@ -249,7 +309,7 @@ async function renderTopology() {
     topo.trace = { source: from.value, destination: to.value };
     try {
       const trace = await portalCall('POST', '/portal/trace', Object.assign({ source: from.value, destination: to.value }, p));
-      drawTrace(trace, nodes, overlay);
+      drawTrace(trace, current.nodes, overlay);
       traceOut.replaceChildren(...traceReport(trace));
     } catch (e) {
       traceOut.replaceChildren(errorBox(e));
@@ -275,7 +335,7 @@ async function renderTopology() {
       const query = new URLSearchParams({ protocol: p.protocol });
       if (p.port !== undefined) query.set('port', p.port);
       const matrix = await portalCall('GET', `/portal/reach?${query}`);
-      drawReach(matrix, nodes, reachLayer);
+      drawReach(matrix, current.nodes, reachLayer);
       reachOut.replaceChildren(...reachTable(matrix));
     } catch (e) {
       reachOut.replaceChildren(errorBox(e));
@@ -298,7 +358,7 @@ async function renderTopology() {
   h('div', { class: 'toolbar' },
     h('button', { type: 'submit', class: 'primary' }, 'Trace'),
     h('button', { type: 'button', onclick: () => { topo.trace = null; overlay.clear(); traceOut.replaceChildren(); } }, 'Clear')),
-  vms.length ? null : h('p', { class: 'muted' }, 'The lab has no VM you may read.'),
+  noVms,
   traceOut);
 
   show(
@@ -313,6 +373,19 @@ async function renderTopology() {
     h('div', { class: 'picture' }, svg),
     traceForm,
     h('section', { class: 'panel', 'aria-label': 'Reachability' }, h('h2', {}, 'Reachability'), reachOut));
+  place();
+  topo.page = {
+    svg,
+    // A live refresh: the drawing brought up to date in place, the trace and the matrix asked again.
+    update: async (d) => {
+      current = d;
+      full = bounds(d.nodes);
+      draw(d);
+      fillVms(d);
+      if (topo.trace) await runTrace();
+      if (topo.reach) await runReach();
+    },
+  };
   if (topo.trace) await runTrace();
   if (topo.reach) await runReach();
 }
@@ -338,7 +411,8 @@ function drawTrace(trace, nodes, overlay) {
       const a = points[i - 1].node;
       const b = points[i].node;
       const end = toEdgeOf(a, b);
-      const blocked = points[i].step.blocked || points[i].step.assumed;
+      // Past the place where the packet stops, the path is as it will be once that is fixed.
+      const blocked = points[i - 1].step.blocked || points[i].step.assumed;
       overlay.lines.append(s('line', {
         class: `trace-line trace-${leg}${blocked ? ' trace-blocked' : ''}`,
         'data-leg': leg,
@@ -358,9 +432,13 @@ function drawTrace(trace, nodes, overlay) {
   }
 }
 
+function probeWords(protocol, port) {
+  return protocol.toLowerCase() === 'icmp' ? 'ICMP' : `${protocol.toUpperCase()} port ${port}`;
+}
+
 function traceReport(trace) {
   const verdict = trace.reachable
-    ? h('p', { class: 'verdict state-Connected' }, `Reachable: ${trace.protocol}${trace.protocol === 'Icmp' ? '' : ` port ${trace.port}`} from ${trace.source.address} to ${trace.destination.address}, and back.`)
+    ? h('p', { class: 'verdict state-Connected' }, `Reachable: ${probeWords(trace.protocol, trace.port)} from ${trace.source.address} to ${trace.destination.address}, and back.`)
     : h('p', { class: 'verdict state-Disconnected' }, `Not reachable: ${trace.blockers.length} blocker${trace.blockers.length === 1 ? '' : 's'}.`);
   const hops = (list) => h('ol', { class: 'hops' }, list.map((hop) => h('li', { class: hop.blocked ? 'state-Disconnected' : hop.assumed ? 'muted' : null },
     h('span', { class: 'hop-kind' }, hop.kind), ' ', hop.detail, hop.blocked ? ' — blocked here' : '', hop.assumed ? ' (once the blocker above is fixed)' : '')));
@@ -396,7 +474,7 @@ function reachTable(matrix) {
   const rows = matrix.members.map((m, i) => h('tr', {},
     h('th', { scope: 'row' }, m.name),
     matrix.reaches[i].map((yes, j) => h('td', { class: i === j ? 'muted' : yes ? 'state-Connected' : 'state-Disconnected', title: `${m.name} → ${names[j]}` }, i === j ? '—' : yes ? '✓' : '✗'))));
-  const probe = `${matrix.protocol}${matrix.protocol === 'Icmp' ? '' : ` port ${matrix.port}`}`;
+  const probe = probeWords(matrix.protocol, matrix.port);
   return [h('p', { class: 'muted' }, `Rows reach columns (${probe}, and the answer comes back).`),
     h('div', { class: 'scroll' }, h('table', { class: 'matrix', 'aria-label': 'Reachability matrix' },
       h('thead', {}, h('tr', {}, h('td', {}), names.map((n) => h('th', { scope: 'col' }, n)))),

@@ -378,19 +378,26 @@ fn list(
     kind: Kind,
     select: impl FnOnce(&State) -> Result<Vec<ResourceId>, AzureError>,
 ) -> Reply {
+    let after = match paging::skip_token(req) {
+        Ok(after) => after,
+        Err(reply) => return reply,
+    };
     let items = app.lab.read(|s| {
         let items = select(s).map(|ids| {
             ids.iter()
                 .filter(|id| crate::auth::may_read(s, req, id))
                 .filter_map(|id| s.get(id))
-                .map(|stored| (stored.id().key().to_owned(), render(s, stored)))
+                .map(|stored| (stored.id().key().to_owned(), stored))
                 .collect::<Vec<_>>()
         })?;
         crate::auth::check_list_scope(s, req, scope, kind, items.len())?;
-        Ok::<_, AzureError>(items)
+        // Only the page asked for is rendered.
+        let (chosen, more) = paging::window(items, after.as_deref(), app.options.page_size);
+        let rendered: Vec<(String, Value)> = chosen.into_iter().map(|(key, stored)| (key, render(s, stored))).collect();
+        Ok::<_, AzureError>((rendered, more))
     });
     match items {
-        Ok(Ok(items)) => paging::page(req, items, app.options.page_size),
+        Ok(Ok((items, more))) => paging::reply(req, items, more),
         Ok(Err(e)) => e.into(),
         Err(e) => internal(e),
     }

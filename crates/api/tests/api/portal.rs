@@ -73,6 +73,18 @@ fn the_topology_page_draws_traces_and_reachability_of_what_the_caller_may_read()
         .collect();
     assert_eq!(vms, [("nva", 0), ("shared-vm", 0), ("spoke1-vm", 1), ("spoke2-vm", 2), ("spoke3-vm", 3)]);
     assert!(picture["revision"].as_u64().unwrap() > 0);
+    // The list page's rows.
+    let rows = s.get("/portal/vnets").body;
+    let rows: Vec<(&str, &str, u64)> = rows["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["addressPrefixes"][0].as_str().unwrap(), r["peerings"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [("hub", "10.0.0.0/16", 3), ("spoke1", "10.1.0.0/16", 1), ("spoke2", "10.2.0.0/16", 1), ("spoke3", "10.3.0.0/16", 1)]
+    );
 
     // spoke1 → spoke2 goes through the hub's appliance, and back.
     let ask = |from: &str, to: &str| {
@@ -134,6 +146,9 @@ fn the_topology_page_draws_traces_and_reachability_of_what_the_caller_may_read()
             &[("Authorization", &token)],
         )
     };
+    let rows = as_reader("GET", "/portal/vnets", None).body;
+    assert_eq!(rows["value"].as_array().unwrap().len(), 1);
+    assert_eq!(rows["value"][0]["name"], "spoke1");
     let picture = as_reader("GET", "/portal/topology", None).body;
     assert_eq!(names(&picture), ["spoke1", "hub"]);
     assert_eq!(picture["nodes"][1]["lines"][1], "virtual network you cannot read");
