@@ -7,6 +7,10 @@
 const SVG_NS = 'http://www.w3.org/2000/svg';
 // Up to this many nodes, edges carry their words on the picture (beyond, in their tooltips).
 const LABELS_UP_TO = 80;
+// Up to this many pairs that reach each other are drawn on the picture.
+const REACH_LINES_UP_TO = 5000;
+// Up to this many members, the reachability matrix is shown as a table of every pair.
+const MATRIX_UP_TO = 60;
 // Below this many screen pixels per unit of the picture, its words are not drawn (12px text
 // would be under 4px tall).
 const FAR_SCALE = 0.33;
@@ -335,8 +339,9 @@ async function renderTopology(refresh) {
       const query = new URLSearchParams({ protocol: p.protocol });
       if (p.port !== undefined) query.set('port', p.port);
       const matrix = await portalCall('GET', `/portal/reach?${query}`);
-      drawReach(matrix, current.nodes, reachLayer);
-      reachOut.replaceChildren(...reachTable(matrix));
+      const drawn = drawReach(matrix, current.nodes, reachLayer);
+      reachOut.replaceChildren(...reachTable(matrix),
+        ...(drawn ? [] : [h('p', { class: 'muted' }, `More than ${REACH_LINES_UP_TO} pairs reach each other: too many to draw on the picture.`)]));
     } catch (e) {
       reachOut.replaceChildren(errorBox(e));
     }
@@ -451,15 +456,19 @@ function traceReport(trace) {
     trace.return.length ? [h('h3', {}, 'The way back'), hops(trace.return)] : null].flat().filter(Boolean);
 }
 
+// Draws a line for each pair that reaches each other (an arrow for one way); false, with nothing
+// drawn, when there are more pairs than a picture can show.
 function drawReach(matrix, nodes, layer) {
   const members = matrix.members.map((m) => centreOf(nodes, m.id));
+  const lines = [];
   for (let i = 0; i < members.length; i += 1) {
     for (let j = i + 1; j < members.length; j += 1) {
       const there = matrix.reaches[i][j];
       const back = matrix.reaches[j][i];
       if (!(there || back) || !members[i] || !members[j]) continue;
+      if (lines.length >= REACH_LINES_UP_TO) return false;
       const [a, b] = there ? [members[i], members[j]] : [members[j], members[i]];
-      layer.append(s('line', {
+      lines.push(s('line', {
         class: `reach-line${there && back ? '' : ' one-way'}`,
         'data-from': a.lines[0], 'data-to': b.lines[0],
         x1: a.x, y1: a.y, x2: b.x, y2: b.y,
@@ -467,14 +476,26 @@ function drawReach(matrix, nodes, layer) {
       }));
     }
   }
+  layer.replaceChildren(...lines);
+  return true;
 }
 
 function reachTable(matrix) {
   const names = matrix.members.map((m) => m.name);
+  const probe = probeWords(matrix.protocol, matrix.port);
+  if (names.length > MATRIX_UP_TO) {
+    // Too many cells to read: each member's counts instead; the pairs are on the picture.
+    const rows = matrix.members.map((m, i) => {
+      const reaches = matrix.reaches[i].filter((yes, j) => yes && j !== i).length;
+      const reached = matrix.reaches.filter((row, j) => row[i] && j !== i).length;
+      return h('tr', {}, h('th', { scope: 'row' }, m.name), h('td', {}, String(reaches)), h('td', {}, String(reached)));
+    });
+    return [h('p', { class: 'muted' }, `${names.length} members: too many for a matrix here, so each one's counts (${probe}, and the answer comes back). The pairs are drawn on the picture.`),
+      h('div', { class: 'scroll' }, table(['Member', 'Reaches', 'Reached by'], rows, 'Reachability by member'))];
+  }
   const rows = matrix.members.map((m, i) => h('tr', {},
     h('th', { scope: 'row' }, m.name),
     matrix.reaches[i].map((yes, j) => h('td', { class: i === j ? 'muted' : yes ? 'state-Connected' : 'state-Disconnected', title: `${m.name} → ${names[j]}` }, i === j ? '—' : yes ? '✓' : '✗'))));
-  const probe = probeWords(matrix.protocol, matrix.port);
   return [h('p', { class: 'muted' }, `Rows reach columns (${probe}, and the answer comes back).`),
     h('div', { class: 'scroll' }, h('table', { class: 'matrix', 'aria-label': 'Reachability matrix' },
       h('thead', {}, h('tr', {}, h('td', {}), names.map((n) => h('th', { scope: 'col' }, n)))),

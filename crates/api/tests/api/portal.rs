@@ -79,11 +79,18 @@ fn the_topology_page_draws_traces_and_reachability_of_what_the_caller_may_read()
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["name"].as_str().unwrap(), r["addressPrefixes"][0].as_str().unwrap(), r["peerings"].as_u64().unwrap()))
+        .map(|r| {
+            (r["name"].as_str().unwrap(), r["addressPrefixes"][0].as_str().unwrap(), r["peerings"].as_u64().unwrap())
+        })
         .collect();
     assert_eq!(
         rows,
-        [("hub", "10.0.0.0/16", 3), ("spoke1", "10.1.0.0/16", 1), ("spoke2", "10.2.0.0/16", 1), ("spoke3", "10.3.0.0/16", 1)]
+        [
+            ("hub", "10.0.0.0/16", 3),
+            ("spoke1", "10.1.0.0/16", 1),
+            ("spoke2", "10.2.0.0/16", 1),
+            ("spoke3", "10.3.0.0/16", 1)
+        ]
     );
 
     // spoke1 → spoke2 goes through the hub's appliance, and back.
