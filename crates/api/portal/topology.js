@@ -295,6 +295,15 @@ async function renderTopology(refresh) {
     }
     return { protocol: protocol.value, port: protocol.value === 'Icmp' || !text ? undefined : Number(text) };
   };
+  // The probe, or null after saying in `out` what is wrong with it.
+  const checkedProbe = (out) => {
+    try {
+      return probe();
+    } catch (e) {
+      out.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, e.message));
+      return null;
+    }
+  };
   const runTrace = async () => {
     overlay.clear();
     traceOut.replaceChildren();
@@ -302,13 +311,8 @@ async function renderTopology(refresh) {
       traceOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, 'Choose the VM to trace from and the VM to trace to.'));
       return;
     }
-    let p;
-    try {
-      p = probe();
-    } catch (e) {
-      traceOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, e.message));
-      return;
-    }
+    const p = checkedProbe(traceOut);
+    if (!p) return;
     topo.probe = { protocol: protocol.value, port: port.value.trim() };
     topo.trace = { source: from.value, destination: to.value };
     try {
@@ -327,13 +331,8 @@ async function renderTopology(refresh) {
       reachOut.replaceChildren(reachHint());
       return;
     }
-    let p;
-    try {
-      p = probe();
-    } catch (e) {
-      reachOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, e.message));
-      return;
-    }
+    const p = checkedProbe(reachOut);
+    if (!p) return;
     reachOut.replaceChildren(h('p', { class: 'muted' }, 'Computing who reaches whom…'));
     try {
       const query = new URLSearchParams({ protocol: p.protocol });

@@ -120,6 +120,19 @@ pub fn answer(app: &App, req: &Request, what: &str) -> Reply {
     handler(app, req)
 }
 
+/// The resources of `kind` the caller may see.
+fn visible<'s>(state: &'s State, req: &'s Request, kind: Kind) -> impl Iterator<Item = &'s Stored> {
+    state.all_of(kind).into_iter().filter(move |s| sees(state, req, s))
+}
+
+/// The body `f` makes of the lab's state, or the error reply when the store cannot be read.
+fn read_json(app: &App, f: impl FnOnce(&State) -> Value) -> Reply {
+    match app.lab.read(f) {
+        Ok(body) => Reply::ok(body),
+        Err(e) => errors::internal(&e.to_string()).into(),
+    }
+}
+
 /// Whether the caller may see `stored` (everything, for a request made inside the server).
 fn sees(state: &State, req: &Request, stored: &Stored) -> bool {
     req.caller().is_none_or(|caller| authorization::can_see(state, caller, stored))
@@ -129,11 +142,8 @@ fn sees(state: &State, req: &Request, stored: &Stored) -> bool {
 /// Azure portal's browse blade asks Azure Resource Graph, rather than every VNet in full (10 KB
 /// each for a hub with 9 peerings) over ARM's pages.
 fn vnets(app: &App, req: &Request) -> Reply {
-    let answer = app.lab.read(|state| {
-        let rows: Vec<Value> = state
-            .all_of(Kind::VirtualNetwork)
-            .into_iter()
-            .filter(|s| sees(state, req, s))
+    read_json(app, |state| {
+        let rows: Vec<Value> = visible(state, req, Kind::VirtualNetwork)
             .filter_map(|s| {
                 let vnet = s.resource.as_virtual_network()?;
                 let subscription = vnet
@@ -153,26 +163,19 @@ fn vnets(app: &App, req: &Request) -> Reply {
             })
             .collect();
         json!({"value": rows, "revision": state.revision()})
-    });
-    match answer {
-        Ok(body) => Reply::ok(body),
-        Err(e) => errors::internal(&e.to_string()).into(),
-    }
+    })
 }
 
 /// The picture: the topology the caller may see, placed, with the store's revision and the VMs
 /// a trace can start from (each with the index of its VNet's node).
 fn topology(app: &App, req: &Request) -> Reply {
-    let answer = app.lab.read(|state| {
+    read_json(app, |state| {
         let topology = Topology::visible(state, &|s| sees(state, req, s));
         let placed = picture::place(&topology);
         let mut body = picture::to_json(&topology, &placed);
         let node_of: HashMap<&str, usize> =
             topology.graph.node_indices().map(|i| (topology.graph[i].id.key(), i.index())).collect();
-        let vms: Vec<Value> = state
-            .all_of(Kind::VirtualMachine)
-            .into_iter()
-            .filter(|s| sees(state, req, s))
+        let vms: Vec<Value> = visible(state, req, Kind::VirtualMachine)
             .filter_map(|s| {
                 let vm = s.resource.as_virtual_machine()?;
                 let vnet = vm_vnet(state, vm)?;
@@ -183,11 +186,7 @@ fn topology(app: &App, req: &Request) -> Reply {
         body["vms"] = Value::Array(vms);
         body["revision"] = json!(state.revision());
         body
-    });
-    match answer {
-        Ok(body) => Reply::ok(body),
-        Err(e) => errors::internal(&e.to_string()).into(),
-    }
+    })
 }
 
 /// The VNet of a VM's primary NIC.
