@@ -300,8 +300,11 @@ def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
     assert page.evaluate("document.body.dataset.rendered") != rendered
     expect(verdict).to_contain_text("Not reachable", timeout=5000)
     blockers = page.get_by_role("list", name="Blockers")
-    assert "hub-to-spoke3" in blockers.inner_text() or "spoke3" in blockers.inner_text(), blockers.inner_text()
-    assert "Fix:" in blockers.inner_text()
+    assert "'spoke3' has a link to 'hub' ('spoke3-to-hub'), but 'hub' has none back" in blockers.inner_text(), blockers.inner_text()
+    assert "az network vnet peering create -g hub-and-spoke-rg --vnet-name hub -n hub-to-spoke3" in blockers.inner_text()
+    # The drawing was brought up to date in place: no line is left from before.
+    assert page.locator("#topology .edge").count() == 5
+    assert page.locator("#topology .edge[data-from='hub'][data-to='spoke3']").count() == 0
     assert page.locator("#topology .trace-mark.trace-blocked").count() >= 1
     shot(page, "topology-trace-blocked")
 
@@ -318,10 +321,24 @@ def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
     shot(page, "topology-reach")
 
     # Bad input is refused before anything is sent.
+    traces: list[str] = []
+    page.on("request", lambda r: traces.append(r.url) if "/portal/trace" in r.url else None)
     page.get_by_label("Protocol").select_option("Tcp")
     page.get_by_label("Port").fill("70000")
     page.get_by_role("button", name="Trace", exact=True).click()
     expect(page.locator("#trace-result [role='alert']")).to_contain_text("is not a port")
+    page.get_by_label("From VM").select_option("")
+    page.get_by_label("Port").fill("22")
+    page.get_by_role("button", name="Trace", exact=True).click()
+    expect(page.locator("#trace-result [role='alert']")).to_contain_text("Choose the VM to trace from")
+    assert traces == [], traces
+
+    # The picture's keys work on a focused VNet too.
+    page.locator("#topology .node[data-name='spoke2']").focus()
+    before = view_box(page)
+    page.keyboard.press("+")
+    assert view_box(page)[2] < before[2]
+    page.get_by_role("button", name="Fit").click()
 
     # A VNet opens from the picture, with the mouse and with the keyboard.
     page.locator("#topology .node[data-name='spoke2']").click()
@@ -339,5 +356,10 @@ def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
     page.locator("#topology .node").first.wait_for()
     fill = page.locator("#topology .kind-vnet .box").first.evaluate("b => getComputedStyle(b).fill")
     assert fill == "rgb(31, 59, 87)", fill
+    # Lines and words in the dark scheme's colours (light on dark).
+    stroke = page.locator("#topology .edge-peering line").first.evaluate("l => getComputedStyle(l).stroke")
+    assert stroke == "rgb(108, 203, 95)", stroke
+    text = page.locator("#topology .node text").first.evaluate("t => getComputedStyle(t).fill")
+    assert text == "rgb(236, 236, 236)", text
     shot(page, "topology-dark")
     dark.close()

@@ -220,10 +220,11 @@ impl Topology {
         Topology::visible(state, &|_| true)
     }
 
-    /// The topology as one caller sees it: only resources `visible` accepts are drawn. A
-    /// resource that a drawn one refers to and that the caller may not see is drawn as absent,
-    /// saying so.
-    pub fn visible(state: &State, visible: &dyn Fn(&Stored) -> bool) -> Topology {
+    /// The topology as one caller sees it: only resources whose ids `visible` accepts are drawn.
+    /// A resource that a drawn one refers to is drawn as absent: "not in the lab" when the caller
+    /// could read it were it there, else "you cannot read", whether or not it exists (as ARM
+    /// answers 403 for both).
+    pub fn visible(state: &State, visible: &dyn Fn(&ResourceId) -> bool) -> Topology {
         let mut builder = Builder::new(state, visible);
         builder.vnets();
         builder.gateways();
@@ -449,7 +450,7 @@ impl Topology {
 /// Builds the graph from a state, one kind at a time.
 struct Builder<'a> {
     state: &'a State,
-    visible: &'a dyn Fn(&Stored) -> bool,
+    visible: &'a dyn Fn(&ResourceId) -> bool,
     graph: DiGraph<Node, Edge>,
     /// Resource key → node.
     nodes: HashMap<String, NodeIndex>,
@@ -459,7 +460,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(state: &'a State, visible: &'a dyn Fn(&Stored) -> bool) -> Builder<'a> {
+    fn new(state: &'a State, visible: &'a dyn Fn(&ResourceId) -> bool) -> Builder<'a> {
         let mut seen: BTreeSet<(NodeKind, String)> = BTreeSet::new();
         let mut ambiguous = BTreeSet::new();
         for (kind, node_kind) in [
@@ -467,7 +468,7 @@ impl<'a> Builder<'a> {
             (Kind::VirtualNetworkGateway, NodeKind::VirtualNetworkGateway),
             (Kind::LocalNetworkGateway, NodeKind::Site),
         ] {
-            for stored in state.all_of(kind).into_iter().filter(|s| visible(s)) {
+            for stored in state.all_of(kind).into_iter().filter(|s| visible(s.id())) {
                 let key = (node_kind, stored.id().name().to_ascii_lowercase());
                 if !seen.insert(key.clone()) {
                     ambiguous.insert(key);
@@ -498,7 +499,7 @@ impl<'a> Builder<'a> {
     /// Each resource of `kind` the caller sees.
     fn each(&self, kind: Kind) -> impl Iterator<Item = &'a Stored> + use<'a> {
         let visible = self.visible;
-        self.state.all_of(kind).into_iter().filter(move |s| visible(s))
+        self.state.all_of(kind).into_iter().filter(move |s| visible(s.id()))
     }
 
     /// The node of `id`, or a placeholder saying it is not in the lab (or not visible).
@@ -513,10 +514,7 @@ impl<'a> Builder<'a> {
             Some(other) => other.short_name(),
             None => "resource",
         };
-        let whose = match self.state.get(id) {
-            Some(_) => "you cannot read",
-            None => "not in the lab",
-        };
+        let whose = if (self.visible)(id) { "not in the lab" } else { "you cannot read" };
         let lines = vec![id.name().to_owned(), format!("{what} {whose}")];
         self.add(id, NodeKind::Absent, lines)
     }
@@ -602,7 +600,7 @@ impl<'a> Builder<'a> {
             let reverse = self
                 .state
                 .link_from_to(remote, &local)
-                .filter(|s| (self.visible)(s))
+                .filter(|s| (self.visible)(s.id()))
                 .and_then(|s| s.resource.as_peering());
             match reverse {
                 Some(reverse) => {

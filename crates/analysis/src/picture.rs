@@ -16,7 +16,7 @@ use vnetlab_model::{Kind, ResourceId, State, ViewExt};
 
 use crate::azure::Network;
 use crate::azure::trace::{Hop, HopKind};
-use crate::graph::{Edge, Topology, peering_color};
+use crate::graph::{Edge, Topology};
 
 /// A node's box: its centre and size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -174,7 +174,7 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
             }
         }
     }
-    let angle = |node: usize| {
+    let middle = |node: usize| {
         let (start, span) = wedge[&node];
         start + span / 2.0
     };
@@ -194,7 +194,21 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
     placed[root].y = 0.0;
     let mut radius = 0.0;
     let mut previous = reach(root);
+    // Where each placed node actually is, round the root: a subtree follows its root there.
+    let mut actual: std::collections::HashMap<usize, f64> = std::collections::HashMap::new();
+    actual.insert(root, middle(root));
     for level in levels.iter_mut().skip(1) {
+        let angles: std::collections::HashMap<usize, f64> = level
+            .iter()
+            .map(|&n| {
+                let a = match parent.get(&n) {
+                    Some(p) => actual[p] + middle(n) - middle(*p),
+                    None => middle(n),
+                };
+                (n, a.rem_euclid(TAU))
+            })
+            .collect();
+        let angle = |node: usize| angles[&node];
         level.sort_by(|a, b| angle(*a).total_cmp(&angle(*b)).then(a.cmp(b)));
         let spacing = level.iter().map(|n| reach(*n)).fold(0.0, f64::max);
         let base = radius + (previous + spacing) / 2.0;
@@ -213,19 +227,32 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
                 let a = angle(node);
                 placed[node].x = radius * a.cos();
                 placed[node].y = radius * a.sin();
+                actual.insert(node, a);
             }
+        } else if let Some(rings) = rings_at_angles(level, &angle, base, spacing) {
+            // Too crowded for one ring: each node at its angle, the rings taken in turn round
+            // the circle, so that nodes on one ring are far enough apart.
+            for (i, &node) in level.iter().enumerate() {
+                let (ring, a) = (base + (i % rings) as f64 * spacing, angle(node));
+                placed[node].x = ring * a.cos();
+                placed[node].y = ring * a.sin();
+                actual.insert(node, a);
+            }
+            radius = base + (rings - 1) as f64 * spacing;
         } else {
-            // Too crowded for one ring: fill rings outwards, keeping the order round the circle.
+            // Crowded at a few angles: fill rings outwards, keeping the order round the circle.
             let mut ring = base;
             let mut rest: &[usize] = level;
             while !rest.is_empty() {
                 let fits = ring_capacity(ring, spacing).max(1);
                 let take = if fits >= rest.len() { rest.len() } else { fits };
                 let (these, others) = rest.split_at(take);
+                let first = angle(these[0]);
                 for (i, &node) in these.iter().enumerate() {
-                    let a = TAU * i as f64 / these.len() as f64;
+                    let a = first + TAU * i as f64 / these.len() as f64;
                     placed[node].x = ring * a.cos();
                     placed[node].y = ring * a.sin();
+                    actual.insert(node, a);
                 }
                 rest = others;
                 radius = ring;
@@ -243,6 +270,31 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
         bounds.max_y = bounds.max_y.max(p.y + p.height / 2.0);
     }
     bounds
+}
+
+/// How many rings from `base` outwards (`spacing` apart) let the nodes of `level`, in order
+/// round the circle, keep their angles when the rings are taken in turn: each node must then be
+/// `spacing` from the next one on its ring. `None` when that would take more than about three
+/// times the rings of an even fill (nodes crowded at a few angles).
+fn rings_at_angles(level: &[usize], angle: &dyn Fn(usize) -> f64, base: f64, spacing: f64) -> Option<usize> {
+    let n = level.len();
+    let mut even = 0;
+    let (mut ring, mut left) = (base, n);
+    while left > 0 {
+        left = left.saturating_sub(ring_capacity(ring, spacing).max(1));
+        ring += spacing;
+        even += 1;
+    }
+    let least = if spacing >= 2.0 * base { PI } else { 2.0 * (spacing / (2.0 * base)).asin() };
+    (1..=(3 * even).min(n)).find(|&rings| {
+        rings == n
+            || (0..n).all(|i| {
+                // The next node on the ring of node i; after the last one, round to its first.
+                let next = if i + rings < n { i + rings } else { i % rings };
+                let gap = if next == i { TAU } else { (angle(level[next]) - angle(level[i])).rem_euclid(TAU) };
+                gap >= least
+            })
+    })
 }
 
 /// The radius at which two points `angle` apart on a circle are `distance` apart.
@@ -263,8 +315,8 @@ fn ring_capacity(radius: f64, distance: f64) -> usize {
 }
 
 /// The picture as JSON: `nodes` (id, kind, label lines, box) and `edges` (the indices of their
-/// ends, kind, link states, colours — the worse first — and for a peering the colour at each
-/// end, words, a tooltip), for a page to draw.
+/// ends, kind, link states — for a peering, the source's link first —, colours as `vnetlab graph`
+/// draws them, the worse first, words, a tooltip), for a page to draw.
 pub fn to_json(topology: &Topology, placed: &[Placed]) -> Value {
     let graph = &topology.graph;
     let nodes: Vec<Value> = graph
@@ -284,15 +336,13 @@ pub fn to_json(topology: &Topology, placed: &[Placed]) -> Value {
         .edge_references()
         .map(|e| {
             let weight = e.weight();
-            let (kind, states, ends) = match weight {
-                Edge::Peering { source_state, target_state, .. } => (
-                    "peering",
-                    vec![source_state.to_string(), target_state.to_string()],
-                    Some([peering_color(*source_state), peering_color(*target_state)]),
-                ),
-                Edge::Link { state, .. } => ("link", vec![state.to_string()], None),
-                Edge::Attachment => ("attachment", Vec::new(), None),
-                Edge::Connection { status, .. } => ("connection", vec![status.to_string()], None),
+            let (kind, states) = match weight {
+                Edge::Peering { source_state, target_state, .. } => {
+                    ("peering", vec![source_state.to_string(), target_state.to_string()])
+                }
+                Edge::Link { state, .. } => ("link", vec![state.to_string()]),
+                Edge::Attachment => ("attachment", Vec::new()),
+                Edge::Connection { status, .. } => ("connection", vec![status.to_string()]),
             };
             json!({
                 "source": e.source().index(),
@@ -300,7 +350,6 @@ pub fn to_json(topology: &Topology, placed: &[Placed]) -> Value {
                 "kind": kind,
                 "states": states,
                 "colors": weight.colors(),
-                "ends": ends,
                 "label": weight.label(),
                 "tooltip": topology.edge_tooltip(e),
             })
@@ -387,11 +436,10 @@ mod tests {
     fn vnet_node(i: usize) -> Node {
         let group = ResourceId::resource_group(SUB, "rg").unwrap();
         let id = group.top_level(Kind::VirtualNetwork, &format!("vnet-{i}")).unwrap();
-        Node {
-            id,
-            kind: NodeKind::VirtualNetwork,
-            lines: vec![format!("vnet-{i}"), format!("10.{}.0.0/16", i % 256), "westeurope".into()],
-        }
+        // Labels of every size: one to four lines, names of 6 to 70 characters.
+        let mut lines = vec![format!("vnet-{i}{}", "x".repeat((i * 7) % 65))];
+        lines.extend((0..i % 4).map(|k| format!("10.{}.{k}.0/24", i % 256)));
+        Node { id, kind: NodeKind::VirtualNetwork, lines }
     }
 
     fn peering() -> Edge {
@@ -471,6 +519,36 @@ mod tests {
     }
 
     #[test]
+    fn in_a_level_too_crowded_for_one_ring_children_stay_by_their_parents() {
+        // A hub with 300 spokes (several rings), each spoke with one VNet of its own.
+        let pairs = (1..=300).map(|i| (0, i)).chain((1..=300).map(|i| (i, 300 + i)));
+        let placed = place(&topology(601, pairs));
+        assert_apart(&placed);
+        let hub = placed[0];
+        let direction = |p: Placed| (p.y - hub.y).atan2(p.x - hub.x);
+        let distance = |p: Placed| (p.x - hub.x).hypot(p.y - hub.y);
+        let spokes: Vec<f64> = (1..=300).map(|i| distance(placed[i])).collect();
+        assert!(spokes.iter().any(|d| (d - spokes[0]).abs() > 1.0), "the spokes fill several rings");
+        for i in 1..=300 {
+            let (spoke, child) = (placed[i], placed[300 + i]);
+            let gap = (direction(child) - direction(spoke)).rem_euclid(TAU);
+            assert!(gap.min(TAU - gap) < PI / 8.0, "spoke {i}: its child is {gap} rad round from it");
+            assert!(distance(child) > distance(spoke), "spoke {i}: its child is nearer the hub");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Random graphs (trees, meshes, parts of every size; labels of every size): no two boxes
+        /// ever overlap.
+        #[test]
+        fn boxes_never_overlap(n in 1usize..160, edges in proptest::collection::vec((0usize..160, 0usize..160), 0..400)) {
+            let pairs: Vec<(usize, usize)> = edges.into_iter().map(|(a, b)| (a % n, b % n)).filter(|(a, b)| a != b).collect();
+            assert_apart(&place(&topology(n, pairs)));
+        }
+    }
+
+    #[test]
     fn placement_is_deterministic_and_json_names_both_ends() {
         let t = topology(5, [(0, 1), (1, 2), (3, 4)]);
         let first = place(&t);
@@ -484,5 +562,6 @@ mod tests {
         assert_eq!(edges[0]["states"], json!(["Connected", "Connected"]));
         assert_eq!(edges[0]["colors"], json!(["#2e7d32"]));
         assert_eq!(json["nodes"][0]["lines"][0], "vnet-0");
+        assert_eq!(json["nodes"][1]["lines"].as_array().unwrap().len(), 2);
     }
 }

@@ -204,8 +204,29 @@ function listen() {
     }
     if (formOpen) return;
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => route(true), 10);
+    refreshTimer = setTimeout(refresh, 10);
   });
+}
+
+// One live refresh at a time: a change that comes during one is followed by one more, so that
+// an older answer never lands after a newer one.
+let refreshing = false;
+let refreshAgain = false;
+
+async function refresh() {
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    do {
+      refreshAgain = false;
+      await route(true);
+    } while (refreshAgain && !formOpen);
+  } finally {
+    refreshing = false;
+  }
 }
 
 // ---- pages -------------------------------------------------------------------------------------

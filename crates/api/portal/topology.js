@@ -17,7 +17,7 @@ const FAR_SCALE = 0.33;
 
 // What the page keeps across live refreshes: where the picture is looked at, the trace asked
 // for and whether the matrix is shown.
-const topo = { view: null, trace: null, reach: false, probe: { protocol: 'Tcp', port: '' } };
+const topo = { view: null, trace: null, reach: null, probe: { protocol: 'Tcp', port: '' } };
 
 function s(tag, attrs, ...children) {
   const el = document.createElementNS(SVG_NS, tag);
@@ -73,6 +73,12 @@ function nodeLabel(n) {
   return [STATE_WORDS[n.kind], ...n.lines].filter(Boolean).join(', ');
 }
 
+// A label line cut to what fits in a box `width` wide (the whole of it is in the tooltip).
+function fit(line, width) {
+  const room = Math.floor((width - 16) / 7);
+  return line.length <= room ? line : `${line.slice(0, Math.max(room - 1, 1))}…`;
+}
+
 function drawNode(n) {
   const opens = n.kind === 'vnet';
   const g = s('g', {
@@ -80,16 +86,18 @@ function drawNode(n) {
     transform: `translate(${n.x - n.width / 2},${n.y - n.height / 2})`,
     'data-id': n.id.toLowerCase(),
     'data-name': n.lines[0],
+    'data-x': n.x,
+    'data-y': n.y,
     tabindex: opens ? 0 : null,
     role: opens ? 'link' : 'img',
     'aria-label': opens ? `Open ${nodeLabel(n)}` : nodeLabel(n),
   },
-  s('title', {}, n.id),
+  s('title', {}, [...n.lines, n.id].join('\n')),
   n.kind === 'site'
     ? s('path', { class: 'box', d: `M10,0 H${n.width} L${n.width - 10},${n.height} H0 Z` })
     : s('rect', { class: 'box', width: n.width, height: n.height, rx: n.kind === 'gw' ? 14 : 4 }),
   s('text', { x: n.width / 2, y: 8, 'text-anchor': 'middle' },
-    n.lines.map((line, i) => s('tspan', { x: n.width / 2, dy: i === 0 ? 14 : 15, class: i === 0 ? 'title' : null }, line))));
+    n.lines.map((line, i) => s('tspan', { x: n.width / 2, dy: i === 0 ? 14 : 15, class: i === 0 ? 'title' : null }, fit(line, n.width)))));
   if (opens) {
     const open = () => { location.hash = `#/vnet/${encodeURIComponent(n.id)}`; };
     g.addEventListener('click', (ev) => { if (!g.dataset.dragged) open(); ev.stopPropagation(); });
@@ -98,25 +106,28 @@ function drawNode(n) {
   return g;
 }
 
+// Lines are coloured by the page's style sheet from their state, so that both light and dark
+// colours read well: st-Connected, st-Initiated, st-Disconnected; a gateway connection and a
+// gateway's attachment to its VNet have their own.
 function drawEdge(e, nodes, withLabels) {
   const a = nodes[e.source];
   const b = nodes[e.target];
-  const dashed = e.kind === 'link' || e.kind === 'connection' ? '8 5' : null;
   const g = s('g', {
     class: `edge edge-${e.kind}`,
     'data-from': a.lines[0],
     'data-to': b.lines[0],
     'data-states': e.states.join(' / '),
   },
-  s('title', {}, e.tooltip),
-  s('line', { x1: a.x, y1: a.y, x2: b.x, y2: b.y, stroke: e.colors[0], 'stroke-width': e.kind === 'peering' ? 3 : 1.5, 'stroke-dasharray': dashed }));
-  if (e.ends && e.ends[0] !== e.ends[1]) {
-    // The two links of a peering disagree: the half at each end in the colour of that end's link.
+  s('title', {}, e.tooltip));
+  const line = (x1, y1, x2, y2, cls) => s('line', { x1, y1, x2, y2, class: cls });
+  if (e.kind === 'peering' && e.states[0] !== e.states[1]) {
+    // The two links of a peering disagree: the half at each end in the state of that end's link.
     const mx = (a.x + b.x) / 2;
     const my = (a.y + b.y) / 2;
-    g.replaceChildren(g.firstChild,
-      s('line', { x1: a.x, y1: a.y, x2: mx, y2: my, stroke: e.ends[0], 'stroke-width': 3 }),
-      s('line', { x1: mx, y1: my, x2: b.x, y2: b.y, stroke: e.ends[1], 'stroke-width': 3 }));
+    g.append(line(a.x, a.y, mx, my, `st-${e.states[0]}`), line(mx, my, b.x, b.y, `st-${e.states[1]}`));
+  } else {
+    const cls = { peering: `st-${e.states[0]}`, link: `st-${e.states[0]}`, connection: 'conn', attachment: 'attach' }[e.kind];
+    g.append(line(a.x, a.y, b.x, b.y, cls));
   }
   if (withLabels && e.label.length) {
     g.append(s('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4, 'text-anchor': 'middle', class: 'edge-label' }, e.label.join(' · ')));
@@ -136,15 +147,27 @@ function legend() {
 function reconcile(layer, items, key, signature, draw) {
   const old = new Map();
   for (const el of layer.children) old.set(el.dataset.key, el);
+  const focused = document.activeElement;
+  const seen = new Map();
   const wanted = [];
   for (const [i, item] of items.entries()) {
-    const k = key(item);
+    // Two items may share a key (two connections between the same gateways): the n-th of them
+    // matches the n-th.
+    const base = key(item);
+    const n = seen.get(base) || 0;
+    seen.set(base, n + 1);
+    const k = `${base}#${n}`;
     const sig = signature(item);
     let el = old.get(k);
     if (!el || el.dataset.sig !== sig) {
+      const was = el;
       el = draw(item, i);
       el.dataset.key = k;
       el.dataset.sig = sig;
+      if (was) {
+        was.remove();
+        if (was === focused) requestAnimationFrame(() => el.focus());
+      }
     }
     old.delete(k);
     wanted.push(el);
@@ -251,8 +274,20 @@ async function renderTopology(refresh) {
   };
   svg.addEventListener('pointerup', endDrag);
   svg.addEventListener('pointerleave', endDrag);
+  // A VNet reached with Tab outside the view is brought into it.
+  svg.addEventListener('focusin', (ev) => {
+    const node = ev.target.closest && ev.target.closest('.node');
+    if (!node) return;
+    const x = Number(node.dataset.x);
+    const y = Number(node.dataset.y);
+    if (x < view.x || x > view.x + view.w || y < view.y || y > view.y + view.h) {
+      view.x = x - view.w / 2;
+      view.y = y - view.h / 2;
+      place();
+    }
+  });
+  // The keys work on the picture and on a VNet in it alike (Enter on a VNet opens it).
   svg.addEventListener('keydown', (ev) => {
-    if (ev.target !== svg) return;
     const keys = {
       '+': () => zoom(1 / 1.25), '=': () => zoom(1 / 1.25), '-': () => zoom(1.25), '0': fit,
       ArrowLeft: () => pan(-0.1, 0), ArrowRight: () => pan(0.1, 0), ArrowUp: () => pan(0, -0.1), ArrowDown: () => pan(0, 0.1),
@@ -281,7 +316,7 @@ async function renderTopology(refresh) {
   const protocol = h('select', { id: 'trace-protocol' }, ['Tcp', 'Icmp'].map((p) => h('option', { value: p, selected: p === topo.probe.protocol }, p.toUpperCase())));
   const port = h('input', { id: 'trace-port', type: 'text', inputmode: 'numeric', placeholder: '80', size: 6, value: topo.probe.port });
   const traceOut = h('div', { id: 'trace-result', 'aria-live': 'polite' });
-  const reachToggle = h('input', { id: 'reach-toggle', type: 'checkbox', checked: topo.reach });
+  const reachToggle = h('input', { id: 'reach-toggle', type: 'checkbox', checked: !!topo.reach });
   const reachHint = () => h('p', { class: 'muted' }, 'Tick “Show reachability” to see which VNets reach which (for the protocol and port above).');
   const reachOut = h('div', { id: 'reach-result', 'aria-live': 'polite' }, reachHint());
   const syncPort = () => { port.disabled = protocol.value === 'Icmp'; };
@@ -304,9 +339,35 @@ async function renderTopology(refresh) {
       return null;
     }
   };
-  const runTrace = async () => {
-    overlay.clear();
-    traceOut.replaceChildren();
+  // A trace or a matrix asked again after a change to the lab uses what was asked, not what the
+  // form says now; an answer overtaken by a later question is dropped; an unchanged answer
+  // leaves the text (and what screen readers announce) as it is.
+  let traceRun = 0;
+  let traceSeen = null;
+  const askTrace = async (asked, fresh) => {
+    const run = ++traceRun;
+    if (fresh) {
+      overlay.clear();
+      traceOut.replaceChildren();
+      traceSeen = null;
+    }
+    try {
+      const body = Object.assign({ source: asked.source, destination: asked.destination }, asked.probe);
+      const trace = await portalCall('POST', '/portal/trace', body);
+      if (run !== traceRun) return;
+      overlay.clear();
+      drawTrace(trace, current.nodes, overlay);
+      const seen = JSON.stringify(trace);
+      if (seen !== traceSeen) traceOut.replaceChildren(...traceReport(trace));
+      traceSeen = seen;
+    } catch (e) {
+      if (run !== traceRun) return;
+      overlay.clear();
+      traceOut.replaceChildren(errorBox(e));
+      traceSeen = null;
+    }
+  };
+  const submitTrace = () => {
     if (!from.value || !to.value) {
       traceOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, 'Choose the VM to trace from and the VM to trace to.'));
       return;
@@ -314,44 +375,67 @@ async function renderTopology(refresh) {
     const p = checkedProbe(traceOut);
     if (!p) return;
     topo.probe = { protocol: protocol.value, port: port.value.trim() };
-    topo.trace = { source: from.value, destination: to.value };
-    try {
-      const trace = await portalCall('POST', '/portal/trace', Object.assign({ source: from.value, destination: to.value }, p));
-      drawTrace(trace, current.nodes, overlay);
-      traceOut.replaceChildren(...traceReport(trace));
-    } catch (e) {
-      traceOut.replaceChildren(errorBox(e));
-    }
+    topo.trace = { source: from.value, destination: to.value, probe: p };
+    askTrace(topo.trace, true);
   };
-  const runReach = async () => {
-    reachLayer.replaceChildren();
-    reachOut.replaceChildren();
-    topo.reach = reachToggle.checked;
-    if (!reachToggle.checked) {
-      reachOut.replaceChildren(reachHint());
-      return;
+  const clearTrace = () => {
+    traceRun += 1;
+    topo.trace = null;
+    traceSeen = null;
+    overlay.clear();
+    traceOut.replaceChildren();
+  };
+  let reachRun = 0;
+  let reachSeen = null;
+  const askReach = async (p, fresh) => {
+    const run = ++reachRun;
+    if (fresh) {
+      reachLayer.replaceChildren();
+      reachOut.replaceChildren(h('p', { class: 'muted' }, 'Computing who reaches whom…'));
+      reachSeen = null;
     }
-    const p = checkedProbe(reachOut);
-    if (!p) return;
-    reachOut.replaceChildren(h('p', { class: 'muted' }, 'Computing who reaches whom…'));
     try {
       const query = new URLSearchParams({ protocol: p.protocol });
       if (p.port !== undefined) query.set('port', p.port);
       const matrix = await portalCall('GET', `/portal/reach?${query}`);
+      if (run !== reachRun) return;
       const drawn = drawReach(matrix, current.nodes, reachLayer);
-      reachOut.replaceChildren(...reachTable(matrix),
-        ...(drawn ? [] : [h('p', { class: 'muted' }, `More than ${REACH_LINES_UP_TO} pairs reach each other: too many to draw on the picture.`)]));
+      const seen = JSON.stringify(matrix);
+      if (seen !== reachSeen) {
+        reachOut.replaceChildren(...reachTable(matrix),
+          ...(drawn ? [] : [h('p', { class: 'muted' }, `More than ${REACH_LINES_UP_TO} pairs reach each other: too many to draw on the picture.`)]));
+      }
+      reachSeen = seen;
     } catch (e) {
+      if (run !== reachRun) return;
+      reachLayer.replaceChildren();
       reachOut.replaceChildren(errorBox(e));
+      reachSeen = null;
     }
   };
-  reachToggle.addEventListener('change', runReach);
+  const toggleReach = () => {
+    if (!reachToggle.checked) {
+      reachRun += 1;
+      topo.reach = null;
+      reachLayer.replaceChildren();
+      reachOut.replaceChildren(reachHint());
+      return;
+    }
+    const p = checkedProbe(reachOut);
+    if (!p) {
+      reachToggle.checked = false;
+      return;
+    }
+    topo.reach = p;
+    askReach(p, true);
+  };
+  reachToggle.addEventListener('change', toggleReach);
 
   const traceForm = h('form', {
     class: 'panel',
     novalidate: true,
     'aria-label': 'Trace between two VMs',
-    onsubmit: (ev) => { ev.preventDefault(); runTrace(); },
+    onsubmit: (ev) => { ev.preventDefault(); submitTrace(); },
   },
   h('h2', {}, 'Trace'),
   h('div', { class: 'inline' },
@@ -361,7 +445,7 @@ async function renderTopology(refresh) {
     h('div', { class: 'field' }, h('label', { for: 'trace-port' }, 'Port'), port)),
   h('div', { class: 'toolbar' },
     h('button', { type: 'submit', class: 'primary' }, 'Trace'),
-    h('button', { type: 'button', onclick: () => { topo.trace = null; overlay.clear(); traceOut.replaceChildren(); } }, 'Clear')),
+    h('button', { type: 'button', onclick: clearTrace }, 'Clear')),
   noVms,
   traceOut);
 
@@ -386,12 +470,10 @@ async function renderTopology(refresh) {
       full = bounds(d.nodes);
       draw(d);
       fillVms(d);
-      if (topo.trace) await runTrace();
-      if (topo.reach) await runReach();
+      await Promise.all([topo.trace ? askTrace(topo.trace, false) : null, topo.reach ? askReach(topo.reach, false) : null]);
     },
   };
-  if (topo.trace) await runTrace();
-  if (topo.reach) await runReach();
+  await Promise.all([topo.trace ? askTrace(topo.trace, true) : null, topo.reach ? askReach(topo.reach, true) : null]);
 }
 
 function centreOf(nodes, id) {

@@ -5,6 +5,7 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
+use vnetlab_model::AzureError;
 
 use crate::errors;
 use crate::http::{Reply, Request};
@@ -13,7 +14,7 @@ use crate::http::{Reply, Request};
 pub fn page(req: &Request, items: Vec<(String, Value)>, page_size: usize) -> Reply {
     let after = match skip_token(req) {
         Ok(after) => after,
-        Err(reply) => return reply,
+        Err(e) => return e.into(),
     };
     let (chosen, more) = window(items, after.as_deref(), page_size);
     reply(req, chosen, more)
@@ -21,11 +22,11 @@ pub fn page(req: &Request, items: Vec<(String, Value)>, page_size: usize) -> Rep
 
 /// The key a request's `$skipToken` says the page starts after, or the error for a token that
 /// is not one of ours.
-pub fn skip_token(req: &Request) -> Result<Option<String>, Reply> {
+pub fn skip_token(req: &Request) -> Result<Option<String>, AzureError> {
     match req.query("$skipToken").filter(|t| !t.is_empty()) {
         Some(token) => match URL_SAFE_NO_PAD.decode(token).ok().and_then(|b| String::from_utf8(b).ok()) {
             Some(key) => Ok(Some(key)),
-            None => Err(errors::invalid_skip_token(token).into()),
+            None => Err(errors::invalid_skip_token(token)),
         },
         None => Ok(None),
     }

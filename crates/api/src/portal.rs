@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use serde_json::{Value, json};
 use vnetlab_analysis::azure::reach::{self, By};
-use vnetlab_analysis::azure::trace::{Probe, Tracer, primary_end};
-use vnetlab_analysis::graph::Topology;
+use vnetlab_analysis::azure::trace::{Probe, Trace, Tracer, primary_end};
+use vnetlab_analysis::graph::{NodeKind, Topology};
 use vnetlab_analysis::picture;
 use vnetlab_engine::authorization;
 use vnetlab_model::{AzureError, Kind, ResourceId, State, Stored, View, ViewExt};
@@ -138,6 +138,11 @@ fn sees(state: &State, req: &Request, stored: &Stored) -> bool {
     req.caller().is_none_or(|caller| authorization::can_see(state, caller, stored))
 }
 
+/// Whether the caller may read `id` (whether or not it exists).
+fn readable(state: &State, req: &Request, id: &ResourceId) -> bool {
+    req.caller().is_none_or(|caller| authorization::can_read(state, caller, id))
+}
+
 /// The virtual networks the caller may read, one row each as the list page shows them: what the
 /// Azure portal's browse blade asks Azure Resource Graph, rather than every VNet in full (10 KB
 /// each for a hub with 9 peerings) over ARM's pages.
@@ -170,15 +175,20 @@ fn vnets(app: &App, req: &Request) -> Reply {
 /// a trace can start from (each with the index of its VNet's node).
 fn topology(app: &App, req: &Request) -> Reply {
     read_json(app, |state| {
-        let topology = Topology::visible(state, &|s| sees(state, req, s));
+        let topology = Topology::visible(state, &|id| readable(state, req, id));
         let placed = picture::place(&topology);
         let mut body = picture::to_json(&topology, &placed);
-        let node_of: HashMap<&str, usize> =
-            topology.graph.node_indices().map(|i| (topology.graph[i].id.key(), i.index())).collect();
+        // VMs are placed in the VNets drawn, not in the placeholders of those the caller cannot read.
+        let node_of: HashMap<&str, usize> = topology
+            .graph
+            .node_indices()
+            .filter(|i| topology.graph[*i].kind != NodeKind::Absent)
+            .map(|i| (topology.graph[i].id.key(), i.index()))
+            .collect();
         let vms: Vec<Value> = visible(state, req, Kind::VirtualMachine)
             .filter_map(|s| {
                 let vm = s.resource.as_virtual_machine()?;
-                let vnet = vm_vnet(state, vm)?;
+                let vnet = vm_vnet(state, req, vm)?;
                 let node = node_of.get(vnet.key())?;
                 Some(json!({"id": vm.id.as_str(), "name": vm.name, "node": node}))
             })
@@ -189,9 +199,10 @@ fn topology(app: &App, req: &Request) -> Reply {
     })
 }
 
-/// The VNet of a VM's primary NIC.
-fn vm_vnet(state: &State, vm: &vnetlab_model::VirtualMachine) -> Option<ResourceId> {
-    let nic = state.resource(vm.primary_nic_id()?)?.as_network_interface()?;
+/// The VNet of a VM's primary NIC, when the caller may read the NIC.
+fn vm_vnet(state: &State, req: &Request, vm: &vnetlab_model::VirtualMachine) -> Option<ResourceId> {
+    let nic = vm.primary_nic_id().filter(|id| readable(state, req, id))?;
+    let nic = state.resource(nic)?.as_network_interface()?;
     nic.primary_ip_configuration()?.properties.subnet.id.parent()
 }
 
@@ -230,18 +241,43 @@ fn trace(app: &App, req: &Request) -> Reply {
             ends.push(primary_end(network, id).map_err(|e| e.to_azure())?);
         }
         let tracer = Tracer::new(network, state);
-        let trace = tracer.trace(&ends[0], &ends[1], probe).map_err(|e| e.to_azure())?;
+        let mut trace = tracer.trace(&ends[0], &ends[1], probe).map_err(|e| e.to_azure())?;
         let steps = |hops| -> Vec<Value> {
             picture::steps(network, state, hops)
                 .into_iter()
+                .filter(|s| readable(state, req, &s.id))
                 .map(|s| json!({"id": s.id.as_str(), "blocked": s.blocked, "assumed": s.assumed}))
                 .collect()
         };
+        let steps = json!({"forward": steps(&trace.forward), "return": steps(&trace.back)});
+        redact(&mut trace, &|id| readable(state, req, id));
         let mut body = trace.to_json();
-        body["steps"] = json!({"forward": steps(&trace.forward), "return": steps(&trace.back)});
+        body["steps"] = steps;
         Ok(body)
     })
 }
+
+/// What a trace says about resources the caller may not read is left out: such a hop keeps its
+/// kind and whether it stops the packet, such a blocker that it blocks and on which leg.
+fn redact(trace: &mut Trace, readable: &dyn Fn(&ResourceId) -> bool) {
+    let hidden = |id: &Option<ResourceId>| id.as_ref().is_some_and(|id| !readable(id));
+    for hop in trace.forward.iter_mut().chain(trace.back.iter_mut()) {
+        if hidden(&hop.resource) {
+            hop.resource = None;
+            hop.address = None;
+            hop.detail = HIDDEN.to_owned();
+        }
+    }
+    for blocker in &mut trace.blockers {
+        if hidden(&blocker.resource) {
+            blocker.resource = None;
+            blocker.problem = format!("A setting of {HIDDEN} stops the packet.");
+            blocker.fix = "Ask someone who may read the resources on this path to trace it.".to_owned();
+        }
+    }
+}
+
+const HIDDEN: &str = "a resource you cannot read";
 
 /// `GET /portal/reach?protocol=&port=`: the reachability matrix by VNet (and on-premises site)
 /// of what the caller may read.
@@ -264,14 +300,25 @@ fn reach(app: &App, req: &Request) -> Reply {
         ))
         .into();
     };
-    watcher::answer(app, |state, network| {
-        let members: Vec<_> = reach::members(network, state, By::Vnet)
-            .into_iter()
-            .filter(|m| req.caller().is_none_or(|c| authorization::can_read(state, c, &m.id)))
-            .collect();
-        let tracer = Tracer::new(network, state);
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let matrix = reach::matrix(&tracer, members, By::Vnet, probe, threads).map_err(|e| e.to_azure())?;
-        Ok(matrix.to_json())
-    })
+    // A copy of the lab is taken with it held; the matrix (a million traces for 1,000 VNets) is
+    // computed after it is let go, one at a time, so that it holds up no other request.
+    let copied = watcher::compute(app, |state, network| {
+        let members: Vec<_> =
+            reach::members(network, state, By::Vnet).into_iter().filter(|m| readable(state, req, &m.id)).collect();
+        Ok((state.clone(), network.clone(), members))
+    });
+    let (state, network, members) = match copied {
+        Ok(copied) => copied,
+        Err(reply) => return reply,
+    };
+    let _turn = MATRIX.lock().unwrap_or_else(|p| p.into_inner());
+    let tracer = Tracer::new(&network, &state);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match reach::matrix(&tracer, members, By::Vnet, probe, threads) {
+        Ok(matrix) => Reply::ok(matrix.to_json()),
+        Err(e) => e.to_azure().into(),
+    }
 }
+
+/// One reachability matrix at a time: each takes every core.
+static MATRIX: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -378,10 +378,6 @@ fn list(
     kind: Kind,
     select: impl FnOnce(&State) -> Result<Vec<ResourceId>, AzureError>,
 ) -> Reply {
-    let after = match paging::skip_token(req) {
-        Ok(after) => after,
-        Err(reply) => return reply,
-    };
     let items = app.lab.read(|s| {
         let items = select(s).map(|ids| {
             ids.iter()
@@ -391,7 +387,9 @@ fn list(
                 .collect::<Vec<_>>()
         })?;
         crate::auth::check_list_scope(s, req, scope, kind, items.len())?;
-        // Only the page asked for is rendered.
+        // Only the page asked for is rendered. Its token is read after the checks of the list
+        // itself, which answer first.
+        let after = paging::skip_token(req)?;
         let (chosen, more) = paging::window(items, after.as_deref(), app.options.page_size);
         let rendered: Vec<(String, Value)> = chosen.into_iter().map(|(key, stored)| (key, render(s, stored))).collect();
         Ok::<_, AzureError>((rendered, more))

@@ -225,7 +225,10 @@ fn lists_page_with_absolute_next_links() {
     let everywhere = s.get(&format!("/subscriptions/{SUB}/providers/Microsoft.Network/virtualNetworks")).body;
     assert_eq!(everywhere["value"].as_array().unwrap().len(), 2);
     let bad = s.get(&format!("{}/providers/Microsoft.Network/virtualNetworks?$skipToken=%%%", rg("many")));
-    assert_eq!(bad.status, 400);
+    assert_eq!((bad.status, bad.code()), (400, "InvalidSkipToken"));
+    // The list's own checks answer before its token is read.
+    let missing = s.get(&format!("{}/providers/Microsoft.Network/virtualNetworks?$skipToken=%%%", rg("none")));
+    assert_eq!((missing.status, missing.code()), (404, "ResourceGroupNotFound"));
 }
 
 #[test]

@@ -159,6 +159,13 @@ fn the_topology_page_draws_traces_and_reachability_of_what_the_caller_may_read()
     let picture = as_reader("GET", "/portal/topology", None).body;
     assert_eq!(names(&picture), ["spoke1", "hub"]);
     assert_eq!(picture["nodes"][1]["lines"][1], "virtual network you cannot read");
+    // The VM is placed only once its NIC is readable too (the NIC says which VNet it is in).
+    assert_eq!(picture["vms"].as_array().unwrap().len(), 0);
+    let nic = format!(
+        "/subscriptions/{SUB}/resourceGroups/hub-and-spoke-rg/providers/Microsoft.Network/networkInterfaces/spoke1-vm-nic"
+    );
+    s.grant(&oid, READER, &nic);
+    let picture = as_reader("GET", "/portal/topology", None).body;
     assert_eq!(picture["vms"].as_array().unwrap().len(), 1);
     let denied = as_reader(
         "POST",
@@ -168,6 +175,26 @@ fn the_topology_page_draws_traces_and_reachability_of_what_the_caller_may_read()
     assert_eq!((denied.status, denied.code()), (403, "AuthorizationFailed"));
     let matrix = as_reader("GET", "/portal/reach", None).body;
     assert_eq!(matrix["members"].as_array().unwrap().len(), 1);
+
+    // With both ends readable, the trace runs through the hub, which the reader may not read:
+    // what it says of the hub and its appliance is left out.
+    s.grant(&oid, READER, &vm("spoke3-vm"));
+    let trace = as_reader(
+        "POST",
+        "/portal/trace",
+        Some(json!({"source": vm("spoke1-vm"), "destination": vm("spoke3-vm"), "protocol": "Icmp"})),
+    );
+    assert_eq!(trace.status, 200, "{:#}", trace.body);
+    let text = trace.body.to_string();
+    for secret in ["nva", "/virtualNetworks/hub", "hub-to-spoke3", "10.0.1.4", "spokes-through-nva"] {
+        assert!(!text.contains(secret), "the trace shows {secret}: {:#}", trace.body);
+    }
+    assert!(text.contains("a resource you cannot read"), "{:#}", trace.body);
+    assert_eq!(trace.body["reachable"], true);
+    assert_eq!(steps(&trace.body, "forward"), ["spoke1"], "only the readable VNet is drawn");
+    // The owner sees the whole path.
+    let whole = ask("spoke1-vm", "spoke3-vm").body.to_string();
+    assert!(whole.contains("nva") && whole.contains("/virtualNetworks/hub"));
 }
 
 const READER_APP: &str = "cccc2222-0000-0000-0000-00000000000c";
