@@ -119,20 +119,46 @@ function drawEdge(e, nodes, withLabels) {
     'data-states': e.states.join(' / '),
   },
   s('title', {}, e.tooltip));
-  const line = (x1, y1, x2, y2, cls) => s('line', { x1, y1, x2, y2, class: cls });
   if (e.kind === 'peering' && e.states[0] !== e.states[1]) {
     // The two links of a peering disagree: the half at each end in the state of that end's link.
-    const mx = (a.x + b.x) / 2;
-    const my = (a.y + b.y) / 2;
-    g.append(line(a.x, a.y, mx, my, `st-${e.states[0]}`), line(mx, my, b.x, b.y, `st-${e.states[1]}`));
+    g.append(s('line', { class: `st-${e.states[0]}` }), s('line', { class: `st-${e.states[1]}` }));
   } else {
     const cls = { peering: `st-${e.states[0]}`, link: `st-${e.states[0]}`, connection: 'conn', attachment: 'attach' }[e.kind];
-    g.append(line(a.x, a.y, b.x, b.y, cls));
+    g.append(s('line', { class: cls }));
   }
   if (withLabels && e.label.length) {
-    g.append(s('text', { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4, 'text-anchor': 'middle', class: 'edge-label' }, e.label.join(' · ')));
+    g.append(s('text', { 'text-anchor': 'middle', class: 'edge-label' }, e.label.join(' · ')));
   }
+  moveEdge(g, e, nodes);
   return g;
+}
+
+// Puts an edge's lines (one, or a half at each end) and words between its ends' boxes.
+function moveEdge(g, e, nodes) {
+  const a = nodes[e.source];
+  const b = nodes[e.target];
+  const mx = (a.x + b.x) / 2;
+  const my = (a.y + b.y) / 2;
+  const lines = g.querySelectorAll('line');
+  const ends = lines.length === 2 ? [[a.x, a.y, mx, my], [mx, my, b.x, b.y]] : [[a.x, a.y, b.x, b.y]];
+  lines.forEach((line, i) => {
+    const [x1, y1, x2, y2] = ends[i];
+    line.setAttribute('x1', x1);
+    line.setAttribute('y1', y1);
+    line.setAttribute('x2', x2);
+    line.setAttribute('y2', y2);
+  });
+  const text = g.querySelector('text');
+  if (text) {
+    text.setAttribute('x', mx);
+    text.setAttribute('y', my - 4);
+  }
+}
+
+function moveNode(g, n) {
+  g.setAttribute('transform', `translate(${n.x - n.width / 2},${n.y - n.height / 2})`);
+  g.dataset.x = n.x;
+  g.dataset.y = n.y;
 }
 
 function legend() {
@@ -144,7 +170,10 @@ function legend() {
 
 // Brings a layer's children in line with `items`, keyed: an element whose signature is unchanged
 // is kept as it is (the browser lays out and paints only what changed).
-function reconcile(layer, items, key, signature, draw) {
+// Brings a layer's children in line with `items`, keyed: an element whose signature is unchanged
+// is kept as it is, one whose place alone changed is moved (`move`, when given), any other is
+// drawn anew. The browser then lays out and paints only what changed.
+function reconcile(layer, items, key, signature, draw, place, move) {
   const old = new Map();
   for (const el of layer.children) old.set(el.dataset.key, el);
   const focused = document.activeElement;
@@ -158,12 +187,19 @@ function reconcile(layer, items, key, signature, draw) {
     seen.set(base, n + 1);
     const k = `${base}#${n}`;
     const sig = signature(item);
+    const at = place ? place(item) : '';
     let el = old.get(k);
-    if (!el || el.dataset.sig !== sig) {
+    if (el && el.dataset.sig === sig) {
+      if (el.dataset.place !== at) {
+        move(el, item);
+        el.dataset.place = at;
+      }
+    } else {
       const was = el;
       el = draw(item, i);
       el.dataset.key = k;
       el.dataset.sig = sig;
+      el.dataset.place = at;
       if (was) {
         was.remove();
         if (was === focused) requestAnimationFrame(() => el.focus());
@@ -210,10 +246,14 @@ async function renderTopology(refresh) {
     const nodes = d.nodes;
     const withLabels = nodes.length <= LABELS_UP_TO;
     svg.setAttribute('aria-label', `Topology: ${nodes.length} nodes and ${d.edges.length} links. Virtual networks open with Enter.`);
-    reconcile(boxes, nodes, (n) => n.id.toLowerCase(), (n) => JSON.stringify([n.kind, n.lines, n.x, n.y, n.width, n.height]), drawNode);
-    reconcile(edges, d.edges, (e) => `${nodes[e.source].id}|${nodes[e.target].id}|${e.kind}`.toLowerCase(),
-      (e) => JSON.stringify([e.states, e.colors, e.ends, e.label, e.tooltip, withLabels, nodes[e.source].x, nodes[e.source].y, nodes[e.target].x, nodes[e.target].y]),
-      (e) => drawEdge(e, nodes, withLabels));
+    reconcile(boxes, nodes, (n) => n.id.toLowerCase(), (n) => JSON.stringify([n.kind, n.lines, n.width, n.height]), drawNode,
+      (n) => `${n.x},${n.y}`, moveNode);
+    const a = (e) => nodes[e.source];
+    const b = (e) => nodes[e.target];
+    reconcile(edges, d.edges, (e) => `${a(e).id}|${b(e).id}|${e.kind}`.toLowerCase(),
+      (e) => JSON.stringify([e.states, e.label, e.tooltip, withLabels, a(e).lines[0], b(e).lines[0]]),
+      (e) => drawEdge(e, nodes, withLabels),
+      (e) => `${a(e).x},${a(e).y},${b(e).x},${b(e).y}`, (g, e) => moveEdge(g, e, nodes));
   };
   draw(data);
   // Level of detail: when labels would be too small to read, they are not drawn at all (a
