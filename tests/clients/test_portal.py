@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -363,3 +364,53 @@ def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
     assert text == "rgb(236, 236, 236)", text
     shot(page, "topology-dark")
     dark.close()
+
+
+AXE = Path(__file__).resolve().parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's WCAG 2 A and AA checks, run in the page (evaluated over the DevTools protocol,
+    which the page's content policy does not apply to)."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} — " + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:5])
+        for v in result["violations"]
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_axe(browser, hub_server, scheme):
+    if not AXE.exists():
+        pytest.fail("axe-core is not installed (scripts/test runs npm ci in tests/clients)")
+    s = hub_server
+    context = browser.new_context(ignore_https_errors=True, color_scheme=scheme, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    hub = f"/subscriptions/{SUB}/resourceGroups/hub-and-spoke-rg/providers/Microsoft.Network/virtualNetworks/hub"
+    nic = f"/subscriptions/{SUB}/resourceGroups/hub-and-spoke-rg/providers/Microsoft.Network/networkInterfaces/nva-nic"
+    found: dict[str, list[str]] = {}
+    for name, hash_, ready in (
+        ("vnets", "#/vnets", "table"),
+        ("vnet", f"#/vnet/{quote(hub, safe='')}", "tr[data-peering]"),
+        ("add-peering", f"#/vnet/{quote(hub, safe='')}/add-peering", "#local-name"),
+        ("nic", f"#/nic/{quote(nic, safe='')}", "table[aria-label='Effective routes']"),
+        ("topology", "#/topology", "#topology .node"),
+    ):
+        page.goto(f"{s.url}/{hash_}")
+        page.locator(ready).first.wait_for()
+        if name == "topology":
+            page.get_by_label("From VM").select_option(label="spoke1-vm (spoke1)")
+            page.get_by_label("To VM").select_option(label="spoke2-vm (spoke2)")
+            page.get_by_role("button", name="Trace", exact=True).click()
+            page.locator("#trace-result .verdict").wait_for()
+            page.get_by_label("Show reachability").check()
+            page.get_by_role("table", name="Reachability matrix").wait_for()
+        violations = axe_violations(page)
+        if violations:
+            found[name] = violations
+    context.close()
+    assert found == {}, "\n".join(f"{page}: {v}" for page, vs in found.items() for v in vs)
