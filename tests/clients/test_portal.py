@@ -301,8 +301,11 @@ def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
     assert page.evaluate("document.body.dataset.rendered") != rendered
     expect(verdict).to_contain_text("Not reachable", timeout=5000)
     blockers = page.get_by_role("list", name="Blockers")
-    assert "'spoke3' has a link to 'hub' ('spoke3-to-hub'), but 'hub' has none back" in blockers.inner_text(), blockers.inner_text()
-    assert "az network vnet peering create -g hub-and-spoke-rg --vnet-name hub -n hub-to-spoke3" in blockers.inner_text()
+    said = blockers.inner_text()
+    assert "'spoke3' has a link to 'hub' ('spoke3-to-hub'), Disconnected, and 'hub' has none back" in said, said
+    # Azure refuses a new link while the other side's is Disconnected: the fix deletes it first.
+    assert "az network vnet peering delete -g hub-and-spoke-rg --vnet-name spoke3 -n spoke3-to-hub" in said, said
+    assert "az network vnet peering create -g hub-and-spoke-rg --vnet-name hub -n hub-to-spoke3" in said, said
     # The drawing was brought up to date in place: no line is left from before.
     assert page.locator("#topology .edge").count() == 5
     assert page.locator("#topology .edge[data-from='hub'][data-to='spoke3']").count() == 0
@@ -320,6 +323,26 @@ def test_the_topology_page_draws_traces_and_reachability(browser, hub_server):
     assert page.locator("#topology .reach-line").count() > 0
     assert page.locator("#topology .reach-line[data-from='spoke1'][data-to='spoke3']").count() == 0
     shot(page, "topology-reach")
+
+    # The CLI, another process on the same lab, applies the fix: the picture, the trace and the
+    # matrix follow without a reload.
+    def cli(*args: str) -> None:
+        env = {**os.environ, "VNETLAB_HOME": str(s.home)}
+        subprocess.run([str(vnetlab_bin()), "vnet", "peering", *args], env=env, check=True, capture_output=True)
+
+    cli("delete", "-g", "hub-and-spoke-rg", "--vnet-name", "spoke3", "-n", "spoke3-to-hub")
+    expect(page.locator("#topology .edge")).to_have_count(4, timeout=5000)
+    # As the example peers them: forwarded traffic allowed (spoke to spoke goes through the hub's
+    # appliance), the hub's gateway shared.
+    cli("create", "-g", "hub-and-spoke-rg", "--vnet-name", "hub", "-n", "hub-to-spoke3", "--remote-vnet", "spoke3",
+        "--allow-vnet-access", "--allow-forwarded-traffic", "--allow-gateway-transit")
+    cli("create", "-g", "hub-and-spoke-rg", "--vnet-name", "spoke3", "-n", "spoke3-to-hub", "--remote-vnet", "hub",
+        "--allow-vnet-access", "--allow-forwarded-traffic", "--use-remote-gateways")
+    restored = page.locator("#topology .edge-peering[data-from='hub'][data-to='spoke3']")
+    expect(restored).to_have_attribute("data-states", "Connected / Connected", timeout=5000)
+    expect(verdict).to_contain_text("Reachable", timeout=5000)
+    expect(row.get_by_role("cell").nth(3)).to_have_text("✓", timeout=5000)
+    assert page.locator("#topology .edge").count() == 5
 
     # Bad input is refused before anything is sent.
     traces: list[str] = []

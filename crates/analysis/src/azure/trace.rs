@@ -1812,8 +1812,46 @@ impl<'t, 'a> Walk<'t, 'a> {
             // Peered both ways: the route is the problem (the caller blames it).
             return Next::Arrived(Arrival::Nowhere);
         }
+        // A lone link that is Disconnected (its other side was deleted) must go before the pair is
+        // made again: Azure refuses a new link whose remote is Disconnected
+        // (RemotePeeringIsDisconnected).
+        let again = |lone: &VirtualNetworkPeering, on: &ResourceId| {
+            format!(
+                "Delete the Disconnected link '{}' on '{}' (az network vnet peering delete -g {} --vnet-name {} -n {}), then peer both ways again: {} (and the same on '{}')",
+                lone.name,
+                on.name(),
+                on.resource_group_name().unwrap_or_default(),
+                on.name(),
+                lone.name,
+                fix_pair(&format!("{}-to-{}", here.name(), there.name())),
+                there.name()
+            )
+        };
+        let disconnected = |l: &VirtualNetworkPeering| l.properties.peering_state == PeeringState::Disconnected;
         if out.is_some() || back.is_some() {
             let (problem, fix, resource) = match (out, back) {
+                (Some(o), None) if disconnected(o) => (
+                    format!(
+                        "Link '{}' from '{}' to '{}' is Disconnected: '{}' has no link back.",
+                        o.name,
+                        here.name(),
+                        there.name(),
+                        there.name()
+                    ),
+                    again(o, here),
+                    Some(o.id.clone()),
+                ),
+                (None, Some(b)) if disconnected(b) => (
+                    format!(
+                        "'{}' has a link to '{}' ('{}'), Disconnected, and '{}' has none back.",
+                        there.name(),
+                        here.name(),
+                        b.name,
+                        here.name()
+                    ),
+                    again(b, there),
+                    Some(b.id.clone()),
+                ),
                 (Some(o), None) => (
                     format!(
                         "Link '{}' from '{}' to '{}' is {}: '{}' has no link back.",

@@ -9,7 +9,7 @@ use vnetlab_analysis::azure::Network;
 use vnetlab_analysis::azure::measured::{Measured, RoundTrips};
 use vnetlab_analysis::azure::trace::{BlockerKind, HopKind, Leg, Probe, Trace, TraceEnd, Tracer};
 use vnetlab_analysis::layers::Protocol;
-use vnetlab_model::State;
+use vnetlab_model::{PeeringState, Resource, State, View};
 
 use crate::{id, ip_of, nic, up};
 
@@ -254,6 +254,27 @@ nsgs:
   - { name: a-nsg, rules: [{ name: to-b, priority: 100, direction: Outbound, access: Allow, protocol: Tcp, source: '*', destination: 10.20.0.0/16, destinationPorts: '22' }] }
 "#,
     )
+}
+
+#[test]
+fn a_disconnected_link_is_deleted_before_the_pair_is_made_again() {
+    // Peered both ways, then b's link deleted: a's link is Disconnected, and Azure refuses a new
+    // b-to-a while it is (RemotePeeringIsDisconnected).
+    let mut state = two("{ vnet: a, remote: b }", "[]");
+    state.remove(&id("two-rg", "Microsoft.Network/virtualNetworks/b/virtualNetworkPeerings/b-to-a"));
+    let mut link =
+        state.get(&id("two-rg", "Microsoft.Network/virtualNetworks/a/virtualNetworkPeerings/a-to-b")).unwrap().clone();
+    if let Resource::VirtualNetworkPeering(p) = &mut link.resource {
+        p.properties.peering_state = PeeringState::Disconnected;
+    }
+    state.insert(link);
+    let t = trace_two(&state);
+    let b = blockers(&t);
+    assert_eq!(b[0], (Leg::Forward, BlockerKind::Peering, "a-to-b".into()), "{b:?}");
+    let fix = &t.blockers[0].fix;
+    assert!(fix.starts_with("Delete the Disconnected link 'a-to-b' on 'a'"), "{fix}");
+    assert!(fix.contains("az network vnet peering delete -g two-rg --vnet-name a -n a-to-b"), "{fix}");
+    assert!(fix.contains("then peer both ways again"), "{fix}");
 }
 
 #[test]
