@@ -379,34 +379,16 @@ async function renderTopology(refresh) {
       return null;
     }
   };
-  // A trace or a matrix asked again after a change to the lab uses what was asked, not what the
-  // form says now; an answer overtaken by a later question is dropped; an unchanged answer
-  // leaves the text (and what screen readers announce) as it is.
-  let traceRun = 0;
-  let traceSeen = null;
-  const askTrace = async (asked, fresh) => {
-    const run = ++traceRun;
-    if (fresh) {
-      overlay.clear();
-      traceOut.replaceChildren();
-      traceSeen = null;
-    }
-    try {
-      const body = Object.assign({ source: asked.source, destination: asked.destination }, asked.probe);
-      const trace = await portalCall('POST', '/portal/trace', body);
-      if (run !== traceRun) return;
+  const tracing = asker(
+    () => portalCall('POST', '/portal/trace',
+      Object.assign({ source: topo.trace.source, destination: topo.trace.destination }, topo.trace.probe)),
+    (trace) => {
       overlay.clear();
       drawTrace(trace, current.nodes, overlay);
-      const seen = JSON.stringify(trace);
-      if (seen !== traceSeen) traceOut.replaceChildren(...traceReport(trace));
-      traceSeen = seen;
-    } catch (e) {
-      if (run !== traceRun) return;
-      overlay.clear();
-      traceOut.replaceChildren(errorBox(e));
-      traceSeen = null;
-    }
-  };
+      return () => traceReport(trace);
+    },
+    traceOut, overlay.clear);
+  const askTrace = (fresh) => tracing.ask(fresh);
   const submitTrace = () => {
     if (!from.value || !to.value) {
       traceOut.replaceChildren(h('p', { class: 'invalid', role: 'alert' }, 'Choose the VM to trace from and the VM to trace to.'));
@@ -416,46 +398,30 @@ async function renderTopology(refresh) {
     if (!p) return;
     topo.probe = { protocol: protocol.value, port: port.value.trim() };
     topo.trace = { source: from.value, destination: to.value, probe: p };
-    askTrace(topo.trace, true);
+    askTrace(true);
   };
   const clearTrace = () => {
-    traceRun += 1;
+    tracing.stop();
     topo.trace = null;
-    traceSeen = null;
     overlay.clear();
     traceOut.replaceChildren();
   };
-  let reachRun = 0;
-  let reachSeen = null;
-  const askReach = async (p, fresh) => {
-    const run = ++reachRun;
-    if (fresh) {
-      reachLayer.replaceChildren();
-      reachOut.replaceChildren(h('p', { class: 'muted' }, 'Computing who reaches whom…'));
-      reachSeen = null;
-    }
-    try {
-      const query = new URLSearchParams({ protocol: p.protocol });
-      if (p.port !== undefined) query.set('port', p.port);
-      const matrix = await portalCall('GET', `/portal/reach?${query}`);
-      if (run !== reachRun) return;
+  const reaching = asker(
+    () => {
+      const query = new URLSearchParams({ protocol: topo.reach.protocol });
+      if (topo.reach.port !== undefined) query.set('port', topo.reach.port);
+      return portalCall('GET', `/portal/reach?${query}`);
+    },
+    (matrix) => {
       const drawn = drawReach(matrix, current.nodes, reachLayer);
-      const seen = JSON.stringify(matrix);
-      if (seen !== reachSeen) {
-        reachOut.replaceChildren(...reachTable(matrix),
-          ...(drawn ? [] : [h('p', { class: 'muted' }, `More than ${REACH_LINES_UP_TO} pairs reach each other: too many to draw on the picture.`)]));
-      }
-      reachSeen = seen;
-    } catch (e) {
-      if (run !== reachRun) return;
-      reachLayer.replaceChildren();
-      reachOut.replaceChildren(errorBox(e));
-      reachSeen = null;
-    }
-  };
+      return () => [...reachTable(matrix),
+        ...(drawn ? [] : [h('p', { class: 'muted' }, `More than ${REACH_LINES_UP_TO} pairs reach each other: too many to draw on the picture.`)])];
+    },
+    reachOut, () => reachLayer.replaceChildren());
+  const askReach = (fresh) => reaching.ask(fresh, h('p', { class: 'muted' }, 'Computing who reaches whom…'));
   const toggleReach = () => {
     if (!reachToggle.checked) {
-      reachRun += 1;
+      reaching.stop();
       topo.reach = null;
       reachLayer.replaceChildren();
       reachOut.replaceChildren(reachHint());
@@ -467,7 +433,7 @@ async function renderTopology(refresh) {
       return;
     }
     topo.reach = p;
-    askReach(p, true);
+    askReach(true);
   };
   reachToggle.addEventListener('change', toggleReach);
 
@@ -510,10 +476,47 @@ async function renderTopology(refresh) {
       full = bounds(d.nodes);
       draw(d);
       fillVms(d);
-      await Promise.all([topo.trace ? askTrace(topo.trace, false) : null, topo.reach ? askReach(topo.reach, false) : null]);
+      await Promise.all([topo.trace ? askTrace(false) : null, topo.reach ? askReach(false) : null]);
     },
   };
-  await Promise.all([topo.trace ? askTrace(topo.trace, true) : null, topo.reach ? askReach(topo.reach, true) : null]);
+  await Promise.all([topo.trace ? askTrace(true) : null, topo.reach ? askReach(true) : null]);
+}
+
+// One kind of question the page asks again after each change to the lab (a trace, the matrix),
+// always as it was asked, not as the form reads since. An answer overtaken by a later question is
+// dropped; an unchanged answer leaves the text (and what screen readers announce) as it is.
+// `draw` draws an answer on the picture and returns what makes its text; `clear` wipes the
+// picture's part.
+function asker(request, draw, out, clear) {
+  let run = 0;
+  let seen = null;
+  return {
+    async ask(fresh, pending) {
+      const mine = ++run;
+      if (fresh) {
+        clear();
+        out.replaceChildren(...(pending ? [pending] : []));
+        seen = null;
+      }
+      try {
+        const answer = await request();
+        if (mine !== run) return;
+        const text = draw(answer);
+        const now = JSON.stringify(answer);
+        if (now !== seen) out.replaceChildren(...text());
+        seen = now;
+      } catch (e) {
+        if (mine !== run) return;
+        clear();
+        out.replaceChildren(errorBox(e));
+        seen = null;
+      }
+    },
+    stop() {
+      run += 1;
+      seen = null;
+    },
+  };
 }
 
 function centreOf(nodes, id) {
