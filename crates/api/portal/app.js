@@ -32,7 +32,17 @@ function h(tag, attrs, ...children) {
   return el;
 }
 
+// A live refresh under way: what it builds is not shown over a form opened meanwhile (the
+// Delete dialog can open while the refresh waits for the server).
+let refreshRunning = false;
+
 function show(...children) {
+  if (refreshRunning && formOpen) return;
+  showForm(...children);
+}
+
+// Shows a page whatever is under way: for the Add form, opened by navigating to it.
+function showForm(...children) {
   main.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
 }
 
@@ -642,7 +652,7 @@ async function renderAddPeering(id) {
   h('div', { class: 'toolbar' },
     h('button', { type: 'submit', class: 'primary' }, 'Add'),
     h('button', { type: 'button', onclick: () => { formOpen = false; location.hash = `#/vnet/${encodeURIComponent(id)}`; } }, 'Cancel')));
-  show(form);
+  showForm(form);
   localName.focus();
 }
 
@@ -650,6 +660,7 @@ async function renderAddPeering(id) {
 
 async function route(refresh) {
   if (!refresh) formOpen = false;
+  if (refresh) refreshRunning = true;
   try {
     if (!(await ensureSignedIn())) return;
     const hash = location.hash || '#/vnets';
@@ -675,6 +686,8 @@ async function route(refresh) {
       return;
     }
     show(errorBox(e));
+  } finally {
+    if (refresh) refreshRunning = false;
   }
 }
 
