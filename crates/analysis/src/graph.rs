@@ -66,12 +66,7 @@ impl FromStr for GraphFormat {
 /// The whole topology of `state`, drawn in `format`. Infallible: an empty lab gives an empty
 /// drawing.
 pub fn render(state: &State, format: GraphFormat) -> String {
-    let topology = Topology::from_state(state);
-    match format {
-        GraphFormat::Svg => topology.svg(),
-        GraphFormat::Dot => topology.dot(),
-        GraphFormat::Mermaid => topology.mermaid(),
-    }
+    Topology::from_state(state).render(format)
 }
 
 /// The colour of a peering link in each state: Connected green, Initiated amber, Disconnected red.
@@ -233,6 +228,15 @@ impl Topology {
         builder.attachments();
         builder.connections();
         Topology { graph: builder.graph }
+    }
+
+    /// The drawing in `format`.
+    pub fn render(&self, format: GraphFormat) -> String {
+        match format {
+            GraphFormat::Svg => self.svg(),
+            GraphFormat::Dot => self.dot(),
+            GraphFormat::Mermaid => self.mermaid(),
+        }
     }
 
     /// Graphviz DOT.

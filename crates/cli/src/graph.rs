@@ -1,13 +1,12 @@
 //! `vnetlab graph`: the lab's topology as an SVG picture, Graphviz DOT or a Mermaid flowchart.
 
 use std::io::Write;
-use std::path::Path;
 
 use anyhow::Context as _;
-use vnetlab_analysis::graph::{GraphFormat, render};
-use vnetlab_control::Lab;
+use vnetlab_analysis::graph::{GraphFormat, Topology};
+use vnetlab_engine::authorization;
 
-use crate::Result;
+use crate::{Env, Result};
 
 /// The values of `vnetlab graph --format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,11 +29,13 @@ impl From<Format> for GraphFormat {
     }
 }
 
-/// Prints the drawing of the lab in `home`. Only reads: a lab that does not exist yet is drawn
-/// empty and is not created.
-pub fn graph(home: &Path, format: GraphFormat) -> Result<()> {
-    let lab = Lab::open_existing(home)?;
-    let drawing = lab.read(|state| render(state, format))?;
+/// Prints the drawing of the lab, as much of it as the caller may read (what it may not read
+/// and a drawn resource refers to is a placeholder). Only reads: a lab that does not exist yet is
+/// drawn empty and is not created.
+pub fn graph(env: &Env, format: GraphFormat) -> Result<()> {
+    let drawing = env
+        .lab
+        .read(|state| Topology::visible(state, &|id| authorization::can_read(state, &env.caller, id)).render(format))?;
     let mut out = std::io::stdout().lock();
     out.write_all(drawing.as_bytes()).and_then(|()| out.flush()).context("cannot write the drawing")?;
     Ok(())

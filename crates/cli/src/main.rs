@@ -316,7 +316,6 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::AzEnv { listen } => return serve::az_env(&home, listen),
         Command::Agent => return agent::run(&home).map_err(Failure::Other),
-        Command::Graph { format } => return graph::graph(&home, format.into()),
         _ => {}
     }
 
@@ -385,7 +384,8 @@ fn command(env: &Env, command: Command) -> Result<()> {
             Ok(false) => Err(Failure::Quiet(1)),
             Err(e) => Err(e),
         },
-        Command::Serve { .. } | Command::AzEnv { .. } | Command::Graph { .. } | Command::Agent => Ok(()),
+        Command::Graph { format } => graph::graph(env, format.into()),
+        Command::Serve { .. } | Command::AzEnv { .. } | Command::Agent => Ok(()),
     }
 }
 

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_json::json;
 use vnetlab_analysis::azure::reach::{self, By, Change, Matrix};
 use vnetlab_analysis::azure::trace::Probe;
+use vnetlab_engine::authorization;
 
 use crate::output;
 use crate::topology::simulated;
@@ -30,14 +31,18 @@ impl From<Granularity> for By {
 
 pub fn reach(env: &Env, by: Granularity, probe: Probe, diff: Option<&Path>) -> Result<()> {
     let colour = output::colour();
-    let before =
-        env.lab.read(|state| reach::reach(state, by.into(), probe))?.map_err(|e| Failure::Azure(e.to_azure()))?;
+    // Only what the caller may read is a member, before and after.
+    let matrix = |state: &vnetlab_model::State| {
+        reach::reach_where(state, by.into(), probe, &|id| authorization::can_read(state, &env.caller, id))
+            .map_err(|e| Failure::Azure(e.to_azure()))
+    };
+    let before = env.lab.read(matrix)??;
     let Some(file) = diff else {
         output::print(env.format, &before.to_json(), || render(&before, colour))?;
         return Ok(());
     };
     let (label, after_state) = simulated(env, file)?;
-    let after = reach::reach(&after_state, by.into(), probe).map_err(|e| Failure::Azure(e.to_azure()))?;
+    let after = matrix(&after_state)?;
     let changes = reach::diff(&before, &after);
     let value = json!({
         "file": file.display().to_string(),

@@ -179,9 +179,19 @@ fn reaches_any(tracer: &Tracer<'_>, from: &Member, to: &Member, probe: Probe) ->
 
 /// The matrix of a whole lab.
 pub fn reach(state: &State, by: By, probe: Probe) -> Result<Matrix, AnalysisError> {
+    reach_where(state, by, probe, &|_| true)
+}
+
+/// The matrix of the members `keep` accepts (those a caller may read).
+pub fn reach_where(
+    state: &State,
+    by: By,
+    probe: Probe,
+    keep: &dyn Fn(&ResourceId) -> bool,
+) -> Result<Matrix, AnalysisError> {
     let network = Network::compile(state);
     let tracer = Tracer::new(&network, state);
-    let members = members(&network, state, by);
+    let members = members(&network, state, by).into_iter().filter(|m| keep(&m.id)).collect();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     matrix(&tracer, members, by, probe, threads)
 }

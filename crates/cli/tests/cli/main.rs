@@ -730,6 +730,25 @@ fn teams_peer_only_with_rights_on_both_sides() {
     let hub_view = ids(&lab.json(&["--as", "hub-team", "show", "vnet"]));
     assert_eq!(hub_view.len(), 2, "{hub_view:?}");
     assert!(hub_view.iter().all(|id| id.contains("aaaa1111")), "{hub_view:?}");
+    // So do the drawing and the reachability matrix.
+    let drawing = lab.ok(&["--as", "hub-team", "graph", "--format", "dot"]);
+    assert!(drawing.contains("hub-rg/providers/Microsoft.Network/virtualNetworks/hub\""), "{drawing}");
+    assert!(!drawing.contains("bbbb1111"), "{drawing}");
+    // The same file with a subnet in every VNet, for the matrix to have members.
+    let mut with_subnets = std::fs::read_to_string(example("two-teams.yaml")).unwrap();
+    for n in ["0", "1", "2"] {
+        with_subnets = with_subnets.replace(
+            &format!("[10.{n}.0.0/16]}}"),
+            &format!("[10.{n}.0.0/16], subnets: [{{name: default, addressPrefix: 10.{n}.0.0/24}}]}}"),
+        );
+    }
+    let file = lab.home.path().join("two-teams-subnets.yaml");
+    std::fs::write(&file, with_subnets).unwrap();
+    lab.ok(&["up", file.to_str().unwrap()]);
+    let matrix = lab.json(&["--as", "spoke-team", "reach", "--by", "vnet"]);
+    let members: Vec<&str> = matrix["members"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+    assert_eq!(members.len(), 2, "{members:?}");
+    assert!(members.iter().all(|id| id.contains("bbbb1111")), "{members:?}");
     let (_, err) = lab.fails(&[
         "--as",
         "hub-team",
