@@ -8,6 +8,7 @@
 //! on a ring, what hangs off a spoke further out in the spoke's direction); a level too crowded
 //! for one ring fills several. The parts are then set side by side in rows, largest first.
 
+use std::collections::HashMap;
 use std::f64::consts::{PI, TAU};
 
 use petgraph::visit::EdgeRef;
@@ -139,9 +140,9 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
     let root = root.unwrap_or(members[0]);
     // A breadth-first tree from the root.
     let mut order = vec![root];
-    let mut parent = std::collections::HashMap::new();
-    let mut depth = std::collections::HashMap::new();
-    let mut children: std::collections::HashMap<usize, Vec<usize>> = std::collections::HashMap::new();
+    let mut parent = HashMap::new();
+    let mut depth = HashMap::new();
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
     depth.insert(root, 0usize);
     let mut next = 0;
     while next < order.len() {
@@ -157,12 +158,12 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
         }
     }
     // Each node's wedge of the circle is proportional to the leaves below it.
-    let mut leaves: std::collections::HashMap<usize, f64> = std::collections::HashMap::new();
+    let mut leaves: HashMap<usize, f64> = HashMap::new();
     for &node in order.iter().rev() {
         let below: f64 = children.get(&node).map_or(0.0, |c| c.iter().map(|c| leaves[c]).sum());
         leaves.insert(node, below.max(1.0));
     }
-    let mut wedge: std::collections::HashMap<usize, (f64, f64)> = std::collections::HashMap::new();
+    let mut wedge: HashMap<usize, (f64, f64)> = HashMap::new();
     wedge.insert(root, (0.0, TAU));
     for &node in &order {
         let (mut start, span) = wedge[&node];
@@ -179,7 +180,7 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
         start + span / 2.0
     };
     // A box fits in a circle of this diameter: boxes whose centres are this far apart never touch.
-    let diameters: std::collections::HashMap<usize, f64> =
+    let diameters: HashMap<usize, f64> =
         members.iter().map(|&n| (n, placed[n].width.hypot(placed[n].height) + MARGIN)).collect();
     let reach = |node: usize| diameters[&node];
     let mut levels: Vec<Vec<usize>> = Vec::new();
@@ -195,10 +196,10 @@ fn place_part(members: &[usize], neighbours: &[Vec<usize>], placed: &mut [Placed
     let mut radius = 0.0;
     let mut previous = reach(root);
     // Where each placed node actually is, round the root: a subtree follows its root there.
-    let mut actual: std::collections::HashMap<usize, f64> = std::collections::HashMap::new();
+    let mut actual: HashMap<usize, f64> = HashMap::new();
     actual.insert(root, middle(root));
     for level in levels.iter_mut().skip(1) {
-        let angles: std::collections::HashMap<usize, f64> = level
+        let angles: HashMap<usize, f64> = level
             .iter()
             .map(|&n| {
                 let a = match parent.get(&n) {

@@ -17,11 +17,15 @@ const statusLine = document.getElementById('status');
 // ---- elements ----------------------------------------------------------------------------------
 
 function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
+  return fill(document.createElement(tag), attrs, children);
+}
+
+// Sets an element's attributes (`on…` ones become listeners) and appends its children, text as
+// text nodes. For HTML elements (h) and SVG ones (s, in topology.js) alike.
+function fill(el, attrs, children) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
     else if (v === true) el.setAttribute(k, '');
     else el.setAttribute(k, String(v));
   }
@@ -75,19 +79,30 @@ async function arm(method, path, body, query) {
   const sep = path.includes('?') ? '&' : '?';
   const version = path.startsWith('/subscriptions?') || /^\/subscriptions\/[^/]+$/.test(path) ? SUBSCRIPTIONS_API : NETWORK_API;
   const url = path.includes('api-version=') ? path : `${path}${sep}api-version=${version}${query || ''}`;
+  return call(method, url, body);
+}
+
+// A call to this server with the signed-in token: the JSON answer, or an ArmError with the
+// error envelope's code and message.
+async function call(method, url, body) {
   const response = await fetch(url, {
     method,
     headers: Object.assign({ Authorization: `Bearer ${token}` }, body ? { 'Content-Type': 'application/json' } : {}),
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch (_) {
+    data = null;
+  }
   if (response.status === 401) {
     signOut();
   }
   if (!response.ok) {
     const err = (data && data.error) || {};
-    throw new ArmError(response.status, err.code || `HTTP${response.status}`, err.message || text);
+    throw new ArmError(response.status, err.code || `HTTP${response.status}`, err.message || text || `The server answered ${response.status}.`);
   }
   return data;
 }
@@ -261,7 +276,7 @@ function vnetRow(vnet) {
 
 async function renderVnets(refresh) {
   // One row per VNet, as the Azure portal's browse blade reads them (from Resource Graph there).
-  const vnets = (await portalCall('GET', '/portal/vnets')).value;
+  const vnets = (await call('GET', '/portal/vnets')).value;
   vnets.sort((a, b) => a.name.localeCompare(b.name));
   const body = document.getElementById('vnet-rows');
   if (refresh && body && vnets.length) {
@@ -504,7 +519,7 @@ function check(id, label, checked) {
 async function renderAddPeering(id) {
   const vnet = await arm('GET', id);
   const local = vnet.properties.addressSpace.addressPrefixes || [];
-  const [subs, vnets] = await Promise.all([subscriptions(), portalCall('GET', '/portal/vnets').then((r) => r.value)]);
+  const [subs, vnets] = await Promise.all([subscriptions(), call('GET', '/portal/vnets').then((r) => r.value)]);
   vnets.sort((a, b) => a.name.localeCompare(b.name));
   const gatewaysBySub = {};
   for (const s of subs) gatewaysBySub[s.subscriptionId] = await gatewaysOf(s.subscriptionId);

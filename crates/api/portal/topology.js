@@ -1,7 +1,7 @@
 // The topology page: the lab drawn as the server places it (/portal/topology), zoomed and panned
 // with the mouse, the buttons or the keyboard; a trace between two VMs drawn on the picture with
 // its blockers listed (/portal/trace); the reachability matrix by VNet as an overlay and a table
-// (/portal/reach). Uses h(), show(), table(), errorBox(), parts() and the token from app.js.
+// (/portal/reach). Uses h(), fill(), call(), show(), table(), errorBox() and sameId() from app.js.
 'use strict';
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
@@ -20,38 +20,7 @@ const FAR_SCALE = 0.33;
 const topo = { view: null, trace: null, reach: null, probe: { protocol: 'Tcp', port: '' } };
 
 function s(tag, attrs, ...children) {
-  const el = document.createElementNS(SVG_NS, tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
-  }
-  return el;
-}
-
-async function portalCall(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: Object.assign({ Authorization: `Bearer ${token}` }, body ? { 'Content-Type': 'application/json' } : {}),
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : null;
-  } catch (_) {
-    data = null;
-  }
-  if (response.status === 401) signOut();
-  if (!response.ok) {
-    const err = (data && data.error) || {};
-    throw new ArmError(response.status, err.code || `HTTP${response.status}`, err.message || `The server answered ${response.status}.`);
-  }
-  return data;
+  return fill(document.createElementNS(SVG_NS, tag), attrs, children);
 }
 
 function bounds(nodes) {
@@ -218,7 +187,7 @@ function reconcile(layer, items, key, signature, draw, place, move) {
 }
 
 async function renderTopology(refresh) {
-  const data = await portalCall('GET', '/portal/topology');
+  const data = await call('GET', '/portal/topology');
   if (refresh && topo.page && document.contains(topo.page.svg)) {
     await topo.page.update(data);
     return;
@@ -380,7 +349,7 @@ async function renderTopology(refresh) {
     }
   };
   const tracing = asker(
-    () => portalCall('POST', '/portal/trace',
+    () => call('POST', '/portal/trace',
       Object.assign({ source: topo.trace.source, destination: topo.trace.destination }, topo.trace.probe)),
     (trace) => {
       overlay.clear();
@@ -410,7 +379,7 @@ async function renderTopology(refresh) {
     () => {
       const query = new URLSearchParams({ protocol: topo.reach.protocol });
       if (topo.reach.port !== undefined) query.set('port', topo.reach.port);
-      return portalCall('GET', `/portal/reach?${query}`);
+      return call('GET', `/portal/reach?${query}`);
     },
     (matrix) => {
       const drawn = drawReach(matrix, current.nodes, reachLayer);

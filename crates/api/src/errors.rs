@@ -39,6 +39,13 @@ pub fn invalid_request_content(detail: &str) -> AzureError {
 
 /// Microsoft.Network: JSON that parses but does not fit the resource (a wrong type, a value out of
 /// range). The detail says what and where, as Azure's `InvalidJson` detail does.
+/// A connectivity check's (or a portal trace's) protocol that is not one it knows; `path` names
+/// the property when the value came in a body.
+pub fn unknown_probe_protocol(shown: &str, path: Option<&str>) -> AzureError {
+    let at = path.map(|p| format!(" Path '{p}'.")).unwrap_or_default();
+    invalid_request_format(format!("The value '{shown}' of 'protocol' is not Tcp, Http, Https or Icmp.{at}"))
+}
+
 pub fn invalid_request_format(detail: String) -> AzureError {
     let mut e = AzureError::bad_request("InvalidRequestFormat", "Cannot parse the request.");
     e.details.push(AzureError::bad_request("InvalidJson", detail));

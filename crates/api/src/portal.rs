@@ -17,9 +17,9 @@ use vnetlab_analysis::azure::reach::{self, By};
 use vnetlab_analysis::azure::trace::{Probe, Trace, Tracer, primary_end};
 use vnetlab_analysis::graph::{NodeKind, Topology};
 use vnetlab_analysis::picture;
-use vnetlab_engine::authorization;
 use vnetlab_model::{AzureError, Kind, ResourceId, State, Stored, View, ViewExt};
 
+use crate::auth::may_read;
 use crate::body::{self, At};
 use axum::http::Method;
 
@@ -120,9 +120,9 @@ pub fn answer(app: &App, req: &Request, what: &str) -> Reply {
     handler(app, req)
 }
 
-/// The resources of `kind` the caller may see.
+/// The resources of `kind` the caller may read.
 fn visible<'s>(state: &'s State, req: &'s Request, kind: Kind) -> impl Iterator<Item = &'s Stored> {
-    state.all_of(kind).into_iter().filter(move |s| sees(state, req, s))
+    state.all_of(kind).into_iter().filter(move |s| may_read(state, req, s.id()))
 }
 
 /// The body `f` makes of the lab's state, or the error reply when the store cannot be read.
@@ -131,16 +131,6 @@ fn read_json(app: &App, f: impl FnOnce(&State) -> Value) -> Reply {
         Ok(body) => Reply::ok(body),
         Err(e) => errors::internal(&e.to_string()).into(),
     }
-}
-
-/// Whether the caller may see `stored` (everything, for a request made inside the server).
-fn sees(state: &State, req: &Request, stored: &Stored) -> bool {
-    req.caller().is_none_or(|caller| authorization::can_see(state, caller, stored))
-}
-
-/// Whether the caller may read `id` (whether or not it exists).
-fn readable(state: &State, req: &Request, id: &ResourceId) -> bool {
-    req.caller().is_none_or(|caller| authorization::can_read(state, caller, id))
 }
 
 /// The virtual networks the caller may read, one row each as the list page shows them: what the
@@ -175,7 +165,7 @@ fn vnets(app: &App, req: &Request) -> Reply {
 /// a trace can start from (each with the index of its VNet's node).
 fn topology(app: &App, req: &Request) -> Reply {
     read_json(app, |state| {
-        let topology = Topology::visible(state, &|id| readable(state, req, id));
+        let topology = Topology::visible(state, &|id| may_read(state, req, id));
         let placed = picture::place(&topology);
         let mut body = picture::to_json(&topology, &placed);
         // VMs are placed in the VNets drawn, not in the placeholders of those the caller cannot read.
@@ -201,7 +191,7 @@ fn topology(app: &App, req: &Request) -> Reply {
 
 /// The VNet of a VM's primary NIC, when the caller may read the NIC.
 fn vm_vnet(state: &State, req: &Request, vm: &vnetlab_model::VirtualMachine) -> Option<ResourceId> {
-    let nic = vm.primary_nic_id().filter(|id| readable(state, req, id))?;
+    let nic = vm.primary_nic_id().filter(|id| may_read(state, req, id))?;
     let nic = state.resource(nic)?.as_network_interface()?;
     nic.primary_ip_configuration()?.properties.subnet.id.parent()
 }
@@ -214,12 +204,8 @@ fn trace(app: &App, req: &Request) -> Reply {
         let destination = watcher::reference(at, "destination")?;
         let port = at.number("port", u64::from(u16::MAX))?.map(|p| p as u16);
         let protocol = at.string("protocol")?;
-        let probe = Probe::connectivity(protocol.as_deref(), port).ok_or_else(|| {
-            errors::invalid_request_format(format!(
-                "The value '{}' of 'protocol' is not Tcp, Http, Https or Icmp. Path 'protocol'.",
-                protocol.as_deref().unwrap_or_default()
-            ))
-        })?;
+        let probe = Probe::connectivity(protocol.as_deref(), port)
+            .ok_or_else(|| errors::unknown_probe_protocol(protocol.as_deref().unwrap_or_default(), Some("protocol")))?;
         Ok((source, destination, probe))
     };
     let (source, destination, probe) = match body::parse(&req.body).and_then(|b| parse(&At::root(&b))) {
@@ -245,12 +231,12 @@ fn trace(app: &App, req: &Request) -> Reply {
         let steps = |hops| -> Vec<Value> {
             picture::steps(network, state, hops)
                 .into_iter()
-                .filter(|s| readable(state, req, &s.id))
+                .filter(|s| may_read(state, req, &s.id))
                 .map(|s| json!({"id": s.id.as_str(), "blocked": s.blocked, "assumed": s.assumed}))
                 .collect()
         };
         let steps = json!({"forward": steps(&trace.forward), "return": steps(&trace.back)});
-        redact(&mut trace, &|id| readable(state, req, id));
+        redact(&mut trace, &|id| may_read(state, req, id));
         let mut body = trace.to_json();
         body["steps"] = steps;
         Ok(body)
@@ -294,17 +280,13 @@ fn reach(app: &App, req: &Request) -> Reply {
         None => None,
     };
     let Some(probe) = Probe::connectivity(req.query("protocol"), port) else {
-        return errors::invalid_request_format(format!(
-            "The value '{}' of 'protocol' is not Tcp, Http, Https or Icmp.",
-            req.query("protocol").unwrap_or_default()
-        ))
-        .into();
+        return errors::unknown_probe_protocol(req.query("protocol").unwrap_or_default(), None).into();
     };
     // A copy of the lab is taken with it held; the matrix (a million traces for 1,000 VNets) is
     // computed after it is let go, one at a time, so that it holds up no other request.
     let copied = watcher::compute(app, |state, network| {
         let members: Vec<_> =
-            reach::members(network, state, By::Vnet).into_iter().filter(|m| readable(state, req, &m.id)).collect();
+            reach::members(network, state, By::Vnet).into_iter().filter(|m| may_read(state, req, &m.id)).collect();
         Ok((state.clone(), network.clone(), members))
     });
     let (state, network, members) = match copied {

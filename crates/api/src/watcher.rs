@@ -279,10 +279,10 @@ pub fn connectivity_check(
         let port = destination.number("port", u64::from(u16::MAX))?.map(|p| p as u16);
         let protocol = at.string("protocol")?;
         let probe = Probe::connectivity(protocol.as_deref(), port).ok_or_else(|| {
-            errors::invalid_request_format(format!(
-                "The value '{}' of 'protocol' is not Tcp, Http, Https or Icmp. Path 'protocol'.",
-                protocol.as_deref().unwrap_or_default().to_ascii_lowercase()
-            ))
+            errors::unknown_probe_protocol(
+                &protocol.as_deref().unwrap_or_default().to_ascii_lowercase(),
+                Some("protocol"),
+            )
         })?;
         Ok((source_id, destination_id, address, probe))
     };
